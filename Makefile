@@ -1,0 +1,96 @@
+# vmacd: top-level build.  `make check` and `make demo` do their own set-up
+# (Debian packages, libopenvswitch) through `make deps`.
+
+BUILD    := build
+OVS_SRC  := $(BUILD)/ovs/openvswitch
+OVS_LIBS := $(BUILD)/ovs/libopenvswitch-vmacd.a \
+            $(BUILD)/ovs/libopenvswitchavx512-vmacd.a
+PYTHON   := /usr/bin/python3
+
+CC       ?= gcc
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   := -std=gnu11 -g $(OPT) $(SAN) -Wall -Wextra -Wshadow \
+            -Wstrict-prototypes -Wmissing-prototypes -Werror
+CPPFLAGS := -Iinclude -isystem $(OVS_SRC) -isystem $(OVS_SRC)/include \
+            -isystem $(OVS_SRC)/lib -include $(OVS_SRC)/config.h \
+            -DVMACD_VERSION='"$(shell cat VERSION)"'
+LDLIBS   := $(OVS_LIBS) -lev -ljansson -lmicrohttpd -lcap-ng -lunbound \
+            -latomic -lm -lpthread -lrt
+
+DAEMON_MAINS := controller/main.c controller/vmacctl.c
+LIB_SRCS := $(filter-out $(DAEMON_MAINS),$(wildcard controller/*.c))
+LIB_OBJS := $(LIB_SRCS:controller/%.c=$(BUILD)/obj/%.o)
+LIBVMACD := $(BUILD)/libvmacd.a
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+
+BINS := $(BUILD)/bin/vmacd $(if $(wildcard controller/vmacctl.c),$(BUILD)/bin/vmacctl)
+
+.PHONY: all deps check unit system check-memory demo bench clean format \
+        distclean
+
+all: $(BINS) $(UNIT_BINS)
+
+deps:
+	@bash ovs-scripts/deps.sh
+
+$(OVS_LIBS):
+	@bash ovs-scripts/deps.sh
+
+$(BUILD)/obj/%.o: controller/%.c $(wildcard include/*.h) | $(OVS_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBVMACD): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/vmacd: $(BUILD)/obj/main.o $(LIBVMACD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/vmacctl: $(BUILD)/obj/vmacctl.o $(LIBVMACD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcurl
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIBVMACD) \
+                  $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(TEST_HELPERS) \
+	    $(LIBVMACD) $(LDLIBS) -lcmocka
+
+# Unit tests: cmocka, one binary per tests/unit/test_*.c.
+unit: $(UNIT_BINS)
+	@bash tests/run-unit.sh $(UNIT_BINS)
+
+# System tests: pytest against a sandboxed ovs-vswitchd (needs root).
+system: $(BINS)
+	$(PYTHON) -m pytest -p no:cacheprovider tests/system $(PYTEST_ARGS)
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) system
+
+# The unit and system suites under valgrind.
+check-memory: deps
+	$(MAKE) all
+	VALGRIND=1 bash tests/run-unit.sh $(UNIT_BINS)
+	VMACD_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider tests/system \
+	    $(PYTEST_ARGS)
+
+demo: deps
+	$(MAKE) $(BINS)
+	bash ovs-scripts/demo.sh $(DEMO_ARGS)
+
+format:
+	clang-format -i controller/*.c include/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/bin $(BUILD)/tests $(LIBVMACD)
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,634 @@
+/*
+ * engine: vmacd's core state and wiring (see engine.h).
+ */
+#include "engine-private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alias.h"
+#include "api.h"
+#include "config.h"
+#include "flowgen.h"
+#include "flowtab.h"
+#include "oflisten.h"
+#include "ofswitch.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/vlog.h"
+#include "hash.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(engine);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+static void conn_new(int fd, const char *peer, struct oflisten_active *,
+                     void *eng_);
+static void engine_update_cb(struct ev_loop *, ev_timer *, int revents);
+static void alias_wakeup_cb(struct ev_loop *, ev_timer *, int revents);
+
+long long
+engine_now_ms(const struct engine *eng)
+{
+    return (long long) (ev_now(eng->loop) * 1000.0);
+}
+
+const struct config *
+engine_config(const struct engine *eng)
+{
+    return eng->cfg;
+}
+
+/* Bridges. */
+
+struct bridge *
+engine_bridge_find(const struct engine *eng, const char *name)
+{
+    struct bridge *br;
+    HMAP_FOR_EACH_WITH_HASH (br, node, hash_string(name, 0), &eng->bridges) {
+        if (!strcmp(br->name, name)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+static struct bridge *
+bridge_get(struct engine *eng, const char *name)
+{
+    struct bridge *br = engine_bridge_find(eng, name);
+    if (!br) {
+        br = xzalloc(sizeof *br);
+        br->name = xstrdup(name);
+        hmap_insert(&eng->bridges, &br->node, hash_string(name, 0));
+    }
+    return br;
+}
+
+/* Aliases. */
+
+static void
+aliases_create(struct engine *eng)
+{
+    const struct config *cfg = eng->cfg;
+    eng->rts = xcalloc(MAX(cfg->n_aliases, 1), sizeof *eng->rts);
+    eng->states = xcalloc(MAX(cfg->n_aliases, 1), sizeof *eng->states);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        struct alias_rt *rt = &eng->rts[i];
+        rt->eng = eng;
+        rt->idx = i;
+        rt->change_old = rt->change_new = -1;
+        ev_init(&rt->wakeup, alias_wakeup_cb);
+        engine_announce_init(rt);
+        eng->states[i] = alias_state_create(&cfg->aliases[i]);
+    }
+    for (size_t i = 0; i < cfg->n_bridges; i++) {
+        bridge_get(eng, cfg->bridges[i].name);
+    }
+}
+
+static void
+aliases_destroy(struct engine *eng)
+{
+    for (size_t i = 0; eng->cfg && i < eng->cfg->n_aliases; i++) {
+        struct alias_rt *rt = &eng->rts[i];
+        ev_timer_stop(eng->loop, &rt->wakeup);
+        engine_announce_stop(rt);
+        free(rt->change_reason);
+        alias_state_destroy(eng->states[i]);
+    }
+    free(eng->rts);
+    free(eng->states);
+    eng->rts = NULL;
+    eng->states = NULL;
+}
+
+/* Feeds the port table of bridge 'br' into every member on it. */
+static void
+members_sync_ports(struct engine *eng, const struct bridge *br)
+{
+    const struct config *cfg = eng->cfg;
+    long long now = engine_now_ms(eng);
+
+    if (!br->conn || !br->conn->ft) {
+        /* Disconnected: keep the last known state; the switch keeps
+         * forwarding with its flows. */
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        for (size_t m = 0; m < a->n_members; m++) {
+            if (strcmp(a->members[m].bridge, br->name)) {
+                continue;
+            }
+            const struct ofswitch_port *p
+                = ofswitch_port_by_name(br->conn->sw, a->members[m].port);
+            alias_state_set_port(eng->states[i], m, p != NULL,
+                                 p && !p->link_down && !p->admin_down, now);
+        }
+    }
+}
+
+static const char *
+member_name(const struct engine *eng, size_t alias, int member)
+{
+    return member < 0 ? "(none)"
+                      : eng->cfg->aliases[alias].members[member].name;
+}
+
+static bool
+port_lookup(void *br_, const char *name, uint32_t *ofp_port)
+{
+    const struct bridge *br = br_;
+    const struct ofswitch_port *p = ofswitch_port_by_name(br->conn->sw,
+                                                          name);
+    if (p) {
+        *ofp_port = p->number;
+    }
+    return p != NULL;
+}
+
+/* Elects every alias and hands new desired states to every connected
+ * bridge. */
+static void
+engine_update(struct engine *eng)
+{
+    const struct config *cfg = eng->cfg;
+    long long now = engine_now_ms(eng);
+    double event_time = eng->pending_event_time;
+    uint64_t generation = ++eng->generation;
+
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        struct alias_rt *rt = &eng->rts[i];
+        struct alias_election r;
+
+        alias_state_elect(eng->states[i], now, &r);
+        ev_timer_stop(eng->loop, &rt->wakeup);
+        if (r.next_wakeup != LLONG_MAX) {
+            double delay = MAX(r.next_wakeup - now, 0) / 1000.0;
+            ev_timer_set(&rt->wakeup, delay, 0.);
+            ev_timer_start(eng->loop, &rt->wakeup);
+        }
+        if (r.changed) {
+            if (!rt->change_pending) {
+                rt->change_old = r.old_master;
+                rt->change_event_time = event_time;
+            }
+            rt->change_pending = true;
+            rt->change_new = r.new_master;
+            rt->change_generation = generation;
+            free(rt->change_reason);
+            rt->change_reason = xstrdup(r.reason);
+        }
+    }
+
+    struct bridge *br;
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
+        if (!br->conn || !br->conn->ft) {
+            continue;
+        }
+        struct flowgen_out out;
+        flowgen_out_init(&out);
+        flowgen_bridge(cfg, br->name, port_lookup, br, eng->states, &out);
+        char *error = flowtab_set_desired(br->conn->ft, &out.flows,
+                                          &out.groups, generation);
+        if (error) {
+            VLOG_ERR("%s: generated flows rejected: %s", br->name, error);
+            free(error);
+        } else {
+            br->generation = generation;
+        }
+        flowgen_out_destroy(&out);
+    }
+
+    /* Aliases whose master changed but that no connected bridge carries:
+     * nothing to wait for. */
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        struct alias_rt *rt = &eng->rts[i];
+        if (!rt->change_pending) {
+            continue;
+        }
+        int m = rt->change_new;
+        const struct bridge *mbr
+            = m >= 0 ? engine_bridge_find(eng, cfg->aliases[i].members[m]
+                                                  .bridge)
+                     : NULL;
+        if (!mbr || !mbr->conn || !mbr->conn->ft) {
+            VLOG_INFO("alias %s: master %s -> %s (%s)",
+                      cfg->aliases[i].name, member_name(eng, i,
+                                                        rt->change_old),
+                      member_name(eng, i, m), rt->change_reason);
+            rt->change_pending = false;
+        }
+    }
+}
+
+static void
+engine_update_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                 int revents OVS_UNUSED)
+{
+    struct engine *eng = CONTAINER_OF(w, struct engine, update);
+    engine_update(eng);
+    eng->pending_event_time = 0;
+    free(eng->pending_reason);
+    eng->pending_reason = NULL;
+}
+
+void
+engine_schedule_update(struct engine *eng, double event_time,
+                       const char *reason)
+{
+    if (!eng->pending_event_time || event_time < eng->pending_event_time) {
+        eng->pending_event_time = event_time;
+    }
+    if (!eng->pending_reason) {
+        eng->pending_reason = xstrdup(reason);
+    }
+    if (!ev_is_active(&eng->update)) {
+        ev_timer_set(&eng->update, 0., 0.);
+        ev_timer_start(eng->loop, &eng->update);
+    }
+}
+
+static void
+alias_wakeup_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                int revents OVS_UNUSED)
+{
+    struct alias_rt *rt = CONTAINER_OF(w, struct alias_rt, wakeup);
+    engine_schedule_update(rt->eng, ev_time(), "timer");
+}
+
+void
+engine_publish(struct engine *eng, const char *type, json_t *event)
+{
+    if (!eng->api) {
+        json_decref(event);
+        return;
+    }
+    json_object_set_new(event, "type", json_string(type));
+    json_object_set_new(event, "time", json_real(ev_time()));
+    api_publish_event(eng->api, event);
+}
+
+/* Flow tables. */
+
+static void
+flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
+              void *conn_)
+{
+    struct conn *conn = conn_;
+    struct bridge *br = conn->br;
+    struct engine *eng = conn->eng;
+    const struct config *cfg = eng->cfg;
+    double now = ev_time();
+
+    if (!r->ok) {
+        return;
+    }
+    br->applied_generation = r->generation;
+    if (r->n_add || r->n_modify || r->n_delete || r->n_group_mods) {
+        VLOG_INFO("%s: applied generation %"PRIu64": %u added, %u modified, "
+                  "%u deleted flows, %u group mods", br->name, r->generation,
+                  r->n_add, r->n_modify, r->n_delete, r->n_group_mods);
+    }
+
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        struct alias_rt *rt = &eng->rts[i];
+        const struct cfg_alias *a = &cfg->aliases[i];
+        int m = rt->change_new;
+        bool here = m >= 0 && !strcmp(a->members[m].bridge, br->name);
+
+        if (rt->change_pending && here
+            && rt->change_generation <= r->generation) {
+            double ms = rt->change_event_time
+                        ? (now - rt->change_event_time) * 1000.0 : 0;
+            br->last_apply_ms = ms;
+            VLOG_INFO("alias %s: master %s -> %s (%s), applied %.3f ms "
+                      "after the event", a->name,
+                      member_name(eng, i, rt->change_old),
+                      member_name(eng, i, m), rt->change_reason, ms);
+            json_t *ev = json_object();
+            json_object_set_new(ev, "alias", json_string(a->name));
+            json_object_set_new(ev, "old_master",
+                                rt->change_old >= 0
+                                ? json_string(member_name(eng, i,
+                                                          rt->change_old))
+                                : json_null());
+            json_object_set_new(ev, "new_master",
+                                json_string(member_name(eng, i, m)));
+            json_object_set_new(ev, "reason",
+                                json_string(rt->change_reason));
+            json_object_set_new(ev, "bridge", json_string(br->name));
+            json_object_set_new(ev, "event_to_barrier_ms", json_real(ms));
+            engine_publish(eng, "master_change", ev);
+            rt->change_pending = false;
+            engine_announce_start(rt);
+        } else if (br->announce_on_apply && here && !rt->change_pending) {
+            engine_announce_start(rt);
+        }
+    }
+    br->announce_on_apply = false;
+}
+
+/* Connections. */
+
+static void
+conn_ready(struct ofswitch *sw, void *conn_)
+{
+    struct conn *conn = conn_;
+    struct engine *eng = conn->eng;
+    const char *name = ofswitch_name(sw);
+    uint64_t dpid = ofswitch_dpid(sw);
+
+    /* The newer connection replaces an older one for the same datapath or
+     * the same bridge name. */
+    struct conn *other;
+    LIST_FOR_EACH (other, node, &eng->conns) {
+        if (other != conn && other->br
+            && (ofswitch_dpid(other->sw) == dpid
+                || !strcmp(other->br->name, name))) {
+            VLOG_WARN("%s: bridge %s (datapath %016"PRIx64") connected again "
+                      "from %s; closing the older connection",
+                      ofswitch_peer(other->sw), name, dpid,
+                      ofswitch_peer(sw));
+            if (other->br->conn == other) {
+                other->br->conn = NULL;
+            }
+            other->br = NULL;
+            ofchan_close(ofswitch_chan(other->sw),
+                         "replaced by a newer connection");
+        }
+    }
+
+    struct bridge *br = bridge_get(eng, name);
+    br->conn = conn;
+    br->dpid = dpid;
+    br->n_connects++;
+    br->announce_on_apply = true;
+    conn->br = br;
+    conn->connected_at = ev_time();
+    const struct config *cfg = eng->cfg;
+    uint64_t cookie = flowgen_cookie(cfg, 0);
+    conn->ft = flowtab_create(eng->loop, ofswitch_chan(sw), cookie,
+                              0xffffffff00000000ULL, flows_applied, conn);
+    flowtab_start(conn->ft);
+    members_sync_ports(eng, br);
+
+    json_t *ev = json_object();
+    json_object_set_new(ev, "bridge", json_string(name));
+    char dpid_s[17];
+    snprintf(dpid_s, sizeof dpid_s, "%016"PRIx64, dpid);
+    json_object_set_new(ev, "datapath_id", json_string(dpid_s));
+    engine_publish(eng, "bridge_connected", ev);
+    engine_schedule_update(eng, ev_time(), "bridge connected");
+}
+
+static void
+conn_port_changed(struct ofswitch *sw OVS_UNUSED, const char *port,
+                  void *conn_)
+{
+    struct conn *conn = conn_;
+    struct engine *eng = conn->eng;
+    double t = ev_time();
+
+    if (!conn->br || conn->br->conn != conn) {
+        return;
+    }
+    members_sync_ports(eng, conn->br);
+
+    const struct ofswitch_port *p = ofswitch_port_by_name(conn->sw, port);
+    json_t *ev = json_object();
+    json_object_set_new(ev, "bridge", json_string(conn->br->name));
+    json_object_set_new(ev, "port", json_string(port));
+    json_object_set_new(ev, "present", json_boolean(p != NULL));
+    if (p) {
+        json_object_set_new(ev, "link_down", json_boolean(p->link_down));
+        json_object_set_new(ev, "admin_down", json_boolean(p->admin_down));
+    }
+    engine_publish(eng, "port_status", ev);
+    engine_schedule_update(eng, t, "port status");
+}
+
+static void
+conn_message(struct ofswitch *sw, enum ofptype type,
+             const struct ofp_header *oh, void *conn_)
+{
+    struct conn *conn = conn_;
+
+    if (type == OFPTYPE_ERROR) {
+        if (conn->ft && flowtab_handle_error(conn->ft, oh)) {
+            return;
+        }
+        enum ofperr err = ofperr_decode_msg(oh, NULL);
+        VLOG_WARN_RL(&rl, "%s: OpenFlow error for xid %#"PRIx32": %s",
+                     ofswitch_peer(sw), ntohl(oh->xid),
+                     err ? ofperr_to_string(err) : "undecodable");
+    } else if (type == OFPTYPE_PACKET_IN || type == OFPTYPE_FLOW_REMOVED
+               || type == OFPTYPE_ROLE_STATUS
+               || type == OFPTYPE_TABLE_STATUS
+               || type == OFPTYPE_REQUESTFORWARD) {
+        /* Nothing of vmacd's asks for these yet. */
+        VLOG_DBG_RL(&rl, "%s: ignoring %s", ofswitch_peer(sw),
+                    ofptype_get_name(type));
+    } else {
+        VLOG_DBG_RL(&rl, "%s: unexpected %s", ofswitch_peer(sw),
+                    ofptype_get_name(type));
+    }
+}
+
+static void
+conn_destroy(struct conn *conn)
+{
+    ovs_list_remove(&conn->node);
+    flowtab_destroy(conn->ft);
+    ofswitch_destroy(conn->sw);
+    free(conn);
+}
+
+static void
+conn_closed(struct ofswitch *sw, const char *reason, void *conn_)
+{
+    struct conn *conn = conn_;
+    struct engine *eng = conn->eng;
+
+    if (conn->br && conn->br->conn == conn) {
+        VLOG_WARN_RL(&rl, "bridge %s disconnected (%s): its flows stay in "
+                     "place", conn->br->name, reason);
+        conn->br->conn = NULL;
+        json_t *ev = json_object();
+        json_object_set_new(ev, "bridge", json_string(conn->br->name));
+        json_object_set_new(ev, "reason", json_string(reason));
+        engine_publish(eng, "bridge_disconnected", ev);
+    } else {
+        VLOG_INFO_RL(&rl, "%s: connection closed (%s)", ofswitch_peer(sw),
+                     reason);
+    }
+    oflisten_active_lost(conn->active);
+    conn_destroy(conn);
+}
+
+static const struct ofswitch_callbacks conn_cbs = {
+    .ready = conn_ready,
+    .port_changed = conn_port_changed,
+    .message = conn_message,
+    .closed = conn_closed,
+};
+
+static void
+conn_new(int fd, const char *peer, struct oflisten_active *active,
+         void *eng_)
+{
+    struct engine *eng = eng_;
+    struct conn *conn = xzalloc(sizeof *conn);
+
+    conn->eng = eng;
+    conn->active = active;
+    ovs_list_push_back(&eng->conns, &conn->node);
+    conn->sw = ofswitch_create(eng->loop, fd, peer, &eng->chan_opts,
+                               &conn_cbs, conn);
+    VLOG_INFO("%s: new OpenFlow connection", peer);
+}
+
+/* Lifecycle. */
+
+struct engine *
+engine_create(struct ev_loop *loop, struct config *cfg, char **errp)
+{
+    struct engine *eng = xzalloc(sizeof *eng);
+
+    eng->loop = loop;
+    eng->cfg = cfg;
+    eng->started = ev_time();
+    ovs_list_init(&eng->conns);
+    hmap_init(&eng->bridges);
+    ofchan_default_options(&eng->chan_opts);
+    eng->chan_opts.probe_interval_ms = cfg->inactivity_probe_ms;
+    ev_init(&eng->update, engine_update_cb);
+    aliases_create(eng);
+
+    eng->ol = oflisten_create(loop, conn_new, eng);
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        if (oflisten_add(eng->ol, cfg->listen[i], errp)) {
+            engine_destroy(eng);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_connect; i++) {
+        if (oflisten_add(eng->ol, cfg->connect[i], errp)) {
+            engine_destroy(eng);
+            return NULL;
+        }
+    }
+    *errp = NULL;
+    return eng;
+}
+
+void
+engine_destroy(struct engine *eng)
+{
+    if (!eng) {
+        return;
+    }
+    struct conn *conn;
+    LIST_FOR_EACH_SAFE (conn, node, &eng->conns) {
+        conn_destroy(conn);
+    }
+    oflisten_destroy(eng->ol);
+    ev_timer_stop(eng->loop, &eng->update);
+    aliases_destroy(eng);
+    struct bridge *br;
+    HMAP_FOR_EACH_POP (br, node, &eng->bridges) {
+        free(br->name);
+        free(br);
+    }
+    hmap_destroy(&eng->bridges);
+    free(eng->pending_reason);
+    config_destroy(eng->cfg);
+    free(eng);
+}
+
+void
+engine_attach_api(struct engine *eng, struct api *api)
+{
+    eng->api = api;
+    engine_api_routes(eng, api);
+}
+
+/* Index of the member named 'name' in alias 'a', or -1. */
+static int
+find_member(const struct cfg_alias *a, const char *name)
+{
+    for (size_t m = 0; m < a->n_members; m++) {
+        if (!strcmp(a->members[m].name, name)) {
+            return m;
+        }
+    }
+    return -1;
+}
+
+void
+engine_reload(struct engine *eng, struct config *cfg)
+{
+    struct config *old = eng->cfg;
+    struct alias_state **old_states = eng->states;
+    struct alias_rt *old_rts = eng->rts;
+    size_t n_old = old->n_aliases;
+
+    if (cfg->n_listen != old->n_listen || cfg->n_connect != old->n_connect
+        || strcmp(cfg->api_socket, old->api_socket)) {
+        VLOG_WARN("reload: OpenFlow targets and the API socket change only "
+                  "on restart");
+    }
+
+    /* Keep the old model until the new one is built. */
+    eng->cfg = cfg;
+    aliases_create(eng);
+    struct bridge *br;
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
+        members_sync_ports(eng, br);
+    }
+
+    /* An alias that still exists keeps its master if that member is still
+     * in it and eligible. */
+    long long now = engine_now_ms(eng);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        for (size_t j = 0; j < n_old; j++) {
+            const struct cfg_alias *oa = &old->aliases[j];
+            if (strcmp(oa->name, a->name)) {
+                continue;
+            }
+            int om = alias_state_master(old_states[j]);
+            int nm = om >= 0 ? find_member(a, oa->members[om].name) : -1;
+            struct alias_election r;
+            alias_state_elect(eng->states[i], now, &r);
+            if (nm >= 0 && alias_state_master(eng->states[i]) != nm
+                && !alias_state_move(eng->states[i], nm, now)) {
+                alias_state_elect(eng->states[i], now, &r);
+            }
+            /* The election above is a continuation, not a change. */
+            alias_state_elect(eng->states[i], now, &r);
+        }
+    }
+
+    for (size_t j = 0; j < n_old; j++) {
+        ev_timer_stop(eng->loop, &old_rts[j].wakeup);
+        engine_announce_stop(&old_rts[j]);
+        free(old_rts[j].change_reason);
+        alias_state_destroy(old_states[j]);
+    }
+    free(old_rts);
+    free(old_states);
+    config_destroy(old);
+
+    VLOG_INFO("configuration reloaded: %zu aliases, %zu bridges",
+              cfg->n_aliases, cfg->n_bridges);
+    json_t *ev = json_object();
+    json_object_set_new(ev, "aliases", json_integer(cfg->n_aliases));
+    engine_publish(eng, "config_reloaded", ev);
+    engine_schedule_update(eng, ev_time(), "reload");
+}

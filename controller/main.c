@@ -1,0 +1,245 @@
+/*
+ * vmacd: cluster aliases with a virtual MAC, answered and steered by Open
+ * vSwitch flows.  The main program parses options, loads the config, wires
+ * the engine and the API to the event loop and runs it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include "api.h"
+#include "config.h"
+#include "engine.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(main);
+
+struct vmacd {
+    struct ev_loop *loop;
+    const char *config_path;
+    struct engine *engine;
+    struct api *api;
+    ev_signal sigterm, sigint, sighup;
+    int exit_code;
+};
+
+static void
+usage(void)
+{
+    printf("vmacd %s: cluster aliases with a virtual MAC on Open vSwitch\n"
+           "usage: vmacd [OPTIONS]\n"
+           "  -c, --config FILE      configuration (JSON); without it, the\n"
+           "                         defaults: listen ptcp:6653:127.0.0.1,\n"
+           "                         API on /run/vmacd/vmacd.sock, no alias\n"
+           "  -t, --check-config     validate the configuration and exit\n"
+           "  -l, --log-level LEVEL  emer, err, warn, info (default), dbg\n"
+           "      --log-module M:LEVEL  level of one module (repeatable)\n"
+           "      --syslog           also log to syslog (stderr always)\n"
+           "  -h, --help             this help\n"
+           "  -V, --version          version\n"
+           "Signals: SIGTERM/SIGINT exit and leave the flows in place;\n"
+           "SIGHUP reloads the configuration (an invalid one is refused).\n",
+           VMACD_VERSION);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents OVS_UNUSED)
+{
+    VLOG_INFO("signal %d: exiting; flows stay installed on the switches",
+              w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
+          int revents OVS_UNUSED)
+{
+    struct vmacd *d = CONTAINER_OF(w, struct vmacd, sighup);
+    if (!d->config_path) {
+        VLOG_WARN("SIGHUP: no --config file to reload");
+        return;
+    }
+    char *error;
+    struct config *cfg = config_load(d->config_path, &error);
+    if (!cfg) {
+        VLOG_ERR("SIGHUP: configuration refused, keeping the running one: "
+                 "%s", error);
+        free(error);
+        return;
+    }
+    engine_reload(d->engine, cfg);
+}
+
+/* Creates the directory that will hold 'path' (one level), if missing. */
+static void
+make_parent_dir(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) && errno != EEXIST) {
+            VLOG_WARN("cannot create %s: %s", dir, ovs_strerror(errno));
+        }
+    }
+    free(dir);
+}
+
+static bool
+set_level(const char *module, const char *level)
+{
+    enum vlog_level l = vlog_get_level_val(level);
+    if (l == VLL_N_LEVELS) {
+        return false;
+    }
+    struct vlog_module *m = NULL;
+    if (module) {
+        m = vlog_module_from_name(module);
+        if (!m) {
+            return false;
+        }
+    }
+    vlog_set_levels(m, VLF_CONSOLE, l);
+    return true;
+}
+
+int
+main(int argc, char *argv[])
+{
+    enum { OPT_SYSLOG = 256, OPT_LOG_MODULE };
+    static const struct option long_options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 't' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "log-module", required_argument, NULL, OPT_LOG_MODULE },
+        { "syslog", no_argument, NULL, OPT_SYSLOG },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct vmacd d = { .exit_code = 0 };
+    bool check_only = false, use_syslog = false;
+
+    set_program_name(argv[0]);
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_INFO);
+
+    for (;;) {
+        int c = getopt_long(argc, argv, "c:tl:hV", long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 't':
+            check_only = true;
+            break;
+        case 'l':
+            if (!set_level(NULL, optarg)) {
+                fprintf(stderr, "vmacd: unknown log level \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_LOG_MODULE: {
+            char *copy = xstrdup(optarg);
+            char *colon = strchr(copy, ':');
+            bool ok = colon && (*colon = '\0', set_level(copy, colon + 1));
+            free(copy);
+            if (!ok) {
+                fprintf(stderr, "vmacd: bad --log-module \"%s\" (expected "
+                        "MODULE:LEVEL)\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_SYSLOG:
+            use_syslog = true;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        case 'V':
+            printf("vmacd %s\n", VMACD_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'vmacd --help'.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmacd: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (use_syslog) {
+        vlog_set_levels(NULL, VLF_SYSLOG, VLL_INFO);
+    }
+
+    char *error = NULL;
+    struct config *cfg = d.config_path
+                         ? config_load(d.config_path, &error)
+                         : config_parse_string("{}", "<defaults>", &error);
+    if (!cfg) {
+        fprintf(stderr, "vmacd: %s\n", error);
+        free(error);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: valid (%zu aliases, %zu bridges)\n",
+               d.config_path ? d.config_path : "<defaults>", cfg->n_aliases,
+               cfg->n_bridges);
+        config_destroy(cfg);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = ev_default_loop(EVFLAG_AUTO);
+
+    struct api_options ao = { .socket_path = cfg->api_socket };
+    make_parent_dir(cfg->api_socket);
+    d.api = api_create(d.loop, &ao, &error);
+    if (!d.api) {
+        fprintf(stderr, "vmacd: API: %s\n", error);
+        free(error);
+        config_destroy(cfg);
+        return 1;
+    }
+
+    d.engine = engine_create(d.loop, cfg, &error);
+    if (!d.engine) {
+        fprintf(stderr, "vmacd: %s\n", error);
+        free(error);
+        api_destroy(d.api);
+        return 1;
+    }
+    engine_attach_api(d.engine, d.api);
+
+    ev_signal_init(&d.sigterm, on_stop, SIGTERM);
+    ev_signal_init(&d.sigint, on_stop, SIGINT);
+    ev_signal_init(&d.sighup, on_reload, SIGHUP);
+    ev_signal_start(d.loop, &d.sigterm);
+    ev_signal_start(d.loop, &d.sigint);
+    ev_signal_start(d.loop, &d.sighup);
+
+    VLOG_INFO("vmacd %s started (%zu aliases; API on %s)", VMACD_VERSION,
+              engine_config(d.engine)->n_aliases,
+              engine_config(d.engine)->api_socket);
+    ev_run(d.loop, 0);
+
+    ev_signal_stop(d.loop, &d.sigterm);
+    ev_signal_stop(d.loop, &d.sigint);
+    ev_signal_stop(d.loop, &d.sighup);
+    engine_destroy(d.engine);
+    api_destroy(d.api);
+    ev_loop_destroy(d.loop);
+    return d.exit_code;
+}

@@ -1,0 +1,468 @@
+/*
+ * oflisten: OpenFlow listeners and active connections (see oflisten.h).
+ */
+#include "oflisten.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "openvswitch/list.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(oflisten);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+#define BACKOFF_MIN 1.0
+#define BACKOFF_MAX 8.0
+
+struct passive {
+    struct ovs_list node;       /* In oflisten->passives. */
+    struct oflisten *ol;
+    char *target;
+    char *unix_path;            /* For punix: removed on destroy. */
+    int fd;
+    ev_io io;
+    ev_timer resume;            /* Re-enables accept after EMFILE. */
+};
+
+struct oflisten_active {
+    struct ovs_list node;       /* In oflisten->actives. */
+    struct oflisten *ol;
+    char *target;
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    int fd;                     /* Connecting socket, or -1. */
+    ev_io io;
+    ev_timer retry;
+    double backoff;
+};
+
+struct oflisten {
+    struct ev_loop *loop;
+    oflisten_conn_func *cb;
+    void *aux;
+    struct ovs_list passives;
+    struct ovs_list actives;
+};
+
+static void
+set_nonblock_cloexec(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) {
+        (void) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int
+parse_ip_port(const char *s, bool port_first, struct sockaddr_storage *ss,
+              unsigned int *len)
+{
+    char *copy = xstrdup(s);
+    char *host = NULL, *port = NULL;
+    int error = EINVAL;
+
+    if (port_first) {
+        /* "PORT[:IP]" */
+        port = copy;
+        char *colon = strchr(copy, ':');
+        if (colon) {
+            *colon = '\0';
+            host = colon + 1;
+        } else {
+            host = "127.0.0.1";
+        }
+    } else {
+        /* "IP:PORT" or "[V6]:PORT" */
+        char *colon = strrchr(copy, ':');
+        if (!colon) {
+            goto out;
+        }
+        *colon = '\0';
+        host = copy;
+        port = colon + 1;
+    }
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        host++;
+    }
+
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    if (errno || *end || end == port || p < (port_first ? 0 : 1)
+        || p > 65535) {
+        goto out;
+    }
+
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(p);
+        *len = sizeof *sin;
+        error = 0;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(p);
+        *len = sizeof *sin6;
+        error = 0;
+    }
+out:
+    free(copy);
+    return error;
+}
+
+static int
+parse_unix(const char *path, struct sockaddr_storage *ss, unsigned int *len)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *) ss;
+    if (!path[0] || strlen(path) >= sizeof sun->sun_path) {
+        return EINVAL;
+    }
+    memset(ss, 0, sizeof *ss);
+    sun->sun_family = AF_UNIX;
+    strcpy(sun->sun_path, path);
+    *len = sizeof *sun;
+    return 0;
+}
+
+int
+oflisten_parse_target(const char *target, int *kind,
+                      struct sockaddr_storage *ss, unsigned int *len)
+{
+    if (!strncmp(target, "ptcp:", 5)) {
+        *kind = OFLISTEN_PTCP;
+        return parse_ip_port(target + 5, true, ss, len);
+    } else if (!strncmp(target, "punix:", 6)) {
+        *kind = OFLISTEN_PUNIX;
+        return parse_unix(target + 6, ss, len);
+    } else if (!strncmp(target, "tcp:", 4)) {
+        *kind = OFLISTEN_TCP;
+        return parse_ip_port(target + 4, false, ss, len);
+    } else if (!strncmp(target, "unix:", 5)) {
+        *kind = OFLISTEN_UNIX;
+        return parse_unix(target + 5, ss, len);
+    }
+    return EINVAL;
+}
+
+static void
+peer_name(const struct sockaddr_storage *ss, const char *fallback, char *buf,
+          size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *) ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+        snprintf(buf, size, "tcp:%s:%u", ip, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *) ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+        snprintf(buf, size, "tcp:[%s]:%u", ip, ntohs(sin6->sin6_port));
+    } else {
+        snprintf(buf, size, "%s", fallback);
+    }
+}
+
+static void
+tune_socket(int fd, int family)
+{
+    if (family == AF_INET || family == AF_INET6) {
+        int one = 1;
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+}
+
+/* Passive side. */
+
+static void
+passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
+{
+    struct passive *p = CONTAINER_OF(w, struct passive, io);
+
+    /* Bounded: at most 64 accepts per wake-up. */
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept(p->fd, (struct sockaddr *) &ss, &len);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+                || errno == ENOMEM) {
+                VLOG_WARN_RL(&rl, "%s: accept failed (%s); pausing accepts "
+                             "for 1 s", p->target, ovs_strerror(errno));
+                ev_io_stop(loop, &p->io);
+                ev_timer_set(&p->resume, 1., 0.);
+                ev_timer_start(loop, &p->resume);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK
+                       && errno != EINTR && errno != ECONNABORTED) {
+                VLOG_WARN_RL(&rl, "%s: accept failed (%s)", p->target,
+                             ovs_strerror(errno));
+            }
+            return;
+        }
+        set_nonblock_cloexec(fd);
+        tune_socket(fd, ss.ss_family);
+
+        char name[128];
+        char fallback[128];
+        snprintf(fallback, sizeof fallback, "%s#%d", p->target, fd);
+        peer_name(&ss, fallback, name, sizeof name);
+        p->ol->cb(fd, name, NULL, p->ol->aux);
+    }
+}
+
+static void
+passive_resume_cb(struct ev_loop *loop, ev_timer *w, int revents OVS_UNUSED)
+{
+    struct passive *p = CONTAINER_OF(w, struct passive, resume);
+    ev_io_start(loop, &p->io);
+}
+
+/* Returns true if something accepts connections on unix socket 'ss'. */
+static bool
+unix_socket_alive(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    bool alive = !connect(fd, (const struct sockaddr *) ss, len);
+    close(fd);
+    return alive;
+}
+
+static int
+passive_open(struct oflisten *ol, const char *target, int kind,
+             const struct sockaddr_storage *ss, socklen_t len, char **errp)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int error = errno;
+        *errp = xasprintf("%s: socket: %s", target, ovs_strerror(error));
+        return error;
+    }
+    char *unix_path = NULL;
+    if (kind == OFLISTEN_PUNIX) {
+        const struct sockaddr_un *sun = (const void *) ss;
+        struct stat st;
+        if (!stat(sun->sun_path, &st)) {
+            if (!S_ISSOCK(st.st_mode)) {
+                *errp = xasprintf("%s: %s exists and is not a socket",
+                                  target, sun->sun_path);
+                close(fd);
+                return EEXIST;
+            }
+            if (unix_socket_alive(ss, len)) {
+                *errp = xasprintf("%s: another process listens on %s",
+                                  target, sun->sun_path);
+                close(fd);
+                return EADDRINUSE;
+            }
+            unlink(sun->sun_path);
+        }
+        unix_path = xstrdup(sun->sun_path);
+    } else {
+        int one = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
+    if (bind(fd, (const struct sockaddr *) ss, len) || listen(fd, 64)) {
+        int error = errno;
+        *errp = xasprintf("%s: %s", target, ovs_strerror(error));
+        close(fd);
+        free(unix_path);
+        return error;
+    }
+    set_nonblock_cloexec(fd);
+
+    struct passive *p = xzalloc(sizeof *p);
+    p->ol = ol;
+    p->target = xstrdup(target);
+    p->unix_path = unix_path;
+    p->fd = fd;
+    ev_io_init(&p->io, passive_accept_cb, fd, EV_READ);
+    ev_init(&p->resume, passive_resume_cb);
+    ev_io_start(ol->loop, &p->io);
+    ovs_list_push_back(&ol->passives, &p->node);
+    VLOG_INFO("listening for OpenFlow on %s", target);
+    return 0;
+}
+
+/* Active side. */
+
+static void active_connect(struct oflisten_active *);
+
+static void
+active_schedule(struct oflisten_active *a)
+{
+    ev_timer_set(&a->retry, a->backoff, 0.);
+    ev_timer_start(a->ol->loop, &a->retry);
+    a->backoff = MIN(a->backoff * 2, BACKOFF_MAX);
+}
+
+static void
+active_retry_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                int revents OVS_UNUSED)
+{
+    active_connect(CONTAINER_OF(w, struct oflisten_active, retry));
+}
+
+static void
+active_connected(struct oflisten_active *a)
+{
+    int fd = a->fd;
+    a->fd = -1;
+    ev_io_stop(a->ol->loop, &a->io);
+    a->backoff = BACKOFF_MIN;
+    tune_socket(fd, a->sa.ss_family);
+    VLOG_INFO("%s: connected", a->target);
+    a->ol->cb(fd, a->target, a, a->ol->aux);
+}
+
+static void
+active_failed(struct oflisten_active *a, int error)
+{
+    VLOG_WARN_RL(&rl, "%s: connection failed (%s); retrying in %.0f s",
+                 a->target, ovs_strerror(error), a->backoff);
+    ev_io_stop(a->ol->loop, &a->io);
+    if (a->fd >= 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    active_schedule(a);
+}
+
+static void
+active_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
+{
+    struct oflisten_active *a = CONTAINER_OF(w, struct oflisten_active, io);
+    int error = 0;
+    socklen_t len = sizeof error;
+
+    if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &error, &len)) {
+        error = errno;
+    }
+    if (error) {
+        active_failed(a, error);
+    } else {
+        active_connected(a);
+    }
+}
+
+static void
+active_connect(struct oflisten_active *a)
+{
+    a->fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (a->fd < 0) {
+        active_failed(a, errno);
+        return;
+    }
+    set_nonblock_cloexec(a->fd);
+    if (!connect(a->fd, (struct sockaddr *) &a->sa, a->sa_len)) {
+        active_connected(a);
+    } else if (errno == EINPROGRESS || errno == EAGAIN) {
+        ev_io_set(&a->io, a->fd, EV_WRITE);
+        ev_io_start(a->ol->loop, &a->io);
+    } else {
+        active_failed(a, errno);
+    }
+}
+
+void
+oflisten_active_lost(struct oflisten_active *a)
+{
+    if (a && !ev_is_active(&a->retry) && a->fd < 0) {
+        active_schedule(a);
+    }
+}
+
+/* Lifecycle. */
+
+struct oflisten *
+oflisten_create(struct ev_loop *loop, oflisten_conn_func *cb, void *aux)
+{
+    struct oflisten *ol = xzalloc(sizeof *ol);
+    ol->loop = loop;
+    ol->cb = cb;
+    ol->aux = aux;
+    ovs_list_init(&ol->passives);
+    ovs_list_init(&ol->actives);
+    return ol;
+}
+
+int
+oflisten_add(struct oflisten *ol, const char *target, char **errp)
+{
+    struct sockaddr_storage ss;
+    unsigned int len;
+    int kind;
+
+    *errp = NULL;
+    if (oflisten_parse_target(target, &kind, &ss, &len)) {
+        *errp = xasprintf("%s: invalid OpenFlow target (expected ptcp:PORT"
+                          "[:IP], punix:PATH, tcp:IP:PORT or unix:PATH)",
+                          target);
+        return EINVAL;
+    }
+    if (kind == OFLISTEN_PTCP || kind == OFLISTEN_PUNIX) {
+        return passive_open(ol, target, kind, &ss, len, errp);
+    }
+
+    struct oflisten_active *a = xzalloc(sizeof *a);
+    a->ol = ol;
+    a->target = xstrdup(target);
+    a->sa = ss;
+    a->sa_len = len;
+    a->fd = -1;
+    a->backoff = BACKOFF_MIN;
+    ev_init(&a->io, active_io_cb);
+    ev_init(&a->retry, active_retry_cb);
+    ovs_list_push_back(&ol->actives, &a->node);
+    active_connect(a);
+    return 0;
+}
+
+void
+oflisten_destroy(struct oflisten *ol)
+{
+    if (!ol) {
+        return;
+    }
+    struct passive *p;
+    LIST_FOR_EACH_POP (p, node, &ol->passives) {
+        ev_io_stop(ol->loop, &p->io);
+        ev_timer_stop(ol->loop, &p->resume);
+        close(p->fd);
+        if (p->unix_path) {
+            unlink(p->unix_path);
+            free(p->unix_path);
+        }
+        free(p->target);
+        free(p);
+    }
+    struct oflisten_active *a;
+    LIST_FOR_EACH_POP (a, node, &ol->actives) {
+        ev_io_stop(ol->loop, &a->io);
+        ev_timer_stop(ol->loop, &a->retry);
+        if (a->fd >= 0) {
+            close(a->fd);
+        }
+        free(a->target);
+        free(a);
+    }
+    free(ol);
+}

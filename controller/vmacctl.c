@@ -1,0 +1,882 @@
+/*
+ * vmacctl: command-line client for vmacd's HTTP/JSON API over its unix
+ * socket (libcurl).
+ *
+ * Exit codes: 0 ok, 1 the API answered with an error, 2 usage error,
+ * 3 cannot connect (or the connection failed).
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openvswitch/dynamic-string.h"
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/vmacd/vmacd.sock"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_API = 1,
+    EXIT_USAGE = 2,
+    EXIT_CONNECT = 3,
+};
+
+static const char *socket_path;
+static bool json_output;
+
+/* Usage texts. */
+
+static const char usage_main[]
+    = "usage: vmacctl [--socket PATH] [--json] COMMAND [ARG...]\n"
+      "\n"
+      "Commands:\n"
+      "  status                 daemon version, uptime, bridges, counts\n"
+      "  bridge list            list bridges\n"
+      "  bridge show NAME       one bridge with its ports\n"
+      "  alias list             list aliases with their masters\n"
+      "  alias show NAME        one alias with its members\n"
+      "  flows BRIDGE           flows and groups vmacd installed on BRIDGE\n"
+      "  events [--follow]      recent events; --follow keeps streaming\n"
+      "  raw METHOD PATH [BODY] send any request, print the JSON reply\n"
+      "\n"
+      "Options:\n"
+      "  --socket PATH  API socket (default: $VMACD_SOCKET, "
+      "else " DEFAULT_SOCKET ")\n"
+      "  --json         print the API's JSON instead of tables\n"
+      "  -h, --help     this help; COMMAND --help for a command's help\n"
+      "\n"
+      "Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect.\n";
+
+static const char usage_status[]
+    = "usage: vmacctl status\n"
+      "Shows the daemon's version, uptime, bridges and object counts.\n";
+static const char usage_bridge[]
+    = "usage: vmacctl bridge list\n"
+      "       vmacctl bridge show NAME\n"
+      "Lists the bridges connected to vmacd, or shows one with its ports.\n";
+static const char usage_alias[]
+    = "usage: vmacctl alias list\n"
+      "       vmacctl alias show NAME\n"
+      "Lists the aliases, or shows one with its members and their states.\n";
+static const char usage_flows[]
+    = "usage: vmacctl flows BRIDGE\n"
+      "Prints the flows and groups vmacd installed on BRIDGE (ovs-ofctl "
+      "syntax).\n";
+static const char usage_events[]
+    = "usage: vmacctl events [--follow]\n"
+      "Prints recent events; with --follow (-f), keeps printing new events\n"
+      "until interrupted.\n";
+static const char usage_raw[]
+    = "usage: vmacctl raw METHOD PATH [BODY]\n"
+      "Sends METHOD PATH (e.g. GET /v1) with the optional JSON BODY and\n"
+      "prints the reply.\n";
+
+static int usage_error(const char *usage, const char *fmt, ...)
+    OVS_PRINTF_FORMAT(2, 3);
+
+static int
+usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list args;
+
+    fputs("vmacctl: ", stderr);
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputs("\n", stderr);
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}
+
+static bool
+wants_help(int argc, char *argv[])
+{
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Names go into URL paths: same rule as the API's path parameters. */
+static bool
+valid_name(const char *s)
+{
+    size_t len = strlen(s);
+
+    if (!len || len > 63 || !strcmp(s, ".") || !strcmp(s, "..")) {
+        return false;
+    }
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-")
+           == len;
+}
+
+/* HTTP. */
+
+struct call {
+    CURL *curl;
+    struct ds body;
+    bool stream;    /* Print lines as they come (events). */
+    struct ds line; /* Partial line while streaming. */
+    void (*on_line)(const char *line);
+};
+
+static size_t
+call_write_cb(char *data, size_t size, size_t n, void *call_)
+{
+    struct call *call = call_;
+    size_t len = size * n;
+    long status = 0;
+
+    curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (!call->stream || status >= 300) {
+        ds_put_buffer(&call->body, data, len);
+        return len;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            call->on_line(ds_cstr(&call->line));
+            ds_clear(&call->line);
+        } else {
+            ds_put_char(&call->line, data[i]);
+        }
+    }
+    fflush(stdout);
+    return len;
+}
+
+/* Prints the API's error message from 'body' for HTTP 'status'. */
+static void
+print_api_error(long status, const char *body)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+
+    if (json_output && j) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        puts(s);
+        free(s);
+    }
+    if (msg) {
+        fprintf(stderr, "vmacctl: %s (%s, HTTP %ld)\n", msg,
+                code ? code : "error", status);
+    } else {
+        fprintf(stderr, "vmacctl: HTTP %ld\n", status);
+    }
+    json_decref(j);
+}
+
+/* Sends 'method' 'path' with optional 'body'.  On success (2xx) stores the
+ * parsed reply (or NULL if empty, or when streaming) in '*replyp' and
+ * returns EXIT_OK; otherwise prints the error and returns an exit code. */
+static int
+call_api(const char *method, const char *path, const char *body,
+         void (*on_line)(const char *), json_t **replyp)
+{
+    struct call call = { .stream = on_line != NULL, .on_line = on_line };
+    struct curl_slist *headers = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    char *url = xasprintf("http://localhost%s", path);
+    int ret = EXIT_OK;
+
+    *replyp = NULL;
+    ds_init(&call.body);
+    ds_init(&call.line);
+    call.curl = curl_easy_init();
+    if (!call.curl) {
+        fprintf(stderr, "vmacctl: cannot initialize libcurl\n");
+        free(url);
+        return EXIT_CONNECT;
+    }
+    curl_easy_setopt(call.curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+    curl_easy_setopt(call.curl, CURLOPT_URL, url);
+    curl_easy_setopt(call.curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(call.curl, CURLOPT_WRITEFUNCTION, call_write_cb);
+    curl_easy_setopt(call.curl, CURLOPT_WRITEDATA, &call);
+    curl_easy_setopt(call.curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(call.curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(call.curl, CURLOPT_NOSIGNAL, 1L);
+    if (!on_line) {
+        curl_easy_setopt(call.curl, CURLOPT_TIMEOUT, 60L);
+    }
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (body) {
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(call.curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(call.curl, CURLOPT_POSTFIELDSIZE,
+                         (long) strlen(body));
+    }
+    curl_easy_setopt(call.curl, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode rc = curl_easy_perform(call.curl);
+    long status = 0;
+    curl_easy_getinfo(call.curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK && !(status >= 300 && call.body.length)) {
+        long os_errno = 0;
+        curl_easy_getinfo(call.curl, CURLINFO_OS_ERRNO, &os_errno);
+        if (rc == CURLE_COULDNT_CONNECT || !status) {
+            fprintf(stderr, "vmacctl: cannot connect to vmacd at %s: %s\n",
+                    socket_path,
+                    (os_errno    ? ovs_strerror(os_errno)
+                     : errbuf[0] ? errbuf
+                                 : curl_easy_strerror(rc)));
+        } else {
+            fprintf(stderr, "vmacctl: %s %s: %s\n", method, path,
+                    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
+        ret = EXIT_CONNECT;
+    } else if (status >= 300) {
+        print_api_error(status, ds_cstr(&call.body));
+        ret = EXIT_API;
+    } else if (!on_line && call.body.length) {
+        json_error_t error;
+        *replyp = json_loadb(call.body.string, call.body.length, 0, &error);
+        if (!*replyp) {
+            fprintf(stderr, "vmacctl: invalid JSON reply: %s\n", error.text);
+            ret = EXIT_API;
+        }
+    } else if (on_line && call.line.length) {
+        on_line(ds_cstr(&call.line));
+    }
+
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(call.curl);
+    ds_destroy(&call.body);
+    ds_destroy(&call.line);
+    free(url);
+    return ret;
+}
+
+static void
+print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+/* Fetches 'path' with GET into '*replyp'.  In --json mode, prints the reply
+ * instead and sets '*replyp' to NULL: callers render only a non-NULL reply. */
+static int
+get(const char *path, json_t **replyp)
+{
+    int ret = call_api("GET", path, NULL, NULL, replyp);
+    if (ret == EXIT_OK && !*replyp) {
+        *replyp = json_object();
+    }
+    if (ret == EXIT_OK && json_output) {
+        print_json(*replyp);
+        json_decref(*replyp);
+        *replyp = NULL;
+    }
+    return ret;
+}
+
+/* Rendering helpers. */
+
+/* A value as text: strings as is, booleans yes/no, null and missing "-",
+ * arrays of scalars comma-separated. */
+static void
+put_value(struct ds *s, const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        ds_put_cstr(s, json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        ds_put_format(s, "%lld", (long long) json_integer_value(v));
+        break;
+    case JSON_REAL:
+        ds_put_format(s, "%g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        ds_put_cstr(s, "yes");
+        break;
+    case JSON_FALSE:
+        ds_put_cstr(s, "no");
+        break;
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *e;
+        if (!json_array_size(v)) {
+            ds_put_cstr(s, "-");
+        }
+        json_array_foreach(v, i, e)
+        {
+            if (i) {
+                ds_put_char(s, ',');
+            }
+            put_value(s, e);
+        }
+        break;
+    }
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *e;
+        bool first = true;
+        if (!json_object_size(v)) {
+            ds_put_cstr(s, "-");
+        }
+        json_object_foreach((json_t *) v, key, e)
+        {
+            ds_put_format(s, "%s%s=", first ? "" : " ", key);
+            put_value(s, e);
+            first = false;
+        }
+        break;
+    }
+    case JSON_NULL:
+    default:
+        ds_put_cstr(s, "-");
+        break;
+    }
+}
+
+static char *
+value_str(const json_t *obj, const char *key)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    put_value(&s, json_object_get(obj, key));
+    return ds_steal_cstr(&s);
+}
+
+/* A table: cells are collected row by row, then printed with every column
+ * padded to its widest cell. */
+struct table {
+    size_t n_cols;
+    size_t n_cells;
+    char **cells;
+};
+
+static void
+table_init(struct table *t, const char *const *header, size_t n_cols)
+{
+    t->n_cols = n_cols;
+    t->n_cells = 0;
+    t->cells = NULL;
+    for (size_t i = 0; i < n_cols; i++) {
+        t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
+        t->cells[t->n_cells++] = xstrdup(header[i]);
+    }
+}
+
+/* Adds a cell, taking ownership of 'cell'. */
+static void
+table_add(struct table *t, char *cell)
+{
+    t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
+    t->cells[t->n_cells++] = cell;
+}
+
+static void
+table_print(struct table *t)
+{
+    size_t *width = xcalloc(t->n_cols, sizeof *width);
+
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t len = strlen(t->cells[i]);
+        width[i % t->n_cols] = MAX(width[i % t->n_cols], len);
+    }
+    struct ds line = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t col = i % t->n_cols;
+        ds_put_format(&line, "%-*s", (int) width[col], t->cells[i]);
+        if (col == t->n_cols - 1) {
+            while (line.length && line.string[line.length - 1] == ' ') {
+                line.length--;
+            }
+            printf("%s\n", ds_cstr(&line));
+            ds_clear(&line);
+        } else {
+            ds_put_cstr(&line, "  ");
+        }
+    }
+    ds_destroy(&line);
+    for (size_t i = 0; i < t->n_cells; i++) {
+        free(t->cells[i]);
+    }
+    free(t->cells);
+    free(width);
+}
+
+static const char *const bridge_header[] = {
+    "NAME", "DATAPATH_ID", "CONNECTED", "OPENFLOW", "PORTS", "ALIASES",
+};
+
+static void
+bridge_row(struct table *t, const json_t *b)
+{
+    table_add(t, value_str(b, "name"));
+    table_add(t, value_str(b, "datapath_id"));
+    table_add(t, value_str(b, "connected"));
+    table_add(t, value_str(b, "openflow_version"));
+    const json_t *ports = json_object_get(b, "ports");
+    table_add(t, json_is_array(ports)
+                     ? xasprintf("%zu", json_array_size(ports))
+                     : xstrdup("-"));
+    table_add(t, value_str(b, "aliases"));
+}
+
+/* Commands. */
+
+static int
+cmd_status(int argc, char *argv[] OVS_UNUSED)
+{
+    json_t *j;
+    int ret;
+
+    if (argc) {
+        return usage_error(usage_status, "status takes no arguments");
+    }
+    ret = get("/v1/status", &j);
+    if (ret || !j) {
+        return ret;
+    }
+    char *version = value_str(j, "version");
+    const json_t *uptime = json_object_get(j, "uptime_s");
+    if (json_is_number(uptime)) {
+        printf("vmacd %s, up %.0f s\n", version, json_number_value(uptime));
+    } else {
+        printf("vmacd %s\n", version);
+    }
+    free(version);
+
+    const json_t *counts = json_object_get(j, "counts");
+    const char *key;
+    json_t *v;
+    if (json_is_object(counts)) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        json_object_foreach((json_t *) counts, key, v)
+        {
+            ds_put_format(&s, "%s%s: ", s.length ? ", " : "", key);
+            put_value(&s, v);
+        }
+        printf("%s\n", ds_cstr(&s));
+        ds_destroy(&s);
+    }
+
+    const json_t *bridges = json_object_get(j, "bridges");
+    if (json_array_size(bridges)) {
+        static const char *const header[] = {
+            "BRIDGE",
+            "DATAPATH_ID",
+            "CONNECTED",
+        };
+        struct table t;
+        size_t i;
+        json_t *b;
+        printf("\n");
+        table_init(&t, header, ARRAY_SIZE(header));
+        json_array_foreach(bridges, i, b)
+        {
+            table_add(&t, value_str(b, "name"));
+            table_add(&t, value_str(b, "datapath_id"));
+            table_add(&t, value_str(b, "connected"));
+        }
+        table_print(&t);
+    }
+    json_decref(j);
+    return EXIT_OK;
+}
+
+static int
+bridge_list(void)
+{
+    json_t *j;
+    int ret = get("/v1/bridges", &j);
+    if (ret || !j) {
+        return ret;
+    }
+    struct table t;
+    size_t i;
+    json_t *b;
+    table_init(&t, bridge_header, ARRAY_SIZE(bridge_header));
+    json_array_foreach(json_object_get(j, "bridges"), i, b)
+    {
+        bridge_row(&t, b);
+    }
+    table_print(&t);
+    json_decref(j);
+    return EXIT_OK;
+}
+
+static void
+print_field(const json_t *obj, const char *key, const char *label)
+{
+    char *v = value_str(obj, key);
+    printf("%-17s %s\n", label, v);
+    free(v);
+}
+
+static int
+bridge_show(const char *name)
+{
+    char *path = xasprintf("/v1/bridges/%s", name);
+    json_t *b;
+    int ret = get(path, &b);
+    free(path);
+    if (ret || !b) {
+        return ret;
+    }
+    print_field(b, "name", "name:");
+    print_field(b, "datapath_id", "datapath_id:");
+    print_field(b, "connected", "connected:");
+    print_field(b, "openflow_version", "openflow_version:");
+    print_field(b, "aliases", "aliases:");
+
+    static const char *const header[] = {
+        "PORT", "NUMBER", "MAC", "LINK", "ADMIN", "UPLINK",
+    };
+    struct table t;
+    size_t i;
+    json_t *p;
+    printf("\n");
+    table_init(&t, header, ARRAY_SIZE(header));
+    json_array_foreach(json_object_get(b, "ports"), i, p)
+    {
+        const json_t *ld = json_object_get(p, "link_down");
+        const json_t *ad = json_object_get(p, "admin_down");
+        table_add(&t, value_str(p, "name"));
+        table_add(&t, value_str(p, "number"));
+        table_add(&t, value_str(p, "mac"));
+        table_add(&t, xstrdup(!json_is_boolean(ld) ? "-"
+                              : json_is_true(ld)   ? "down"
+                                                   : "up"));
+        table_add(&t, xstrdup(!json_is_boolean(ad) ? "-"
+                              : json_is_true(ad)   ? "down"
+                                                   : "up"));
+        table_add(&t, value_str(p, "uplink"));
+    }
+    table_print(&t);
+    json_decref(b);
+    return EXIT_OK;
+}
+
+static int
+cmd_bridge(int argc, char *argv[])
+{
+    if (argc == 1 && !strcmp(argv[0], "list")) {
+        return bridge_list();
+    } else if (argc == 2 && !strcmp(argv[0], "show")) {
+        if (!valid_name(argv[1])) {
+            return usage_error(usage_bridge, "invalid bridge name \"%s\"",
+                               argv[1]);
+        }
+        return bridge_show(argv[1]);
+    }
+    return usage_error(usage_bridge,
+                       argc ? "bad bridge command" : "missing bridge command");
+}
+
+/* "2 up / 3" for an alias's members. */
+static char *
+members_summary(const json_t *alias)
+{
+    const json_t *members = json_object_get(alias, "members");
+    size_t n_up = 0;
+    size_t i;
+    json_t *m;
+
+    json_array_foreach(members, i, m)
+    {
+        const char *state = json_string_value(json_object_get(m, "state"));
+        n_up += state && !strcmp(state, "up");
+    }
+    return xasprintf("%zu up / %zu", n_up, json_array_size(members));
+}
+
+static int
+alias_list(void)
+{
+    json_t *j;
+    int ret = get("/v1/aliases", &j);
+    if (ret || !j) {
+        return ret;
+    }
+    static const char *const header[] = {
+        "NAME", "ADDRESSES", "VMAC", "MASTER", "MEMBERS",
+    };
+    struct table t;
+    size_t i;
+    json_t *a;
+    table_init(&t, header, ARRAY_SIZE(header));
+    json_array_foreach(json_object_get(j, "aliases"), i, a)
+    {
+        table_add(&t, value_str(a, "name"));
+        table_add(&t, value_str(a, "addresses"));
+        table_add(&t, value_str(a, "vmac"));
+        table_add(&t, value_str(a, "master"));
+        table_add(&t, members_summary(a));
+    }
+    table_print(&t);
+    json_decref(j);
+    return EXIT_OK;
+}
+
+static int
+alias_show(const char *name)
+{
+    char *path = xasprintf("/v1/aliases/%s", name);
+    json_t *a;
+    int ret = get(path, &a);
+    free(path);
+    if (ret || !a) {
+        return ret;
+    }
+    print_field(a, "name", "name:");
+    print_field(a, "addresses", "addresses:");
+    print_field(a, "vmac", "vmac:");
+    print_field(a, "master", "master:");
+    print_field(a, "preempt", "preempt:");
+    print_field(a, "preempt_delay_ms", "preempt_delay_ms:");
+    print_field(a, "announce", "announce:");
+    print_field(a, "probe", "probe:");
+
+    static const char *const header[] = {
+        "MEMBER", "BRIDGE", "PORT", "MAC", "IP", "PRIORITY", "STATE", "MASTER",
+    };
+    struct table t;
+    size_t i;
+    json_t *m;
+    printf("\n");
+    table_init(&t, header, ARRAY_SIZE(header));
+    json_array_foreach(json_object_get(a, "members"), i, m)
+    {
+        table_add(&t, value_str(m, "name"));
+        table_add(&t, value_str(m, "bridge"));
+        table_add(&t, value_str(m, "port"));
+        table_add(&t, value_str(m, "mac"));
+        table_add(&t, value_str(m, "ip"));
+        table_add(&t, value_str(m, "priority"));
+        table_add(&t, value_str(m, "state"));
+        table_add(&t, json_is_true(json_object_get(m, "master"))
+                          ? xstrdup("*")
+                          : xstrdup(""));
+    }
+    table_print(&t);
+    json_decref(a);
+    return EXIT_OK;
+}
+
+static int
+cmd_alias(int argc, char *argv[])
+{
+    if (argc == 1 && !strcmp(argv[0], "list")) {
+        return alias_list();
+    } else if (argc == 2 && !strcmp(argv[0], "show")) {
+        if (!valid_name(argv[1])) {
+            return usage_error(usage_alias, "invalid alias name \"%s\"",
+                               argv[1]);
+        }
+        return alias_show(argv[1]);
+    }
+    return usage_error(usage_alias,
+                       argc ? "bad alias command" : "missing alias command");
+}
+
+static int
+cmd_flows(int argc, char *argv[])
+{
+    if (argc != 1) {
+        return usage_error(usage_flows, "flows takes one BRIDGE");
+    } else if (!valid_name(argv[0])) {
+        return usage_error(usage_flows, "invalid bridge name \"%s\"", argv[0]);
+    }
+    char *path = xasprintf("/v1/bridges/%s/flows", argv[0]);
+    json_t *j;
+    int ret = get(path, &j);
+    free(path);
+    if (ret || !j) {
+        return ret;
+    }
+    static const char *const lists[] = { "flows", "groups" };
+    for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+        const json_t *list = json_object_get(j, lists[k]);
+        size_t i;
+        json_t *line;
+        if (k) {
+            printf("\n");
+        }
+        printf("%s (%zu):\n", lists[k], json_array_size(list));
+        json_array_foreach(list, i, line)
+        {
+            printf(" %s\n",
+                   json_is_string(line) ? json_string_value(line) : "?");
+        }
+    }
+    json_decref(j);
+    return EXIT_OK;
+}
+
+/* One event: "SEQ TIME TYPE key=value ...". */
+static void
+print_event(const char *line)
+{
+    if (json_output) {
+        printf("%s\n", line);
+        return;
+    }
+    json_t *e = json_loads(line, 0, NULL);
+    if (!json_is_object(e)) {
+        printf("%s\n", line);
+        json_decref(e);
+        return;
+    }
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const json_t *seq = json_object_get(e, "seq");
+    const json_t *time = json_object_get(e, "time");
+    if (json_is_integer(seq)) {
+        ds_put_format(&s, "%6lld ", (long long) json_integer_value(seq));
+    }
+    if (json_is_number(time)) {
+        time_t t = json_number_value(time);
+        struct tm tm;
+        char buf[32];
+        localtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+        ds_put_format(&s, "%s.%03d ", buf,
+                      (int) ((json_number_value(time) - t) * 1000));
+    }
+    char *type = value_str(e, "type");
+    ds_put_cstr(&s, type);
+    free(type);
+    const char *key;
+    json_t *v;
+    json_object_foreach(e, key, v)
+    {
+        if (strcmp(key, "seq") && strcmp(key, "time") && strcmp(key, "type")) {
+            ds_put_format(&s, " %s=", key);
+            put_value(&s, v);
+        }
+    }
+    printf("%s\n", ds_cstr(&s));
+    ds_destroy(&s);
+    json_decref(e);
+}
+
+static int
+cmd_events(int argc, char *argv[])
+{
+    bool follow = false;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f")) {
+            follow = true;
+        } else {
+            return usage_error(usage_events, "unknown argument \"%s\"",
+                               argv[i]);
+        }
+    }
+    json_t *j;
+    int ret = call_api(
+        "GET", follow ? "/v1/events?history=true" : "/v1/events?follow=false",
+        NULL, print_event, &j);
+    json_decref(j);
+    return ret;
+}
+
+static int
+cmd_raw(int argc, char *argv[])
+{
+    if (argc < 2 || argc > 3) {
+        return usage_error(usage_raw, "raw takes METHOD PATH [BODY]");
+    }
+    const char *method = argv[0];
+    const char *path = argv[1];
+    if (!*method
+        || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method)) {
+        return usage_error(usage_raw, "METHOD must be uppercase, e.g. GET");
+    } else if (path[0] != '/') {
+        return usage_error(usage_raw, "PATH must start with '/'");
+    }
+    json_t *j;
+    int ret = call_api(method, path, argc == 3 ? argv[2] : NULL, NULL, &j);
+    if (!ret && j) {
+        print_json(j);
+    }
+    json_decref(j);
+    return ret;
+}
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char *argv[]);
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    { "status", cmd_status, usage_status },
+    { "bridge", cmd_bridge, usage_bridge },
+    { "alias", cmd_alias, usage_alias },
+    { "flows", cmd_flows, usage_flows },
+    { "events", cmd_events, usage_events },
+    { "raw", cmd_raw, usage_raw },
+};
+
+int
+main(int argc, char *argv[])
+{
+    static const struct option options[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    socket_path = getenv("VMACD_SOCKET");
+    if (!socket_path || !*socket_path) {
+        socket_path = DEFAULT_SOCKET;
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            socket_path = optarg;
+            break;
+        case 'j':
+            json_output = true;
+            break;
+        case 'h':
+            fputs(usage_main, stdout);
+            return EXIT_OK;
+        default:
+            return usage_error(usage_main,
+                               "unknown or incomplete option "
+                               "\"%s\"",
+                               argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        return usage_error(usage_main, "missing command");
+    }
+
+    const char *name = argv[optind];
+    int n_args = argc - optind - 1;
+    char **args = argv + optind + 1;
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+        if (!strcmp(name, commands[i].name)) {
+            if (wants_help(n_args, args)) {
+                fputs(commands[i].usage, stdout);
+                return EXIT_OK;
+            }
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            int ret = commands[i].run(n_args, args);
+            curl_global_cleanup();
+            return ret;
+        }
+    }
+    return usage_error(usage_main, "unknown command \"%s\"", name);
+}

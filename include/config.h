@@ -1,0 +1,150 @@
+/*
+ * config: vmacd's configuration, parsed and validated from JSON.
+ *
+ * The same shape is used by the config file and (later) by the API's alias
+ * objects.  Parsing is strict: unknown keys, wrong types, invalid addresses
+ * and conflicts are refused with a message that names the origin (file
+ * name), line/column where known, and the field (e.g.
+ * "aliases[0].members[1].mac").  A refused config changes nothing.
+ */
+#ifndef VMACD_CONFIG_H
+#define VMACD_CONFIG_H 1
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "openvswitch/types.h"
+#include "packets.h"
+
+/* Health probe settings (used by the health issue; parsed now). */
+enum cfg_probe_type {
+    CFG_PROBE_ARP,              /* Default. */
+    CFG_PROBE_TCP,
+    CFG_PROBE_NONE,
+};
+
+struct cfg_probe {
+    enum cfg_probe_type type;
+    unsigned int interval_ms;   /* Default 100. */
+    unsigned int timeout_ms;    /* Default = interval_ms. */
+    unsigned int fall;          /* Default 3. */
+    unsigned int rise;          /* Default 3. */
+    uint16_t tcp_port;          /* Required when type == CFG_PROBE_TCP. */
+};
+
+struct cfg_member {
+    char *name;
+    char *bridge;               /* Bridge name (its LOCAL port's name). */
+    char *port;                 /* OpenFlow port name on that bridge. */
+    bool has_mac;               /* False when "mac" was omitted. */
+    struct eth_addr mac;
+    bool has_ip;                /* False when "ip" was omitted. */
+    bool ip_is_v6;
+    ovs_be32 ip4;               /* When has_ip && !ip_is_v6. */
+    struct in6_addr ip6;        /* When has_ip && ip_is_v6. */
+    int priority;               /* 0..255, default 100. */
+};
+
+struct cfg_announce {
+    unsigned int count;         /* Default 3, 0..100. */
+    unsigned int interval_ms;   /* Default 100. */
+    unsigned int refresh_s;     /* Default 60; 0 disables. Must be < 300. */
+};
+
+struct cfg_alias {
+    char *name;                 /* [A-Za-z0-9_.-]{1,63}. */
+    size_t n_ip4;
+    ovs_be32 *ip4;
+    size_t n_ip6;
+    struct in6_addr *ip6;
+    struct eth_addr vmac;       /* Unicast (not multicast, not zero). */
+    bool preempt;               /* Default true. */
+    unsigned int preempt_delay_ms;  /* Default 0. */
+    struct cfg_announce announce;
+    struct cfg_probe probe;
+    size_t n_members;
+    struct cfg_member *members;
+
+    /* Derived, not in the JSON: a stable id in 1..0x7fffffff from the
+     * alias's name (hash, collisions resolved deterministically over the
+     * sorted names).  Used as OpenFlow group id and low half of cookies. */
+    uint32_t id;
+};
+
+struct cfg_bridge {
+    char *name;
+    size_t n_uplinks;
+    char **uplinks;             /* Port names. */
+};
+
+struct config {
+    char *origin;               /* File name or "<api>", for messages. */
+
+    /* "openflow": {...} */
+    size_t n_listen;
+    char **listen;              /* Default ["ptcp:6653:127.0.0.1"]. */
+    size_t n_connect;
+    char **connect;             /* Default []. */
+    unsigned int inactivity_probe_ms;   /* Default 5000; 0 disables. */
+    int base_table;             /* Default 0; 0..250. */
+    int next_table;             /* Default -1 = fall through to NORMAL;
+                                 * else > base_table + 1, < 255. */
+    uint32_t cookie_prefix;     /* High 32 bits of every cookie vmacd
+                                 * sets; default 0x766d6163 ("vmac"). */
+
+    /* "api": {...} */
+    char *api_socket;           /* Default "/run/vmacd/vmacd.sock". */
+
+    size_t n_bridges;
+    struct cfg_bridge *bridges;
+    size_t n_aliases;
+    struct cfg_alias *aliases;
+};
+
+/* Parses and validates 'json' text.  On success returns a new config and
+ * sets '*errp' to NULL.  On failure returns NULL and sets '*errp' to a
+ * malloc'd message "ORIGIN:LINE:COL: FIELD: problem" (line/column only when
+ * known).  'origin' names the source in messages. */
+struct config *config_parse_string(const char *json, const char *origin,
+                                   char **errp)
+    __attribute__((warn_unused_result));
+
+/* Same, reading the file 'path' (origin = path). */
+struct config *config_load(const char *path, char **errp)
+    __attribute__((warn_unused_result));
+
+/* Same, from an already parsed JSON value (e.g. config_to_json() output
+ * edited by the API).  Messages carry no line/column.  Does not take
+ * ownership of 'json'.  Documented in docs/config.md. */
+struct config *config_parse_json(const json_t *json, const char *origin,
+                                 char **errp)
+    __attribute__((warn_unused_result));
+
+/* Returns the config as JSON in the input shape, with defaults filled in
+ * (stable key order, suitable for persisting and for the API). */
+json_t *config_to_json(const struct config *);
+
+/* Returns one alias as JSON in the input shape. */
+json_t *config_alias_to_json(const struct cfg_alias *);
+
+const struct cfg_alias *config_find_alias(const struct config *,
+                                          const char *name);
+const struct cfg_bridge *config_find_bridge(const struct config *,
+                                            const char *name);
+
+/* Returns true if 'port' is an uplink of bridge 'bridge'. */
+bool config_is_uplink(const struct config *, const char *bridge,
+                      const char *port);
+
+/* Return true if the two configs (aliases) have the same content, derived
+ * ids included.  'origin' is not compared.  Order matters: the same
+ * aliases in another order compare unequal. */
+bool config_equal(const struct config *, const struct config *);
+bool config_alias_equal(const struct cfg_alias *, const struct cfg_alias *);
+
+void config_destroy(struct config *);
+
+#endif /* config.h */

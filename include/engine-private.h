@@ -1,0 +1,105 @@
+/*
+ * engine internals, shared by engine.c (state and wiring), engine-api.c
+ * (the API's handlers) and engine-announce.c (GARP/NA bursts).
+ */
+#ifndef VMACD_ENGINE_PRIVATE_H
+#define VMACD_ENGINE_PRIVATE_H 1
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "ofchan.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+
+struct alias_state;
+struct flowtab;
+struct oflisten;
+struct oflisten_active;
+struct ofswitch;
+
+/* One OpenFlow connection (ready or not). */
+struct conn {
+    struct ovs_list node;           /* In engine->conns. */
+    struct engine *eng;
+    struct ofswitch *sw;
+    struct oflisten_active *active; /* Where it came from, if active. */
+    struct flowtab *ft;             /* Once ready. */
+    struct bridge *br;              /* Once ready. */
+    double connected_at;
+};
+
+/* A bridge, by name: known from the config or from a connection. */
+struct bridge {
+    struct hmap_node node;          /* In engine->bridges, by name. */
+    char *name;
+    struct conn *conn;              /* Serving connection, or NULL. */
+    uint64_t dpid;                  /* Last seen. */
+    uint64_t generation;            /* Last desired state handed over. */
+    uint64_t applied_generation;    /* Last one applied. */
+    bool announce_on_apply;         /* Announce its masters when applied. */
+    unsigned int n_connects;
+    double last_apply_ms;           /* Last bundle's event-to-barrier. */
+};
+
+/* Runtime of one alias, parallel to cfg->aliases. */
+struct alias_rt {
+    struct engine *eng;
+    size_t idx;
+    ev_timer wakeup;                /* Election again (preempt delay). */
+
+    /* A master change waiting for its flows to be applied. */
+    bool change_pending;
+    uint64_t change_generation;
+    double change_event_time;       /* ev_time() of the triggering event. */
+    int change_old, change_new;
+    char *change_reason;
+
+    /* Announcements. */
+    ev_timer burst;                 /* count x interval. */
+    unsigned int burst_left;
+    ev_timer refresh;               /* Every refresh_s. */
+    uint64_t n_announced;           /* Packets sent. */
+};
+
+struct engine {
+    struct ev_loop *loop;
+    struct config *cfg;
+    struct oflisten *ol;
+    struct ofchan_options chan_opts;
+    struct ovs_list conns;          /* struct conn. */
+    struct hmap bridges;            /* struct bridge. */
+    struct alias_rt *rts;           /* cfg->n_aliases. */
+    struct alias_state **states;    /* cfg->n_aliases. */
+    uint64_t generation;
+    ev_timer update;                /* Deferred engine_update(). */
+    double pending_event_time;      /* Earliest event since last update. */
+    char *pending_reason;
+    struct api *api;
+    double started;
+};
+
+struct bridge *engine_bridge_find(const struct engine *, const char *name);
+long long engine_now_ms(const struct engine *);
+
+/* Schedules an election + flow regeneration in this loop iteration;
+ * 'event_time' is when the triggering event arrived (ev_time()). */
+void engine_schedule_update(struct engine *, double event_time,
+                            const char *reason);
+
+/* Publishes an event to the API's stream (if any); steals 'event'. */
+void engine_publish(struct engine *, const char *type, json_t *event);
+
+/* engine-announce.c */
+void engine_announce_start(struct alias_rt *);
+void engine_announce_init(struct alias_rt *);
+void engine_announce_stop(struct alias_rt *);
+int engine_announce_now(struct engine *, size_t alias_idx, char **errp);
+
+/* engine-api.c */
+void engine_api_routes(struct engine *, struct api *);
+json_t *engine_alias_to_json(const struct engine *, size_t idx);
+
+#endif /* engine-private.h */

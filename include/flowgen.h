@@ -1,0 +1,48 @@
+/*
+ * flowgen: the desired OpenFlow flows and groups of one bridge (pure).
+ *
+ * Given the config, the bridge's port numbers (through a lookup callback)
+ * and the election state of every alias, flowgen_bridge() produces flow and
+ * group lines in ovs-ofctl syntax (add-flow / add-group), in a
+ * deterministic order: identical config and state give identical output.
+ * The pipeline is documented in flows/README.md.
+ */
+#ifndef VMACD_FLOWGEN_H
+#define VMACD_FLOWGEN_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "svec.h"
+
+struct alias_state;
+struct config;
+
+/* Output of flowgen_bridge(). */
+struct flowgen_out {
+    struct svec flows;  /* "table=T,priority=P,cookie=0x...,MATCH,actions=A" */
+    struct svec groups; /* "group_id=G,type=fast_failover[,bucket=...]..." */
+};
+
+void flowgen_out_init(struct flowgen_out *);
+void flowgen_out_destroy(struct flowgen_out *); /* NULL-safe. */
+
+/* Port lookup on the bridge: returns true and sets '*ofp_port' if a port
+ * named 'port_name' exists. */
+typedef bool flowgen_port_lookup(void *aux, const char *port_name,
+                                 uint32_t *ofp_port);
+
+/* Appends to 'out' the flows and groups wanted on bridge 'bridge'.
+ * 'states[i]' belongs to cfg->aliases[i].  Only aliases with at least one
+ * member on 'bridge' produce flows (members on other bridges are ignored);
+ * the base table-miss flow is always produced. */
+void flowgen_bridge(const struct config *cfg, const char *bridge,
+                    flowgen_port_lookup *lookup, void *aux,
+                    struct alias_state *const *states,
+                    struct flowgen_out *out);
+
+/* The cookie of alias 'alias_id' ((cookie_prefix << 32) | alias_id); id 0
+ * gives the cookie of the flows that belong to no alias. */
+uint64_t flowgen_cookie(const struct config *, uint32_t alias_id);
+
+#endif /* flowgen.h */
