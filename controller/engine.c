@@ -592,8 +592,9 @@ engine_reload(struct engine *eng, struct config *cfg)
         members_sync_ports(eng, br);
     }
 
-    /* An alias that still exists keeps its master if that member is still
-     * in it and eligible. */
+    /* An alias that still exists continues: without preemption it keeps
+     * its master if that member is still in it and eligible; only a real
+     * change of master is reported (and announced). */
     long long now = engine_now_ms(eng);
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         const struct cfg_alias *a = &cfg->aliases[i];
@@ -606,12 +607,20 @@ engine_reload(struct engine *eng, struct config *cfg)
             int nm = om >= 0 ? find_member(a, oa->members[om].name) : -1;
             struct alias_election r;
             alias_state_elect(eng->states[i], now, &r);
-            if (nm >= 0 && alias_state_master(eng->states[i]) != nm
+            if (nm >= 0 && !a->preempt
+                && alias_state_master(eng->states[i]) != nm
                 && !alias_state_move(eng->states[i], nm, now)) {
                 alias_state_elect(eng->states[i], now, &r);
             }
-            /* The election above is a continuation, not a change. */
-            alias_state_elect(eng->states[i], now, &r);
+            int cur = alias_state_master(eng->states[i]);
+            if (cur != nm) {
+                struct alias_rt *rt = &eng->rts[i];
+                rt->change_pending = true;
+                rt->change_old = nm;
+                rt->change_new = cur;
+                rt->change_event_time = ev_time();
+                rt->change_reason = xstrdup("reload");
+            }
         }
     }
 
