@@ -182,7 +182,9 @@ engine_update(struct engine *eng)
             rt->change_new = r.new_master;
             rt->change_generation = generation;
             free(rt->change_reason);
-            rt->change_reason = xstrdup(r.reason);
+            rt->change_reason = xstrdup(rt->adopted ? "adopted from the switch"
+                                                    : r.reason);
+            rt->adopted = false;
         }
     }
 
@@ -334,6 +336,41 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
     br->announce_on_apply = false;
 }
 
+/* Once the switch's installed state is known: an alias without
+ * preemption and without a master yet adopts the master the switch's group
+ * already sends to (the one a previous vmacd elected), so that a restart
+ * moves no traffic. */
+static void
+flows_read(struct flowtab *ft, void *conn_)
+{
+    struct conn *conn = conn_;
+    struct engine *eng = conn->eng;
+    const struct config *cfg = eng->cfg;
+    long long now = engine_now_ms(eng);
+
+    for (size_t i = 0; conn->br && i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        uint32_t port;
+        if (a->preempt || alias_state_master(eng->states[i]) >= 0
+            || !flowtab_group_first_port(ft, a->id, &port)) {
+            continue;
+        }
+        for (size_t m = 0; m < a->n_members; m++) {
+            const struct ofswitch_port *p;
+            if (!strcmp(a->members[m].bridge, conn->br->name)
+                && (p = ofswitch_port_by_name(conn->sw, a->members[m].port))
+                && p->number == port
+                && !alias_state_move(eng->states[i], m, now)) {
+                VLOG_INFO("alias %s: adopting master %s from the switch's "
+                          "installed group", a->name, a->members[m].name);
+                eng->rts[i].adopted = true;
+                break;
+            }
+        }
+    }
+    engine_schedule_update(eng, ev_time(), "flows read");
+}
+
 /* Connections. */
 
 static void
@@ -375,6 +412,7 @@ conn_ready(struct ofswitch *sw, void *conn_)
     uint64_t cookie = flowgen_cookie(cfg, 0);
     conn->ft = flowtab_create(eng->loop, ofswitch_chan(sw), cookie,
                               0xffffffff00000000ULL, flows_applied, conn);
+    flowtab_set_read_callback(conn->ft, flows_read);
     flowtab_start(conn->ft);
     members_sync_ports(eng, br);
 
@@ -384,7 +422,7 @@ conn_ready(struct ofswitch *sw, void *conn_)
     snprintf(dpid_s, sizeof dpid_s, "%016"PRIx64, dpid);
     json_object_set_new(ev, "datapath_id", json_string(dpid_s));
     engine_publish(eng, "bridge_connected", ev);
-    engine_schedule_update(eng, ev_time(), "bridge connected");
+    /* The election waits for flows_read(). */
 }
 
 static void

@@ -81,6 +81,7 @@ struct flowtab {
     struct ofchan *chan;
     uint64_t cookie, cookie_mask;
     flowtab_applied_func *applied;
+    flowtab_read_func *read_done;
     void *aux;
 
     enum ft_phase phase;
@@ -547,7 +548,31 @@ ft_read_done(struct flowtab *ft)
               ofchan_name(ft->chan), hmap_count(&ft->installed->flows),
               hmap_count(&ft->installed->groups));
     ft->phase = FT_IDLE;
+    if (ft->read_done) {
+        ft->read_done(ft, ft->aux);
+    }
     ft_schedule_kick(ft);
+}
+
+void
+flowtab_set_read_callback(struct flowtab *ft, flowtab_read_func *cb)
+{
+    ft->read_done = cb;
+}
+
+bool
+flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
+                         uint32_t *port)
+{
+    if (!ft->installed) {
+        return false;
+    }
+    char *key = xasprintf("group_id=%"PRIu32, group_id);
+    const struct ft_entry *e = entry_find(&ft->installed->groups, key);
+    free(key);
+
+    const char *b = e ? strstr(e->value, ",bucket=watch_port:") : NULL;
+    return b && sscanf(b, ",bucket=watch_port:%"SCNu32, port) == 1;
 }
 
 static void

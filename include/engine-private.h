@@ -56,6 +56,7 @@ struct alias_rt {
     double change_event_time;       /* ev_time() of the triggering event. */
     int change_old, change_new;
     char *change_reason;
+    bool adopted;                   /* Master taken from the switch. */
 
     /* Announcements. */
     ev_timer burst;                 /* count x interval. */

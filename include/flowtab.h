@@ -50,6 +50,16 @@ void flowtab_destroy(struct flowtab *);
 /* Reads the installed state from the switch, then syncs. */
 void flowtab_start(struct flowtab *);
 
+/* Called once the installed state has been read from the switch, before
+ * the first sync (so the owner can adopt what it finds). */
+typedef void flowtab_read_func(struct flowtab *, void *aux);
+void flowtab_set_read_callback(struct flowtab *, flowtab_read_func *);
+
+/* The watch_port of the first bucket of installed group 'group_id'.
+ * Returns false if the group is not installed or has no bucket. */
+bool flowtab_group_first_port(const struct flowtab *, uint32_t group_id,
+                              uint32_t *port);
+
 /* Replaces the desired state.  Returns NULL, or a malloc'd message if a
  * line does not parse (then nothing changes).  'generation' is echoed in
  * the result once this state (or a later one) is applied. */
