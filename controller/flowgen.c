@@ -26,6 +26,8 @@ enum {
     FG_PRIO_ND_NO_SLL = 305,      /* NS without SLL option: drop. */
     FG_PRIO_ND_DAD = 306,         /* DAD NS (from ::): fall through. */
     FG_PRIO_RESPOND_EXEMPT = 310, /* ARP/NS from a member port. */
+    FG_PRIO_UPLINK_REMOTE = 320,  /* Master elsewhere: from the uplink,
+                                   * drop what is for the alias. */
     FG_PRIO_GUARD = 400,          /* Claims of the alias: drop. */
     FG_PRIO_GUARD_EXEMPT = 410,   /* ... unless from an uplink. */
 };
@@ -46,6 +48,11 @@ struct fg_ctx {
     size_t n_uplinks;
 
     char vmac[ETH_ADDR_STRLEN + 1];
+
+    /* The master is a member on another bridge: this bridge sends the
+     * alias's traffic to its uplinks and leaves what arrives from the
+     * uplinks for the alias to the master's bridge. */
+    bool remote_master;
 };
 
 void
@@ -278,8 +285,44 @@ fg_return(const struct fg_ctx *c)
     }
 }
 
+/* Master on another bridge: what arrives from an uplink for the alias (ARP
+ * requests, NS, traffic flooded by the physical switch) is the master
+ * bridge's to answer and deliver; answering here too would teach the
+ * physical switch the VMAC on this host's uplink, and delivering would
+ * duplicate. */
+static void
+fg_uplink_remote(const struct fg_ctx *c)
+{
+    const struct cfg_alias *a = c->alias;
+    char ip6[INET6_ADDRSTRLEN];
+
+    for (size_t u = 0; u < c->n_uplinks; u++) {
+        uint32_t up = c->uplinks[u];
+
+        for (size_t i = 0; i < a->n_ip4; i++) {
+            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
+                    "in_port=%" PRIu32 ",arp,arp_op=1,arp_tpa=" IP_FMT
+                    ",actions=drop", up, IP_ARGS(a->ip4[i]));
+            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
+                    "in_port=%" PRIu32 ",ip,nw_dst=" IP_FMT ",actions=drop",
+                    up, IP_ARGS(a->ip4[i]));
+        }
+        for (size_t i = 0; i < a->n_ip6; i++) {
+            fg_format_ip6(&a->ip6[i], ip6);
+            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
+                    "in_port=%" PRIu32 ",icmp6,icmp_type=135,nd_target=%s"
+                    ",actions=drop", up, ip6);
+            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
+                    "in_port=%" PRIu32 ",ipv6,ipv6_dst=%s,actions=drop",
+                    up, ip6);
+        }
+    }
+}
+
 /* The alias's fast_failover group: one bucket per usable member, in
- * election order. */
+ * election order; with the master on another bridge, one bucket per uplink
+ * that sends to the VMAC, which the physical network delivers to the
+ * master's bridge. */
 static void
 fg_group(const struct fg_ctx *c, const struct alias_state *st)
 {
@@ -289,6 +332,15 @@ fg_group(const struct fg_ctx *c, const struct alias_state *st)
     size_t n = st ? alias_state_order(st, order, a->n_members) : 0;
 
     ds_put_format(&s, "group_id=%" PRIu32 ",type=fast_failover", a->id);
+    if (c->remote_master) {
+        n = 0;
+        for (size_t u = 0; u < c->n_uplinks; u++) {
+            ds_put_format(&s,
+                          ",bucket=watch_port:%" PRIu32
+                          ",actions=set_field:%s->eth_dst,output:%" PRIu32,
+                          c->uplinks[u], c->vmac, c->uplinks[u]);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const struct cfg_member *m = &a->members[order[i]];
         int64_t port = c->member_port[order[i]];
@@ -371,8 +423,14 @@ flowgen_bridge(const struct config *cfg, const char *bridge,
         }
 
         if (on_bridge) {
+            int master = states[i] ? alias_state_master(states[i]) : -1;
+            c.remote_master = master >= 0
+                              && strcmp(a->members[master].bridge, bridge);
             snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT,
                      ETH_ADDR_ARGS(a->vmac));
+            if (c.remote_master) {
+                fg_uplink_remote(&c);
+            }
             fg_guard(&c);
             fg_arp_responder(&c);
             fg_nd_responder(&c);

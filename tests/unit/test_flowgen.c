@@ -311,16 +311,16 @@ test_web_exact(void **state OVS_UNUSED)
     grep(&out.flows, C, &web);
     assert_lines(&web, web_flows, ARRAY_SIZE(web_flows));
 
-    /* Groups: web (m1 master first), then db: only d1 (d2 is on br1, d3 has
-     * no MAC). */
+    /* Groups: web (m1 master first), then db, whose master d2 is on br1:
+     * br0 sends db's traffic to its uplink, addressed to db's VMAC. */
     assert_int_equal(out.groups.n, 2);
     assert_string_equal(
         out.groups.names[0],
         "group_id=4097,type=fast_failover" WEB_BUCKET1 WEB_BUCKET2);
     assert_string_equal(out.groups.names[1],
                         "group_id=8194,type=fast_failover,"
-                        "bucket=watch_port:4,actions=set_field:"
-                        "02:00:00:00:00:21->eth_dst,output:4");
+                        "bucket=watch_port:3,actions=set_field:"
+                        "02:00:5e:00:01:02->eth_dst,output:3");
     assert_parses(&out);
 
     svec_destroy(&web);
@@ -441,6 +441,68 @@ test_missing_port_and_other_bridge(void **state OVS_UNUSED)
     fixture_destroy(&f);
 }
 
+/* db's master d2 is on br1: br0 leaves what arrives from its uplink for
+ * db to br1 (drops it), and keeps answering its local clients; when d2 goes
+ * away and d1 (on br0) takes over, br0 delivers locally again. */
+static void
+test_remote_master(void **state OVS_UNUSED)
+{
+    struct fixture f;
+    struct flowgen_out out;
+    struct svec db = SVEC_EMPTY_INITIALIZER;
+    struct alias_election r;
+
+    fixture_init(&f);
+    flowgen_out_init(&out);
+    flowgen_bridge(&f.cfg, "br0", lookup, NULL, f.states, &out);
+    grep(&out.flows, "cookie=0x766d616300002002,", &db);
+    static const char *const want[] = {
+        "priority=320,cookie=0x766d616300002002,in_port=3,arp,arp_op=1,"
+        "arp_tpa=198.51.100.7,actions=drop",
+        "priority=320,cookie=0x766d616300002002,in_port=3,ip,"
+        "nw_dst=198.51.100.7,actions=drop",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        bool found = false;
+        for (size_t j = 0; j < db.n; j++) {
+            found |= strstr(db.names[j], want[i]) != NULL;
+        }
+        assert_true(found);
+    }
+    /* The local ARP responder stays. */
+    bool responder = false;
+    for (size_t j = 0; j < db.n; j++) {
+        responder |= strstr(db.names[j], "priority=300,") != NULL;
+    }
+    assert_true(responder);
+    /* web's master is local: no uplink drops for it. */
+    for (size_t j = 0; j < out.flows.n; j++) {
+        assert_false(strstr(out.flows.names[j], "priority=320,") != NULL
+                     && strstr(out.flows.names[j], C) != NULL);
+    }
+    assert_parses(&out);
+    svec_destroy(&db);
+    flowgen_out_destroy(&out);
+
+    /* d2 (br1) goes down: d3 has no MAC but is eligible (prio 150) ... the
+     * election picks d3, on br0: local again, and d3 has no bucket, d1 has
+     * one. */
+    alias_state_set_port(f.states[1], 1, false, false, 1);
+    alias_state_elect(f.states[1], 1, &r);
+    assert_true(r.changed);
+    flowgen_out_init(&out);
+    flowgen_bridge(&f.cfg, "br0", lookup, NULL, f.states, &out);
+    for (size_t j = 0; j < out.flows.n; j++) {
+        assert_null(strstr(out.flows.names[j], "priority=320,"));
+    }
+    assert_string_equal(out.groups.names[1],
+                        "group_id=8194,type=fast_failover,"
+                        "bucket=watch_port:4,actions=set_field:"
+                        "02:00:00:00:00:21->eth_dst,output:4");
+    flowgen_out_destroy(&out);
+    fixture_destroy(&f);
+}
+
 static void
 test_next_table(void **state OVS_UNUSED)
 {
@@ -507,6 +569,7 @@ main(void)
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_group_follows_election),
         cmocka_unit_test(test_missing_port_and_other_bridge),
+        cmocka_unit_test(test_remote_master),
         cmocka_unit_test(test_next_table),
         cmocka_unit_test(test_deterministic),
     };
