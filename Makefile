@@ -94,3 +94,25 @@ clean:
 
 distclean:
 	rm -rf $(BUILD)
+
+# Fuzzing (libFuzzer, clang): the validation behind the API's writes
+# (config_parse_json and cfgedit), for FUZZ_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
+FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
+                controller/cfgedit.c
+
+.PHONY: fuzz
+
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard include/*.h) | $(OVS_LIBS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(FUZZ_SRCS) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus \
+	    tests/fuzz/seeds

@@ -919,7 +919,7 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name", "bridge", "port", "mac", "ip", "priority", NULL,
+        "name", "bridge", "port", "mac", "ip", "priority", "drained", NULL,
     };
     if (!check_object(p, v, keys)
         || !field_string(p, v, "name", check_name, &m->name)
@@ -977,7 +977,7 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
         return false;
     }
     m->priority = prio;
-    return true;
+    return field_bool(p, v, "drained", &m->drained);
 }
 
 static bool
@@ -1558,6 +1558,9 @@ config_alias_to_json(const struct cfg_alias *al)
                                 ip_to_json(m->ip_is_v6, m->ip4, &m->ip6));
         }
         json_object_set_new(mo, "priority", new_integer(m->priority));
+        if (m->drained) {
+            json_object_set_new(mo, "drained", json_true());
+        }
         json_array_append_new(members, mo);
     }
     json_object_set_new(o, "members", members);
@@ -1674,7 +1677,8 @@ member_equal(const struct cfg_member *a, const struct cfg_member *b)
 {
     if (!str_eq(a->name, b->name) || !str_eq(a->bridge, b->bridge)
         || !str_eq(a->port, b->port) || a->has_mac != b->has_mac
-        || a->has_ip != b->has_ip || a->priority != b->priority) {
+        || a->has_ip != b->has_ip || a->priority != b->priority
+        || a->drained != b->drained) {
         return false;
     }
     if (a->has_mac && !eth_addr_equals(a->mac, b->mac)) {

@@ -11,6 +11,7 @@
 
 #include "alias.h"
 #include "api.h"
+#include "cfgedit.h"
 #include "config.h"
 #include "flowgen.h"
 #include "flowtab.h"
@@ -260,6 +261,9 @@ get_alias(struct api_request *req, void *eng_)
     struct engine *eng = eng_;
     int idx = alias_or_404(eng, req);
     if (idx >= 0) {
+        char etag[CFGEDIT_ETAG_LEN];
+        cfgedit_alias_etag(&eng->cfg->aliases[idx], etag);
+        api_reply_header(req, "ETag", etag);
         api_reply(req, 200, engine_alias_to_json(eng, idx));
     }
 }
@@ -292,4 +296,5 @@ engine_api_routes(struct engine *eng, struct api *api)
     api_route(api, "GET", "/v1/aliases/{name}", get_alias, eng);
     api_route(api, "POST", "/v1/aliases/{name}/announce", post_announce,
               eng);
+    engine_write_routes(eng, api);
 }

@@ -85,6 +85,13 @@ aliases_create(struct engine *eng)
         ev_init(&rt->wakeup, alias_wakeup_cb);
         engine_announce_init(rt);
         eng->states[i] = alias_state_create(&cfg->aliases[i]);
+        /* API writes (engine-write.c): drained members. */
+        for (size_t m = 0; m < cfg->aliases[i].n_members; m++) {
+            if (cfg->aliases[i].members[m].drained) {
+                alias_state_set_drained(eng->states[i], m, true,
+                                        engine_now_ms(eng));
+            }
+        }
     }
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         bridge_get(eng, cfg->bridges[i].name);
@@ -99,6 +106,7 @@ aliases_destroy(struct engine *eng)
         ev_timer_stop(eng->loop, &rt->wakeup);
         engine_announce_stop(rt);
         free(rt->change_reason);
+        free(rt->master_bridge);
         alias_state_destroy(eng->states[i]);
     }
     free(eng->rts);
@@ -114,11 +122,10 @@ members_sync_ports(struct engine *eng, const struct bridge *br)
     const struct config *cfg = eng->cfg;
     long long now = engine_now_ms(eng);
 
-    if (!br->conn || !br->conn->ft) {
-        /* Disconnected: keep the last known state; the switch keeps
-         * forwarding with its flows. */
-        return;
-    }
+    /* A disconnected bridge's members are unreachable for vmacd: an alias
+     * with members elsewhere fails over to them.  (The bridge itself keeps
+     * forwarding with its last flows.) */
+    bool connected = br->conn && br->conn->ft;
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         const struct cfg_alias *a = &cfg->aliases[i];
         for (size_t m = 0; m < a->n_members; m++) {
@@ -126,7 +133,9 @@ members_sync_ports(struct engine *eng, const struct bridge *br)
                 continue;
             }
             const struct ofswitch_port *p
-                = ofswitch_port_by_name(br->conn->sw, a->members[m].port);
+                = connected ? ofswitch_port_by_name(br->conn->sw,
+                                                    a->members[m].port)
+                            : NULL;
             alias_state_set_port(eng->states[i], m, p != NULL,
                                  p && !p->link_down && !p->admin_down, now);
         }
@@ -152,8 +161,39 @@ port_lookup(void *br_, const char *name, uint32_t *ofp_port)
     return p != NULL;
 }
 
+/* Drops the staged bridges that applied their state (or went away).
+ * Returns true if some are still committing. */
+static bool
+engine_stage_pending(struct engine *eng)
+{
+    const char *name;
+    SSET_FOR_EACH_SAFE (name, &eng->staged) {
+        const struct bridge *b = engine_bridge_find(eng, name);
+        if (!b || !b->conn || !b->conn->ft
+            || b->applied_generation >= b->generation) {
+            sset_delete(&eng->staged, SSET_NODE_FROM_NAME(name));
+        }
+    }
+    if (sset_is_empty(&eng->staged)) {
+        ev_timer_stop(eng->loop, &eng->stage_timer);
+        return false;
+    }
+    return true;
+}
+
+static void
+stage_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                 int revents OVS_UNUSED)
+{
+    struct engine *eng = CONTAINER_OF(w, struct engine, stage_timer);
+    VLOG_WARN_RL(&rl, "new master bridge(s) did not confirm within 1 s; "
+                 "updating the other bridges anyway");
+    sset_clear(&eng->staged);
+    engine_schedule_update(eng, ev_time(), "staged commit timeout");
+}
+
 /* Elects every alias and hands new desired states to every connected
- * bridge. */
+ * bridge (first to the bridges that gain a master, see 'staged'). */
 static void
 engine_update(struct engine *eng)
 {
@@ -186,11 +226,31 @@ engine_update(struct engine *eng)
                                                     : r.reason);
             rt->adopted = false;
         }
+
+        int m = alias_state_master(eng->states[i]);
+        const char *mb = m >= 0 ? cfg->aliases[i].members[m].bridge : NULL;
+        if (mb && rt->master_bridge && strcmp(mb, rt->master_bridge)) {
+            const struct bridge *nb = engine_bridge_find(eng, mb);
+            if (nb && nb->conn && nb->conn->ft) {
+                sset_add(&eng->staged, mb);
+            }
+        }
+        if (!mb || !rt->master_bridge || strcmp(mb, rt->master_bridge)) {
+            free(rt->master_bridge);
+            rt->master_bridge = nullable_xstrdup(mb);
+        }
+    }
+
+    bool staging = engine_stage_pending(eng);
+    if (staging && !ev_is_active(&eng->stage_timer)) {
+        ev_timer_set(&eng->stage_timer, 1., 0.);
+        ev_timer_start(eng->loop, &eng->stage_timer);
     }
 
     struct bridge *br;
     HMAP_FOR_EACH (br, node, &eng->bridges) {
-        if (!br->conn || !br->conn->ft) {
+        if (!br->conn || !br->conn->ft
+            || (staging && !sset_contains(&eng->staged, br->name))) {
             continue;
         }
         struct flowgen_out out;
@@ -334,6 +394,7 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         }
     }
     br->announce_on_apply = false;
+    engine_check_applied(eng);      /* API writes (engine-write.c). */
 }
 
 /* Once the switch's installed state is known: an alias without
@@ -497,6 +558,8 @@ conn_closed(struct ofswitch *sw, const char *reason, void *conn_)
         VLOG_WARN_RL(&rl, "bridge %s disconnected (%s): its flows stay in "
                      "place", conn->br->name, reason);
         conn->br->conn = NULL;
+        members_sync_ports(eng, conn->br);
+        engine_schedule_update(eng, ev_time(), "bridge disconnected");
         json_t *ev = json_object();
         json_object_set_new(ev, "bridge", json_string(conn->br->name));
         json_object_set_new(ev, "reason", json_string(reason));
@@ -507,6 +570,7 @@ conn_closed(struct ofswitch *sw, const char *reason, void *conn_)
     }
     oflisten_active_lost(conn->active);
     conn_destroy(conn);
+    engine_check_applied(eng);      /* API writes (engine-write.c). */
 }
 
 static const struct ofswitch_callbacks conn_cbs = {
@@ -546,6 +610,9 @@ engine_create(struct ev_loop *loop, struct config *cfg, char **errp)
     ofchan_default_options(&eng->chan_opts);
     eng->chan_opts.probe_interval_ms = cfg->inactivity_probe_ms;
     ev_init(&eng->update, engine_update_cb);
+    sset_init(&eng->staged);
+    ev_init(&eng->stage_timer, stage_timeout_cb);
+    engine_write_init(eng);         /* API writes (engine-write.c). */
     aliases_create(eng);
 
     eng->ol = oflisten_create(loop, conn_new, eng);
@@ -571,12 +638,15 @@ engine_destroy(struct engine *eng)
     if (!eng) {
         return;
     }
+    engine_write_destroy(eng);      /* API writes (engine-write.c). */
     struct conn *conn;
     LIST_FOR_EACH_SAFE (conn, node, &eng->conns) {
         conn_destroy(conn);
     }
     oflisten_destroy(eng->ol);
     ev_timer_stop(eng->loop, &eng->update);
+    ev_timer_stop(eng->loop, &eng->stage_timer);
+    sset_destroy(&eng->staged);
     aliases_destroy(eng);
     struct bridge *br;
     HMAP_FOR_EACH_POP (br, node, &eng->bridges) {
@@ -666,6 +736,7 @@ engine_reload(struct engine *eng, struct config *cfg)
         ev_timer_stop(eng->loop, &old_rts[j].wakeup);
         engine_announce_stop(&old_rts[j]);
         free(old_rts[j].change_reason);
+        free(old_rts[j].master_bridge);
         alias_state_destroy(old_states[j]);
     }
     free(old_rts);

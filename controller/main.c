@@ -221,6 +221,9 @@ main(int argc, char *argv[])
         api_destroy(d.api);
         return 1;
     }
+    if (d.config_path) {
+        engine_set_config_path(d.engine, d.config_path);
+    }
     engine_attach_api(d.engine, d.api);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);

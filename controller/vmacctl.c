@@ -28,6 +28,7 @@ enum {
 };
 
 static const char *socket_path;
+static const char *if_match;
 static bool json_output;
 
 /* Usage texts. */
@@ -41,6 +42,15 @@ static const char usage_main[]
       "  bridge show NAME       one bridge with its ports\n"
       "  alias list             list aliases with their masters\n"
       "  alias show NAME        one alias with its members\n"
+      "  alias add -f FILE      create an alias from JSON (FILE or - for "
+      "stdin)\n"
+      "  alias set NAME -f FILE replace an alias\n"
+      "  alias remove NAME      delete an alias\n"
+      "  member add ALIAS NAME --bridge B --port P [--mac M] [--ip IP]\n"
+      "             [--priority N]   add (or replace) a member\n"
+      "  member remove|drain|undrain ALIAS NAME\n"
+      "  move ALIAS [MEMBER]    make MEMBER (default: best other) master\n"
+      "  announce ALIAS         send GARP/NA for ALIAS now\n"
       "  flows BRIDGE           flows and groups vmacd installed on BRIDGE\n"
       "  events [--follow]      recent events; --follow keeps streaming\n"
       "  raw METHOD PATH [BODY] send any request, print the JSON reply\n"
@@ -49,7 +59,11 @@ static const char usage_main[]
       "  --socket PATH  API socket (default: $VMACD_SOCKET, "
       "else " DEFAULT_SOCKET ")\n"
       "  --json         print the API's JSON instead of tables\n"
+      "  --if-match ETAG  writes: only if the alias's ETag still matches\n"
       "  -h, --help     this help; COMMAND --help for a command's help\n"
+      "\n"
+      "Writes return once the switches applied the change; a change still\n"
+      "pending for a disconnected bridge is reported on stderr.\n"
       "\n"
       "Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect.\n";
 
@@ -63,7 +77,29 @@ static const char usage_bridge[]
 static const char usage_alias[]
     = "usage: vmacctl alias list\n"
       "       vmacctl alias show NAME\n"
-      "Lists the aliases, or shows one with its members and their states.\n";
+      "       vmacctl alias add -f FILE\n"
+      "       vmacctl alias set NAME -f FILE\n"
+      "       vmacctl alias remove NAME\n"
+      "Lists the aliases, shows one with its members and their states,\n"
+      "creates one from a JSON alias object (FILE, or - for stdin), replaces\n"
+      "one (the state fields of \"alias show --json\" output are ignored,\n"
+      "so it can be edited and fed back) or deletes one.\n";
+static const char usage_member[]
+    = "usage: vmacctl member add ALIAS NAME --bridge BRIDGE --port PORT\n"
+      "                          [--mac MAC] [--ip IP] [--priority N]\n"
+      "       vmacctl member remove ALIAS NAME\n"
+      "       vmacctl member drain ALIAS NAME\n"
+      "       vmacctl member undrain ALIAS NAME\n"
+      "Adds (or replaces) a member of ALIAS, removes it, or drains it (a\n"
+      "drained member is never elected master; persisted) and undrains it.\n";
+static const char usage_move[]
+    = "usage: vmacctl move ALIAS [MEMBER]\n"
+      "Makes MEMBER (default: the best eligible member other than the\n"
+      "current master) the master of ALIAS.  It stays master until it fails\n"
+      "(preemption is suspended); not persisted.\n";
+static const char usage_announce[]
+    = "usage: vmacctl announce ALIAS\n"
+      "Sends gratuitous ARP / unsolicited NA for ALIAS out of the uplinks.\n";
 static const char usage_flows[]
     = "usage: vmacctl flows BRIDGE\n"
       "Prints the flows and groups vmacd installed on BRIDGE (ovs-ofctl "
@@ -79,6 +115,9 @@ static const char usage_raw[]
 
 static int usage_error(const char *usage, const char *fmt, ...)
     OVS_PRINTF_FORMAT(2, 3);
+static int alias_add(int argc, char *argv[]);
+static int alias_set(const char *name, int argc, char *argv[]);
+static int alias_remove(const char *name);
 
 static int
 usage_error(const char *usage, const char *fmt, ...)
@@ -210,6 +249,11 @@ call_api(const char *method, const char *path, const char *body,
         curl_easy_setopt(call.curl, CURLOPT_TIMEOUT, 60L);
     }
     headers = curl_slist_append(headers, "Accept: application/json");
+    if (if_match && strcmp(method, "GET")) {
+        char *h = xasprintf("If-Match: %s", if_match);
+        headers = curl_slist_append(headers, h);
+        free(h);
+    }
     if (body) {
         headers = curl_slist_append(headers, "Content-Type: application/json");
         curl_easy_setopt(call.curl, CURLOPT_POSTFIELDS, body);
@@ -681,6 +725,20 @@ cmd_alias(int argc, char *argv[])
                                argv[1]);
         }
         return alias_show(argv[1]);
+    } else if (argc >= 1 && !strcmp(argv[0], "add")) {
+        return alias_add(argc - 1, argv + 1);
+    } else if (argc >= 2
+               && (!strcmp(argv[0], "set") || !strcmp(argv[0], "remove"))) {
+        if (!valid_name(argv[1])) {
+            return usage_error(usage_alias, "invalid alias name \"%s\"",
+                               argv[1]);
+        }
+        if (!strcmp(argv[0], "set")) {
+            return alias_set(argv[1], argc - 2, argv + 2);
+        } else if (argc == 2) {
+            return alias_remove(argv[1]);
+        }
+        return usage_error(usage_alias, "alias remove takes one NAME");
     }
     return usage_error(usage_alias,
                        argc ? "bad alias command" : "missing alias command");
@@ -810,6 +868,269 @@ cmd_raw(int argc, char *argv[])
     return ret;
 }
 
+/* Writes. */
+
+/* Sends a write and reports its result.  'what' describes the change
+ * ("alias web added"). */
+static int
+write_call(const char *method, const char *path, const json_t *body,
+           const char *what)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *j;
+    int ret = call_api(method, path,
+                       text ? text : (strcmp(method, "POST") ? NULL : "{}"),
+                       NULL, &j);
+    free(text);
+    if (ret) {
+        return ret;
+    }
+    if (json_output) {
+        print_json(j ? j : json_null());
+    } else {
+        const json_t *master = json_object_get(j, "master");
+        printf("%s", what);
+        if (json_is_string(master)) {
+            printf(" (master %s)", json_string_value(master));
+        } else if (json_is_null(master)) {
+            printf(" (no master)");
+        }
+        printf("\n");
+    }
+    const json_t *pending = json_object_get(j, "pending_bridges");
+    if (json_array_size(pending)) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        put_value(&s, pending);
+        fprintf(stderr,
+                "vmacctl: change pending on disconnected or lagging "
+                "bridges: %s\n",
+                ds_cstr(&s));
+        ds_destroy(&s);
+    }
+    json_decref(j);
+    return EXIT_OK;
+}
+
+/* Reads a JSON object from 'file' ("-": stdin) into '*jp'. */
+static int
+read_json_file(const char *usage, const char *file, json_t **jp)
+{
+    json_error_t error;
+    *jp = (!strcmp(file, "-")
+               ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &error)
+               : json_load_file(file, JSON_REJECT_DUPLICATES, &error));
+    if (!*jp) {
+        return usage_error(usage, "%s:%d:%d: %s",
+                           !strcmp(file, "-") ? "<stdin>" : file, error.line,
+                           error.column, error.text);
+    }
+    if (!json_is_object(*jp)) {
+        json_decref(*jp);
+        return usage_error(usage, "%s: expected a JSON object (an alias)",
+                           file);
+    }
+    return EXIT_OK;
+}
+
+/* Removes the state fields "alias show --json" adds to the config. */
+static void
+strip_state(json_t *alias)
+{
+    static const char *const keys[] = {
+        "master",
+        "state",
+        "cookie",
+        "group_id",
+        "announcements_sent",
+        "generation",
+        "pending_bridges",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        json_object_del(alias, keys[i]);
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(alias, "members"), i, m)
+    {
+        json_object_del(m, "state");
+        json_object_del(m, "master");
+    }
+}
+
+/* Parses "-f FILE" at argv[0..1]. */
+static const char *
+file_arg(int argc, char *argv[])
+{
+    if (argc == 2 && (!strcmp(argv[0], "-f") || !strcmp(argv[0], "--file"))) {
+        return argv[1];
+    }
+    return NULL;
+}
+
+static int
+alias_add(int argc, char *argv[])
+{
+    const char *file = file_arg(argc, argv);
+    json_t *j;
+    if (!file) {
+        return usage_error(usage_alias, "alias add takes -f FILE");
+    }
+    int ret = read_json_file(usage_alias, file, &j);
+    if (ret) {
+        return ret;
+    }
+    strip_state(j);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    char *what = xasprintf("alias %s added", name ? name : "?");
+    ret = write_call("POST", "/v1/aliases", j, what);
+    free(what);
+    json_decref(j);
+    return ret;
+}
+
+static int
+alias_set(const char *name, int argc, char *argv[])
+{
+    const char *file = file_arg(argc, argv);
+    json_t *j;
+    if (!file) {
+        return usage_error(usage_alias, "alias set takes NAME -f FILE");
+    }
+    int ret = read_json_file(usage_alias, file, &j);
+    if (ret) {
+        return ret;
+    }
+    strip_state(j);
+    char *path = xasprintf("/v1/aliases/%s", name);
+    char *what = xasprintf("alias %s replaced", name);
+    ret = write_call("PUT", path, j, what);
+    free(what);
+    free(path);
+    json_decref(j);
+    return ret;
+}
+
+static int
+alias_remove(const char *name)
+{
+    char *path = xasprintf("/v1/aliases/%s", name);
+    char *what = xasprintf("alias %s removed", name);
+    int ret = write_call("DELETE", path, NULL, what);
+    free(what);
+    free(path);
+    return ret;
+}
+
+static int
+cmd_member(int argc, char *argv[])
+{
+    if (argc < 3) {
+        return usage_error(usage_member, argc ? "missing ALIAS or NAME"
+                                              : "missing member command");
+    }
+    const char *sub = argv[0], *alias = argv[1], *member = argv[2];
+    if (!valid_name(alias) || !valid_name(member)) {
+        return usage_error(usage_member, "invalid alias or member name");
+    }
+    char *path = xasprintf("/v1/aliases/%s/members/%s", alias, member);
+    char *what = NULL;
+    int ret;
+
+    if (!strcmp(sub, "add")) {
+        json_t *m = json_object();
+        ret = EXIT_OK;
+        for (int i = 3; i < argc && !ret; i += 2) {
+            const char *opt = argv[i];
+            const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+            const char *key = (!strcmp(opt, "--bridge")     ? "bridge"
+                               : !strcmp(opt, "--port")     ? "port"
+                               : !strcmp(opt, "--mac")      ? "mac"
+                               : !strcmp(opt, "--ip")       ? "ip"
+                               : !strcmp(opt, "--priority") ? "priority"
+                                                            : NULL);
+            if (!key || !val) {
+                ret = usage_error(usage_member,
+                                  "bad or incomplete option "
+                                  "\"%s\"",
+                                  opt);
+            } else if (!strcmp(key, "priority")) {
+                char *end;
+                long prio = strtol(val, &end, 10);
+                if (!*val || *end) {
+                    ret = usage_error(usage_member, "--priority takes an "
+                                                    "integer");
+                } else {
+                    json_object_set_new(m, key, json_integer(prio));
+                }
+            } else {
+                json_object_set_new(m, key, json_string(val));
+            }
+        }
+        if (!ret
+            && (!json_object_get(m, "bridge")
+                || !json_object_get(m, "port"))) {
+            ret = usage_error(usage_member, "member add needs --bridge and "
+                                            "--port");
+        }
+        if (!ret) {
+            what = xasprintf("member %s of alias %s set", member, alias);
+            ret = write_call("PUT", path, m, what);
+        }
+        json_decref(m);
+    } else if (argc != 3) {
+        ret = usage_error(usage_member, "too many arguments");
+    } else if (!strcmp(sub, "remove")) {
+        what = xasprintf("member %s removed from alias %s", member, alias);
+        ret = write_call("DELETE", path, NULL, what);
+    } else if (!strcmp(sub, "drain") || !strcmp(sub, "undrain")) {
+        char *p2 = xasprintf("%s/%s", path, sub);
+        what = xasprintf("member %s of alias %s %sed", member, alias, sub);
+        ret = write_call("POST", p2, NULL, what);
+        free(p2);
+    } else {
+        ret = usage_error(usage_member, "bad member command \"%s\"", sub);
+    }
+    free(what);
+    free(path);
+    return ret;
+}
+
+static int
+cmd_move(int argc, char *argv[])
+{
+    if (argc < 1 || argc > 2) {
+        return usage_error(usage_move, "move takes ALIAS [MEMBER]");
+    }
+    if (!valid_name(argv[0]) || (argc == 2 && !valid_name(argv[1]))) {
+        return usage_error(usage_move, "invalid alias or member name");
+    }
+    json_t *body = json_object();
+    if (argc == 2) {
+        json_object_set_new(body, "member", json_string(argv[1]));
+    }
+    char *path = xasprintf("/v1/aliases/%s/move", argv[0]);
+    char *what = xasprintf("alias %s moved", argv[0]);
+    int ret = write_call("POST", path, body, what);
+    free(what);
+    free(path);
+    json_decref(body);
+    return ret;
+}
+
+static int
+cmd_announce(int argc, char *argv[])
+{
+    if (argc != 1 || !valid_name(argv[0])) {
+        return usage_error(usage_announce, "announce takes one ALIAS");
+    }
+    char *path = xasprintf("/v1/aliases/%s/announce", argv[0]);
+    char *what = xasprintf("alias %s announced", argv[0]);
+    int ret = write_call("POST", path, NULL, what);
+    free(what);
+    free(path);
+    return ret;
+}
+
 struct command {
     const char *name;
     int (*run)(int argc, char *argv[]);
@@ -820,6 +1141,9 @@ static const struct command commands[] = {
     { "status", cmd_status, usage_status },
     { "bridge", cmd_bridge, usage_bridge },
     { "alias", cmd_alias, usage_alias },
+    { "member", cmd_member, usage_member },
+    { "move", cmd_move, usage_move },
+    { "announce", cmd_announce, usage_announce },
     { "flows", cmd_flows, usage_flows },
     { "events", cmd_events, usage_events },
     { "raw", cmd_raw, usage_raw },
@@ -831,6 +1155,7 @@ main(int argc, char *argv[])
     static const struct option options[] = {
         { "socket", required_argument, NULL, 's' },
         { "json", no_argument, NULL, 'j' },
+        { "if-match", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -848,6 +1173,9 @@ main(int argc, char *argv[])
             break;
         case 'j':
             json_output = true;
+            break;
+        case 'm':
+            if_match = optarg;
             break;
         case 'h':
             fputs(usage_main, stdout);

@@ -46,6 +46,8 @@ struct cfg_member {
     ovs_be32 ip4;               /* When has_ip && !ip_is_v6. */
     struct in6_addr ip6;        /* When has_ip && ip_is_v6. */
     int priority;               /* 0..255, default 100. */
+    bool drained;               /* Never elected; default false.  Written
+                                 * back only when true. */
 };
 
 struct cfg_announce {

@@ -13,6 +13,7 @@
 #include "ofchan.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
+#include "sset.h"
 
 struct alias_state;
 struct flowtab;
@@ -57,6 +58,7 @@ struct alias_rt {
     int change_old, change_new;
     char *change_reason;
     bool adopted;                   /* Master taken from the switch. */
+    char *master_bridge;            /* Bridge of the master, last update. */
 
     /* Announcements. */
     ev_timer burst;                 /* count x interval. */
@@ -76,10 +78,21 @@ struct engine {
     struct alias_state **states;    /* cfg->n_aliases. */
     uint64_t generation;
     ev_timer update;                /* Deferred engine_update(). */
+
+    /* When a master moves to another bridge, that bridge commits first;
+     * the others get the new state once it applied (or after
+     * 'stage_timer'), so no bridge steers to the uplink before the new
+     * master's bridge delivers. */
+    struct sset staged;             /* Bridges committing first. */
+    ev_timer stage_timer;
     double pending_event_time;      /* Earliest event since last update. */
     char *pending_reason;
     struct api *api;
     double started;
+
+    /* engine-write.c: API writes. */
+    char *config_path;              /* Where writes persist, or NULL. */
+    struct ovs_list waiters;        /* struct engine_waiter. */
 };
 
 struct bridge *engine_bridge_find(const struct engine *, const char *name);
@@ -102,5 +115,30 @@ int engine_announce_now(struct engine *, size_t alias_idx, char **errp);
 /* engine-api.c */
 void engine_api_routes(struct engine *, struct api *);
 json_t *engine_alias_to_json(const struct engine *, size_t idx);
+
+/* engine-write.c: the API's writes, persistence, and waiting for the
+ * switches to apply a generation. */
+void engine_write_init(struct engine *);
+void engine_write_destroy(struct engine *);
+void engine_write_routes(struct engine *, struct api *);
+
+/* Calls 'cb' once every connected bridge has applied 'generation' (or a
+ * later one), or after 'timeout' seconds, whichever comes first, never
+ * before engine_when_applied() returns.  'pending' lists (as a JSON array
+ * of names, borrowed) the bridges that have not applied it: disconnected
+ * ones, and on timeout connected ones that lag.  The waiter is freed after
+ * 'cb' returns; engine_waiter_cancel() frees it without calling 'cb'. */
+struct engine_waiter;
+typedef void engine_applied_cb(struct engine *, const json_t *pending,
+                               void *aux);
+struct engine_waiter *engine_when_applied(struct engine *,
+                                          uint64_t generation,
+                                          double timeout,
+                                          engine_applied_cb *, void *aux);
+void engine_waiter_cancel(struct engine_waiter *);
+
+/* Runs the waiters whose condition holds now; engine.c calls it whenever a
+ * bridge applied a generation or went away. */
+void engine_check_applied(struct engine *);
 
 #endif /* engine-private.h */

@@ -36,4 +36,9 @@ void engine_reload(struct engine *, struct config *);
 
 const struct config *engine_config(const struct engine *);
 
+/* API writes persist the configuration to 'path' (atomically, before they
+ * reply).  Without a path (vmacd started without --config), writes that
+ * change the configuration are refused with 409 "no_config_file". */
+void engine_set_config_path(struct engine *, const char *path);
+
 #endif /* engine.h */
