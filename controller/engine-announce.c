@@ -155,6 +155,21 @@ engine_announce_start(struct alias_rt *rt)
     }
 }
 
+/* Re-arms only the periodic refresh (e.g. after a reload that kept the
+ * master). */
+void
+engine_announce_rearm(struct alias_rt *rt)
+{
+    const struct cfg_alias *a = &rt->eng->cfg->aliases[rt->idx];
+    struct ev_loop *loop = rt->eng->loop;
+
+    ev_timer_stop(loop, &rt->refresh);
+    if (a->announce.refresh_s) {
+        ev_timer_set(&rt->refresh, a->announce.refresh_s, 0.);
+        ev_timer_start(loop, &rt->refresh);
+    }
+}
+
 /* For the API: a burst now.  Returns 0 or an errno with '*errp'. */
 int
 engine_announce_now(struct engine *eng, size_t idx, char **errp)

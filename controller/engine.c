@@ -721,6 +721,23 @@ engine_reload(struct engine *eng, struct config *cfg)
                 alias_state_elect(eng->states[i], now, &r);
             }
             int cur = alias_state_master(eng->states[i]);
+            struct alias_rt *nrt = &eng->rts[i];
+            nrt->n_announced = old_rts[j].n_announced;
+            if (cur >= 0 && cur == nm) {
+                /* Same master: keep the periodic refresh going; new
+                 * addresses are announced at once. */
+                bool same_addrs = a->n_ip4 == oa->n_ip4
+                                  && a->n_ip6 == oa->n_ip6
+                                  && !memcmp(a->ip4, oa->ip4,
+                                             a->n_ip4 * sizeof *a->ip4)
+                                  && !memcmp(a->ip6, oa->ip6,
+                                             a->n_ip6 * sizeof *a->ip6);
+                if (same_addrs) {
+                    engine_announce_rearm(nrt);
+                } else {
+                    engine_announce_start(nrt);
+                }
+            }
             if (cur != nm) {
                 struct alias_rt *rt = &eng->rts[i];
                 rt->change_pending = true;

@@ -110,6 +110,7 @@ void engine_publish(struct engine *, const char *type, json_t *event);
 void engine_announce_start(struct alias_rt *);
 void engine_announce_init(struct alias_rt *);
 void engine_announce_stop(struct alias_rt *);
+void engine_announce_rearm(struct alias_rt *);
 int engine_announce_now(struct engine *, size_t alias_idx, char **errp);
 
 /* engine-api.c */
