@@ -1065,13 +1065,49 @@ parse_addresses(struct cfg_parser *p, const json_t *arr, size_t alias_idx,
     return !p->error;
 }
 
+/* "access_bridges": bridge names, each once, none that already has a
+ * member of the alias (it carries the alias anyway). */
+static void
+parse_access_bridges(struct cfg_parser *p, const json_t *v,
+                     struct cfg_alias *al)
+{
+    if (!check_array(p, v)) {
+        return;
+    }
+    size_t n = json_array_size(v);
+    al->access_bridges = xcalloc(MAX(n, 1), sizeof *al->access_bridges);
+    for (size_t i = 0; i < n && !p->error; i++) {
+        size_t mark = path_push_index(p, i);
+        const char *s;
+        if (check_string(p, json_array_get(v, i), &s) && check_ifname(p, s)) {
+            for (size_t j = 0; j < al->n_access_bridges && !p->error; j++) {
+                if (!strcmp(al->access_bridges[j], s)) {
+                    cfg_error(p, "bridge \"%s\" is listed twice (also "
+                              "access_bridges[%" PRIuSIZE "])", s, j);
+                }
+            }
+            for (size_t m = 0; m < al->n_members && !p->error; m++) {
+                if (!strcmp(al->members[m].bridge, s)) {
+                    cfg_error(p, "bridge \"%s\" has member \"%s\" of this "
+                              "alias; list only bridges without members",
+                              s, al->members[m].name);
+                }
+            }
+            if (!p->error) {
+                al->access_bridges[al->n_access_bridges++] = xstrdup(s);
+            }
+        }
+        path_pop(p, mark);
+    }
+}
+
 static bool
 parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
             size_t idx)
 {
     static const char *const keys[] = {
         "name",     "addresses", "vmac",    "preempt", "preempt_delay_ms",
-        "announce", "probe",     "members", NULL,
+        "announce", "probe",     "members", "access_bridges", NULL,
     };
     struct cfg_alias *al = &cfg->aliases[idx];
 
@@ -1170,6 +1206,16 @@ parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     mark = path_push_key(p, "members");
     parse_members(p, cfg, members, al);
     path_pop(p, mark);
+    if (p->error) {
+        return false;
+    }
+
+    const json_t *access = json_object_get(v, "access_bridges");
+    if (access) {
+        mark = path_push_key(p, "access_bridges");
+        parse_access_bridges(p, access, al);
+        path_pop(p, mark);
+    }
     return !p->error;
 }
 
@@ -1564,6 +1610,11 @@ config_alias_to_json(const struct cfg_alias *al)
         json_array_append_new(members, mo);
     }
     json_object_set_new(o, "members", members);
+    if (al->n_access_bridges) {
+        json_object_set_new(o, "access_bridges",
+                            strings_to_json(al->access_bridges,
+                                            al->n_access_bridges));
+    }
     return o;
 }
 
@@ -1727,6 +1778,10 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
             return false;
         }
     }
+    if (!strings_eq(a->access_bridges, a->n_access_bridges,
+                    b->access_bridges, b->n_access_bridges)) {
+        return false;
+    }
     return true;
 }
 
@@ -1774,6 +1829,7 @@ alias_destroy(struct cfg_alias *al)
         free(m->port);
     }
     free(al->members);
+    free_strings(al->access_bridges, al->n_access_bridges);
 }
 
 void

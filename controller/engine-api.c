@@ -73,11 +73,15 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
     const struct config *cfg = eng->cfg;
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t m = 0; m < a->n_members; m++) {
-            if (!strcmp(a->members[m].bridge, br->name)) {
-                json_array_append_new(aliases, json_string(a->name));
-                break;
-            }
+        bool carried = false;
+        for (size_t m = 0; m < a->n_members && !carried; m++) {
+            carried = !strcmp(a->members[m].bridge, br->name);
+        }
+        for (size_t b = 0; b < a->n_access_bridges && !carried; b++) {
+            carried = !strcmp(a->access_bridges[b], br->name);
+        }
+        if (carried) {
+            json_array_append_new(aliases, json_string(a->name));
         }
     }
     json_object_set_new(o, "aliases", aliases);

@@ -422,8 +422,13 @@ flowgen_bridge(const struct config *cfg, const char *bridge,
             }
         }
 
+        for (size_t b = 0; b < a->n_access_bridges && !on_bridge; b++) {
+            on_bridge = !strcmp(a->access_bridges[b], bridge);
+        }
         if (on_bridge) {
             int master = states[i] ? alias_state_master(states[i]) : -1;
+            /* An access bridge (no member here) always sends to the
+             * master's bridge. */
             c.remote_master = master >= 0
                               && strcmp(a->members[master].bridge, bridge);
             snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT,

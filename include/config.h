@@ -69,6 +69,9 @@ struct cfg_alias {
     struct cfg_probe probe;
     size_t n_members;
     struct cfg_member *members;
+    size_t n_access_bridges;    /* "access_bridges": bridges that carry */
+    char **access_bridges;      /* the alias for their clients without a
+                                 * member of it. */
 
     /* Derived, not in the JSON: a stable id in 1..0x7fffffff from the
      * alias's name (hash, collisions resolved deterministically over the

@@ -269,6 +269,40 @@ dump(const struct config *cfg)
     return s;
 }
 
+/* "access_bridges" parses, dumps (only when set) and compares. */
+static void
+test_access_bridges(void **state OVS_UNUSED)
+{
+    struct config *cfg = parse_ok(
+        "{'aliases': [{'name': 'web', 'addresses': ['192.0.2.100'], "
+        "'vmac': '02:00:5e:00:01:01', 'members': [{'name': 'm1', "
+        "'bridge': 'ha', 'port': 'm1-p'}], 'access_bridges': ['hc', 'hd']}, "
+        "{'name': 'db', 'addresses': ['192.0.2.200'], "
+        "'vmac': '02:00:5e:00:01:02', 'members': []}]}");
+    const struct cfg_alias *web = config_find_alias(cfg, "web");
+    assert_int_equal(web->n_access_bridges, 2);
+    assert_string_equal(web->access_bridges[0], "hc");
+    assert_string_equal(web->access_bridges[1], "hd");
+    assert_int_equal(config_find_alias(cfg, "db")->n_access_bridges, 0);
+
+    char *text = dump(cfg);
+    assert_non_null(strstr(text, "\"access_bridges\": ["));
+    /* Only web has the key. */
+    assert_null(strstr(strstr(text, "\"access_bridges\"") + 1,
+                       "\"access_bridges\""));
+    char *err = NULL;
+    struct config *again = config_parse_string(text, "dump", &err);
+    assert_non_null(again);
+    assert_true(config_equal(cfg, again));
+    free(again->aliases[0].access_bridges[1]);
+    again->aliases[0].access_bridges[1] = strdup("he");
+    assert_false(config_alias_equal(&cfg->aliases[0], &again->aliases[0]));
+
+    config_destroy(again);
+    config_destroy(cfg);
+    free(text);
+}
+
 static void
 test_round_trip(void **state OVS_UNUSED)
 {
@@ -561,6 +595,15 @@ static const struct bad_case bad_cases[] = {
       A("a", "192.0.2.1", "02:00:00:00:00:01") "]}",
       "aliases[0].members[0].ip: 192.0.2.1 is an address of alias \"a\"" },
     /* clang-format on */
+    { ONE_ALIAS("'members': [" MEMBER0 "], 'access_bridges': ['br0']"),
+      "aliases[0].access_bridges[0]: bridge \"br0\" has member \"m1\" of "
+      "this alias" },
+    { ONE_ALIAS("'members': [], 'access_bridges': ['br7', 'br7']"),
+      "aliases[0].access_bridges[1]: bridge \"br7\" is listed twice" },
+    { ONE_ALIAS("'members': [], 'access_bridges': 'br7'"),
+      "aliases[0].access_bridges: " },
+    { ONE_ALIAS("'members': [], 'access_bridges': ['a-bridge-name-too-long']"),
+      "aliases[0].access_bridges[0]: " },
     { "{'bridges': [{'name': 'br0'}, {'name': 'br0'}]}",
       "bridges[1].name: bridge \"br0\" is listed twice" },
     { "{'bridges': [{'name': 'br0', 'uplinks': ['u1', 'u2', 'u1']}]}",
@@ -751,6 +794,7 @@ main(void)
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_access_bridges),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid_edge_cases),

@@ -503,6 +503,47 @@ test_remote_master(void **state OVS_UNUSED)
     fixture_destroy(&f);
 }
 
+/* An access bridge carries an alias without a member of it: it answers
+ * ARP locally and sends the alias's traffic to its uplink. */
+static void
+test_access_bridge(void **state OVS_UNUSED)
+{
+    struct fixture f;
+    struct flowgen_out out;
+    char *access[] = { "br1" };
+    char *uplinks1[] = { "up0" };
+
+    fixture_init(&f);
+    f.aliases[0].access_bridges = access;
+    f.aliases[0].n_access_bridges = 1;
+    f.bridges[1].uplinks = uplinks1;
+    f.bridges[1].n_uplinks = 1;
+
+    flowgen_out_init(&out);
+    flowgen_bridge(&f.cfg, "br1", lookup, NULL, f.states, &out);
+    bool responder = false, uplink_drop = false;
+    for (size_t j = 0; j < out.flows.n; j++) {
+        const char *l = out.flows.names[j];
+        if (strstr(l, C)) {
+            responder |= strstr(l, "priority=300,") && strstr(l, "arp_op=1");
+            uplink_drop |= strstr(l, "priority=320,") != NULL;
+            /* No member here: no per-member flows. */
+            assert_null(strstr(l, "in_port=1,"));
+            assert_null(strstr(l, "in_port=2,"));
+        }
+    }
+    assert_true(responder);
+    assert_true(uplink_drop);
+    assert_int_equal(out.groups.n, 2);
+    assert_string_equal(out.groups.names[0],
+                        "group_id=4097,type=fast_failover,"
+                        "bucket=watch_port:3,actions=set_field:"
+                        VMAC "->eth_dst,output:3");
+    assert_parses(&out);
+    flowgen_out_destroy(&out);
+    fixture_destroy(&f);
+}
+
 static void
 test_next_table(void **state OVS_UNUSED)
 {
@@ -570,6 +611,7 @@ main(void)
         cmocka_unit_test(test_group_follows_election),
         cmocka_unit_test(test_missing_port_and_other_bridge),
         cmocka_unit_test(test_remote_master),
+        cmocka_unit_test(test_access_bridge),
         cmocka_unit_test(test_next_table),
         cmocka_unit_test(test_deterministic),
     };
