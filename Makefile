@@ -67,8 +67,10 @@ unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
 
 # System tests: pytest against a sandboxed ovs-vswitchd (needs root).
+# SYSTEM_TESTS narrows the run (a file, or file::test).
+SYSTEM_TESTS ?= tests/system
 system: $(BINS)
-	$(PYTHON) -m pytest -p no:cacheprovider tests/system $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -p no:cacheprovider $(SYSTEM_TESTS) $(PYTEST_ARGS)
 
 check: deps
 	$(MAKE) all
@@ -79,7 +81,7 @@ check: deps
 check-memory: deps
 	$(MAKE) all
 	VALGRIND=1 bash tests/run-unit.sh $(UNIT_BINS)
-	VMACD_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider tests/system \
+	VMACD_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider $(SYSTEM_TESTS) \
 	    $(PYTEST_ARGS)
 
 demo: deps
@@ -101,7 +103,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
 FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
-                controller/cfgedit.c
+                controller/config-json.c controller/cfgedit.c
 
 .PHONY: fuzz
 

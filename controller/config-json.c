@@ -1,0 +1,347 @@
+/*
+ * config-json: the parsed configuration back to JSON (the input shape,
+ * defaults filled in, stable key order: what the API shows and what
+ * persistence writes), lookups, and comparison.  Parsing and validation are
+ * in config.c.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+
+static json_t *
+new_object(void)
+{
+    return json_pack("{}");
+}
+
+static json_t *
+new_array(void)
+{
+    return json_pack("[]");
+}
+
+static json_t *
+new_string(const char *s)
+{
+    return json_stringn(s, strlen(s));
+}
+
+static json_t *
+new_integer(long long x)
+{
+    return json_pack("I", (json_int_t) x);
+}
+
+static json_t *
+strings_to_json(char **strings, size_t n)
+{
+    json_t *arr = new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, new_string(strings[i]));
+    }
+    return arr;
+}
+
+static json_t *
+mac_to_json(struct eth_addr mac)
+{
+    char text[ETH_ADDR_STRLEN + 1];
+    snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
+    return new_string(text);
+}
+
+static json_t *
+ip_to_json(bool is_v6, ovs_be32 ip4, const struct in6_addr *ip6)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (is_v6) {
+        inet_ntop(AF_INET6, ip6, text, sizeof text);
+    } else {
+        inet_ntop(AF_INET, &ip4, text, sizeof text);
+    }
+    return new_string(text);
+}
+
+static const char *
+probe_type_name(enum cfg_probe_type type)
+{
+    switch (type) {
+    case CFG_PROBE_ARP:
+        return "arp";
+    case CFG_PROBE_TCP:
+        return "tcp";
+    case CFG_PROBE_NONE:
+        return "none";
+    }
+    OVS_NOT_REACHED();
+}
+
+json_t *
+config_alias_to_json(const struct cfg_alias *al)
+{
+    json_t *o = new_object();
+    json_object_set_new(o, "name", new_string(al->name));
+
+    json_t *addrs = new_array();
+    for (size_t i = 0; i < al->n_ip4; i++) {
+        json_array_append_new(addrs, ip_to_json(false, al->ip4[i], NULL));
+    }
+    for (size_t i = 0; i < al->n_ip6; i++) {
+        json_array_append_new(addrs, ip_to_json(true, 0, &al->ip6[i]));
+    }
+    json_object_set_new(o, "addresses", addrs);
+    json_object_set_new(o, "vmac", mac_to_json(al->vmac));
+    json_object_set_new(o, "preempt", json_boolean(al->preempt));
+    json_object_set_new(o, "preempt_delay_ms",
+                        new_integer(al->preempt_delay_ms));
+
+    json_t *an = new_object();
+    json_object_set_new(an, "count", new_integer(al->announce.count));
+    json_object_set_new(an, "interval_ms",
+                        new_integer(al->announce.interval_ms));
+    json_object_set_new(an, "refresh_s", new_integer(al->announce.refresh_s));
+    json_object_set_new(o, "announce", an);
+
+    const struct cfg_probe *pr = &al->probe;
+    json_t *probe = new_object();
+    json_object_set_new(probe, "type", new_string(probe_type_name(pr->type)));
+    json_object_set_new(probe, "interval_ms", new_integer(pr->interval_ms));
+    json_object_set_new(probe, "timeout_ms", new_integer(pr->timeout_ms));
+    json_object_set_new(probe, "fall", new_integer(pr->fall));
+    json_object_set_new(probe, "rise", new_integer(pr->rise));
+    if (pr->type == CFG_PROBE_TCP) {
+        json_object_set_new(probe, "port", new_integer(pr->tcp_port));
+    }
+    json_object_set_new(o, "probe", probe);
+
+    json_t *members = new_array();
+    for (size_t i = 0; i < al->n_members; i++) {
+        const struct cfg_member *m = &al->members[i];
+        json_t *mo = new_object();
+        json_object_set_new(mo, "name", new_string(m->name));
+        json_object_set_new(mo, "bridge", new_string(m->bridge));
+        json_object_set_new(mo, "port", new_string(m->port));
+        if (m->has_mac) {
+            json_object_set_new(mo, "mac", mac_to_json(m->mac));
+        }
+        if (m->has_ip) {
+            json_object_set_new(mo, "ip",
+                                ip_to_json(m->ip_is_v6, m->ip4, &m->ip6));
+        }
+        json_object_set_new(mo, "priority", new_integer(m->priority));
+        if (m->drained) {
+            json_object_set_new(mo, "drained", json_true());
+        }
+        json_array_append_new(members, mo);
+    }
+    json_object_set_new(o, "members", members);
+    if (al->n_access_bridges) {
+        json_object_set_new(o, "access_bridges",
+                            strings_to_json(al->access_bridges,
+                                            al->n_access_bridges));
+    }
+    return o;
+}
+
+json_t *
+config_to_json(const struct config *cfg)
+{
+    json_t *root = new_object();
+
+    json_t *of = new_object();
+    json_object_set_new(of, "listen",
+                        strings_to_json(cfg->listen, cfg->n_listen));
+    json_object_set_new(of, "connect",
+                        strings_to_json(cfg->connect, cfg->n_connect));
+    json_object_set_new(of, "inactivity_probe_ms",
+                        new_integer(cfg->inactivity_probe_ms));
+    json_object_set_new(of, "base_table", new_integer(cfg->base_table));
+    json_object_set_new(of, "next_table",
+                        (cfg->next_table < 0 ? new_string("NORMAL")
+                                             : new_integer(cfg->next_table)));
+    char cookie[16];
+    snprintf(cookie, sizeof cookie, "0x%08" PRIx32, cfg->cookie_prefix);
+    json_object_set_new(of, "cookie_prefix", new_string(cookie));
+    json_object_set_new(root, "openflow", of);
+
+    json_t *api = new_object();
+    json_object_set_new(api, "socket", new_string(cfg->api_socket));
+    json_object_set_new(root, "api", api);
+
+    json_t *bridges = new_array();
+    for (size_t i = 0; i < cfg->n_bridges; i++) {
+        const struct cfg_bridge *br = &cfg->bridges[i];
+        json_t *bo = new_object();
+        json_object_set_new(bo, "name", new_string(br->name));
+        json_object_set_new(bo, "uplinks",
+                            strings_to_json(br->uplinks, br->n_uplinks));
+        json_array_append_new(bridges, bo);
+    }
+    json_object_set_new(root, "bridges", bridges);
+
+    json_t *aliases = new_array();
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        json_array_append_new(aliases, config_alias_to_json(&cfg->aliases[i]));
+    }
+    json_object_set_new(root, "aliases", aliases);
+    return root;
+}
+
+/* Lookups. */
+
+const struct cfg_alias *
+config_find_alias(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        if (cfg->aliases[i].name && !strcmp(cfg->aliases[i].name, name)) {
+            return &cfg->aliases[i];
+        }
+    }
+    return NULL;
+}
+
+const struct cfg_bridge *
+config_find_bridge(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_bridges; i++) {
+        if (cfg->bridges[i].name && !strcmp(cfg->bridges[i].name, name)) {
+            return &cfg->bridges[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+config_is_uplink(const struct config *cfg, const char *bridge,
+                 const char *port)
+{
+    const struct cfg_bridge *br = config_find_bridge(cfg, bridge);
+    if (br) {
+        for (size_t i = 0; i < br->n_uplinks; i++) {
+            if (!strcmp(br->uplinks[i], port)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Comparison. */
+
+static bool
+str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool
+strings_eq(char **a, size_t n_a, char **b, size_t n_b)
+{
+    if (n_a != n_b) {
+        return false;
+    }
+    for (size_t i = 0; i < n_a; i++) {
+        if (!str_eq(a[i], b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+member_equal(const struct cfg_member *a, const struct cfg_member *b)
+{
+    if (!str_eq(a->name, b->name) || !str_eq(a->bridge, b->bridge)
+        || !str_eq(a->port, b->port) || a->has_mac != b->has_mac
+        || a->has_ip != b->has_ip || a->priority != b->priority
+        || a->drained != b->drained) {
+        return false;
+    }
+    if (a->has_mac && !eth_addr_equals(a->mac, b->mac)) {
+        return false;
+    }
+    if (a->has_ip) {
+        if (a->ip_is_v6 != b->ip_is_v6) {
+            return false;
+        }
+        return (a->ip_is_v6 ? ipv6_addr_equals(&a->ip6, &b->ip6)
+                            : a->ip4 == b->ip4);
+    }
+    return true;
+}
+
+bool
+config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
+{
+    if (!str_eq(a->name, b->name) || a->id != b->id || a->n_ip4 != b->n_ip4
+        || a->n_ip6 != b->n_ip6 || !eth_addr_equals(a->vmac, b->vmac)
+        || a->preempt != b->preempt
+        || a->preempt_delay_ms != b->preempt_delay_ms
+        || a->announce.count != b->announce.count
+        || a->announce.interval_ms != b->announce.interval_ms
+        || a->announce.refresh_s != b->announce.refresh_s
+        || a->probe.type != b->probe.type
+        || a->probe.interval_ms != b->probe.interval_ms
+        || a->probe.timeout_ms != b->probe.timeout_ms
+        || a->probe.fall != b->probe.fall || a->probe.rise != b->probe.rise
+        || a->probe.tcp_port != b->probe.tcp_port
+        || a->n_members != b->n_members) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_ip4; i++) {
+        if (a->ip4[i] != b->ip4[i]) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_ip6; i++) {
+        if (!ipv6_addr_equals(&a->ip6[i], &b->ip6[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_members; i++) {
+        if (!member_equal(&a->members[i], &b->members[i])) {
+            return false;
+        }
+    }
+    if (!strings_eq(a->access_bridges, a->n_access_bridges,
+                    b->access_bridges, b->n_access_bridges)) {
+        return false;
+    }
+    return true;
+}
+
+bool
+config_equal(const struct config *a, const struct config *b)
+{
+    if (!strings_eq(a->listen, a->n_listen, b->listen, b->n_listen)
+        || !strings_eq(a->connect, a->n_connect, b->connect, b->n_connect)
+        || a->inactivity_probe_ms != b->inactivity_probe_ms
+        || a->base_table != b->base_table || a->next_table != b->next_table
+        || a->cookie_prefix != b->cookie_prefix
+        || !str_eq(a->api_socket, b->api_socket)
+        || a->n_bridges != b->n_bridges || a->n_aliases != b->n_aliases) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_bridges; i++) {
+        const struct cfg_bridge *x = &a->bridges[i];
+        const struct cfg_bridge *y = &b->bridges[i];
+        if (!str_eq(x->name, y->name)
+            || !strings_eq(x->uplinks, x->n_uplinks, y->uplinks,
+                           y->n_uplinks)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_aliases; i++) {
+        if (!config_alias_equal(&a->aliases[i], &b->aliases[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
