@@ -416,6 +416,8 @@ ofchan_handle_hello(struct ofchan *c, const struct ofp_header *oh)
 
     c->version = highest_version(common);
     c->state = OFCHAN_CONNECTED;
+    /* The HELLO deadline ran since creation: idle time starts now. */
+    ev_timer_again(c->loop, &c->idle);
     VLOG_INFO("%s: negotiated %s", c->name,
               ofputil_version_to_string(c->version));
     c->cbs->connected(c, c->aux);

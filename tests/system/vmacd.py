@@ -68,11 +68,13 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class Vmacd:
     """One vmacd process; Vmacd(sandbox, config).start() runs it."""
 
-    def __init__(self, sandbox, config, name="vmacd", log_level="info"):
+    def __init__(self, sandbox, config, name="vmacd", log_level="info",
+                 netns=None):
         self.sandbox = sandbox
         self.config = config
         self.name = name
         self.log_level = log_level
+        self.netns = netns      # Run inside this network namespace.
         self.config_path = sandbox.dir / ("%s.json" % name)
         self.log_path = sandbox.dir / ("%s.log" % name)
         self.proc = None
@@ -95,6 +97,9 @@ class Vmacd:
             cmd = ["valgrind", "-q", "--error-exitcode=%d" % VALGRIND_ERROR,
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
                    "--log-file=%s.valgrind.%%p" % self.log_path] + cmd
+        if self.netns:
+            # "ip netns exec" execs in place: the PID stays the daemon's.
+            cmd = ["ip", "netns", "exec", self.netns] + cmd
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
