@@ -368,21 +368,50 @@ fg_find_bridge(const struct config *cfg, const char *name)
     return NULL;
 }
 
-void
-flowgen_bridge(const struct config *cfg, const char *bridge,
-               flowgen_port_lookup *lookup, void *aux,
-               struct alias_state *const *states, struct flowgen_out *out)
+static char *
+fg_fall(const struct config *cfg)
 {
-    const struct cfg_bridge *br = fg_find_bridge(cfg, bridge);
-    int table = cfg->base_table;
-    char *fall
-        = (cfg->next_table >= 0 ? xasprintf("goto_table:%d", cfg->next_table)
-                                : xstrdup("NORMAL"));
+    return (cfg->next_table >= 0 ? xasprintf("goto_table:%d", cfg->next_table)
+                                 : xstrdup("NORMAL"));
+}
 
-    fg_flow(&out->flows, table, FG_PRIO_BASE, flowgen_cookie(cfg, 0),
-            "actions=%s", fall);
+void
+flowgen_base(const struct config *cfg, struct flowgen_out *out)
+{
+    char *fall = fg_fall(cfg);
+    fg_flow(&out->flows, cfg->base_table, FG_PRIO_BASE,
+            flowgen_cookie(cfg, 0), "actions=%s", fall);
+    free(fall);
+}
+
+bool
+flowgen_carries(const struct cfg_alias *a, const char *bridge)
+{
+    for (size_t m = 0; m < a->n_members; m++) {
+        if (!strcmp(a->members[m].bridge, bridge)) {
+            return true;
+        }
+    }
+    for (size_t b = 0; b < a->n_access_bridges; b++) {
+        if (!strcmp(a->access_bridges[b], bridge)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+flowgen_alias(const struct config *cfg, const char *bridge, size_t idx,
+              flowgen_port_lookup *lookup, void *aux,
+              const struct alias_state *state, struct flowgen_out *out)
+{
+    const struct cfg_alias *a = &cfg->aliases[idx];
+    if (!flowgen_carries(a, bridge)) {
+        return;
+    }
 
     /* Uplink ports of this bridge that exist. */
+    const struct cfg_bridge *br = fg_find_bridge(cfg, bridge);
     size_t n_uplinks = 0;
     uint32_t *uplinks
         = xcalloc(br && br->n_uplinks ? br->n_uplinks : 1, sizeof *uplinks);
@@ -393,59 +422,57 @@ flowgen_bridge(const struct config *cfg, const char *bridge,
         }
     }
 
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        struct fg_ctx c = {
-            .alias = a,
-            .table = table,
-            .nd_table = table + 1,
-            .fall = fall,
-            .cookie = flowgen_cookie(cfg, a->id),
-            .out = out,
-            .uplinks = uplinks,
-            .n_uplinks = n_uplinks,
-        };
-        bool on_bridge = false;
+    char *fall = fg_fall(cfg);
+    struct fg_ctx c = {
+        .alias = a,
+        .table = cfg->base_table,
+        .nd_table = cfg->base_table + 1,
+        .fall = fall,
+        .cookie = flowgen_cookie(cfg, a->id),
+        .out = out,
+        .uplinks = uplinks,
+        .n_uplinks = n_uplinks,
+    };
+    c.member_port
+        = xcalloc(a->n_members ? a->n_members : 1, sizeof *c.member_port);
+    for (size_t m = 0; m < a->n_members; m++) {
+        const struct cfg_member *mb = &a->members[m];
+        uint32_t port;
 
-        c.member_port
-            = xcalloc(a->n_members ? a->n_members : 1, sizeof *c.member_port);
-        for (size_t m = 0; m < a->n_members; m++) {
-            const struct cfg_member *mb = &a->members[m];
-            uint32_t port;
-
-            c.member_port[m] = -1;
-            if (!strcmp(mb->bridge, bridge)) {
-                on_bridge = true;
-                if (lookup(aux, mb->port, &port)) {
-                    c.member_port[m] = port;
-                }
-            }
+        c.member_port[m] = -1;
+        if (!strcmp(mb->bridge, bridge) && lookup(aux, mb->port, &port)) {
+            c.member_port[m] = port;
         }
-
-        for (size_t b = 0; b < a->n_access_bridges && !on_bridge; b++) {
-            on_bridge = !strcmp(a->access_bridges[b], bridge);
-        }
-        if (on_bridge) {
-            int master = states[i] ? alias_state_master(states[i]) : -1;
-            /* An access bridge (no member here) always sends to the
-             * master's bridge. */
-            c.remote_master = master >= 0
-                              && strcmp(a->members[master].bridge, bridge);
-            snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT,
-                     ETH_ADDR_ARGS(a->vmac));
-            if (c.remote_master) {
-                fg_uplink_remote(&c);
-            }
-            fg_guard(&c);
-            fg_arp_responder(&c);
-            fg_nd_responder(&c);
-            fg_steer(&c);
-            fg_return(&c);
-            fg_group(&c, states[i]);
-        }
-        free(c.member_port);
     }
 
+    /* An access bridge (no member here) always sends to the master's
+     * bridge. */
+    int master = state ? alias_state_master(state) : -1;
+    c.remote_master = master >= 0
+                      && strcmp(a->members[master].bridge, bridge);
+    snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(a->vmac));
+    if (c.remote_master) {
+        fg_uplink_remote(&c);
+    }
+    fg_guard(&c);
+    fg_arp_responder(&c);
+    fg_nd_responder(&c);
+    fg_steer(&c);
+    fg_return(&c);
+    fg_group(&c, state);
+
+    free(c.member_port);
     free(uplinks);
     free(fall);
+}
+
+void
+flowgen_bridge(const struct config *cfg, const char *bridge,
+               flowgen_port_lookup *lookup, void *aux,
+               struct alias_state *const *states, struct flowgen_out *out)
+{
+    flowgen_base(cfg, out);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        flowgen_alias(cfg, bridge, i, lookup, aux, states[i], out);
+    }
 }

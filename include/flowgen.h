@@ -36,6 +36,18 @@ typedef bool flowgen_port_lookup(void *aux, const char *port_name,
  * 'states[i]' belongs to cfg->aliases[i].  Only aliases with at least one
  * member on 'bridge' produce flows (members on other bridges are ignored);
  * the base table-miss flow is always produced. */
+/* The same, in pieces: the base flow (cookie id 0), and the flows and group
+ * of alias number 'idx' (nothing if the bridge does not carry it).
+ * flowgen_bridge() is the base followed by every alias in order. */
+void flowgen_base(const struct config *, struct flowgen_out *);
+void flowgen_alias(const struct config *, const char *bridge, size_t idx,
+                   flowgen_port_lookup *, void *aux,
+                   const struct alias_state *, struct flowgen_out *);
+
+/* Does 'bridge' carry alias 'a' (a member there, or an access bridge)? */
+struct cfg_alias;
+bool flowgen_carries(const struct cfg_alias *a, const char *bridge);
+
 void flowgen_bridge(const struct config *cfg, const char *bridge,
                     flowgen_port_lookup *lookup, void *aux,
                     struct alias_state *const *states,
