@@ -516,9 +516,11 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
     /* Frame: every complete message in the buffer, in order. */
     size_t ofs = 0;
     while (c->rx.size - ofs >= sizeof(struct ofp_header)) {
-        const struct ofp_header *oh
-            = (const void *) ((const char *) c->rx.data + ofs);
-        size_t len = ntohs(oh->length);
+        /* A message may start at any offset: copy the header out. */
+        const char *start = (const char *) c->rx.data + ofs;
+        struct ofp_header h;
+        memcpy(&h, start, sizeof h);
+        size_t len = ntohs(h.length);
         if (len < OFCHAN_MIN_MSG) {
             VLOG_WARN_RL(&rl, "%s: message length %zu is below %d",
                          c->name, len, OFCHAN_MIN_MSG);
@@ -530,7 +532,7 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
         }
         /* Handle a private, aligned copy: decoders may read past the
          * header as structs. */
-        struct ofpbuf *msg = ofpbuf_clone_data(oh, len);
+        struct ofpbuf *msg = ofpbuf_clone_data(start, len);
         bool ok = ofchan_handle_message(c, msg->data);
         ofpbuf_delete(msg);
         if (!ok) {
