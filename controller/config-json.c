@@ -82,6 +82,29 @@ probe_type_name(enum cfg_probe_type type)
     OVS_NOT_REACHED();
 }
 
+static json_t *
+probe_to_json(const struct cfg_probe *pr)
+{
+    json_t *probe = new_object();
+    json_object_set_new(probe, "type", new_string(probe_type_name(pr->type)));
+    json_object_set_new(probe, "interval_ms", new_integer(pr->interval_ms));
+    json_object_set_new(probe, "timeout_ms", new_integer(pr->timeout_ms));
+    json_object_set_new(probe, "fall", new_integer(pr->fall));
+    json_object_set_new(probe, "rise", new_integer(pr->rise));
+    if (pr->type == CFG_PROBE_TCP) {
+        json_object_set_new(probe, "port", new_integer(pr->tcp_port));
+    }
+    return probe;
+}
+
+static bool
+probe_equal(const struct cfg_probe *a, const struct cfg_probe *b)
+{
+    return (a->type == b->type && a->interval_ms == b->interval_ms
+            && a->timeout_ms == b->timeout_ms && a->fall == b->fall
+            && a->rise == b->rise && a->tcp_port == b->tcp_port);
+}
+
 json_t *
 config_alias_to_json(const struct cfg_alias *al)
 {
@@ -108,17 +131,7 @@ config_alias_to_json(const struct cfg_alias *al)
     json_object_set_new(an, "refresh_s", new_integer(al->announce.refresh_s));
     json_object_set_new(o, "announce", an);
 
-    const struct cfg_probe *pr = &al->probe;
-    json_t *probe = new_object();
-    json_object_set_new(probe, "type", new_string(probe_type_name(pr->type)));
-    json_object_set_new(probe, "interval_ms", new_integer(pr->interval_ms));
-    json_object_set_new(probe, "timeout_ms", new_integer(pr->timeout_ms));
-    json_object_set_new(probe, "fall", new_integer(pr->fall));
-    json_object_set_new(probe, "rise", new_integer(pr->rise));
-    if (pr->type == CFG_PROBE_TCP) {
-        json_object_set_new(probe, "port", new_integer(pr->tcp_port));
-    }
-    json_object_set_new(o, "probe", probe);
+    json_object_set_new(o, "probe", probe_to_json(&al->probe));
 
     json_t *members = new_array();
     for (size_t i = 0; i < al->n_members; i++) {
@@ -135,6 +148,9 @@ config_alias_to_json(const struct cfg_alias *al)
                                 ip_to_json(m->ip_is_v6, m->ip4, &m->ip6));
         }
         json_object_set_new(mo, "priority", new_integer(m->priority));
+        if (m->has_probe) {
+            json_object_set_new(mo, "probe", probe_to_json(&m->probe));
+        }
         if (m->drained) {
             json_object_set_new(mo, "drained", json_true());
         }
@@ -181,6 +197,18 @@ config_to_json(const struct config *cfg)
         json_object_set_new(bo, "name", new_string(br->name));
         json_object_set_new(bo, "uplinks",
                             strings_to_json(br->uplinks, br->n_uplinks));
+        const struct cfg_probe_source *ps = &br->probe_source;
+        if (ps->configured) {
+            json_t *po = new_object();
+            json_object_set_new(po, "mac", mac_to_json(ps->mac));
+            if (ps->has_ip) {
+                json_object_set_new(po, "ip", ip_to_json(false, ps->ip4,
+                                                         NULL));
+            }
+            json_object_set_new(po, "meter_id", new_integer(ps->meter_id));
+            json_object_set_new(po, "rate_pps", new_integer(ps->rate_pps));
+            json_object_set_new(bo, "probe_source", po);
+        }
         json_array_append_new(bridges, bo);
     }
     json_object_set_new(root, "bridges", bridges);
@@ -194,6 +222,24 @@ config_to_json(const struct config *cfg)
 }
 
 /* Lookups. */
+
+const struct cfg_probe_source *
+config_probe_source(const struct config *cfg, const char *bridge)
+{
+    static const struct cfg_probe_source defaults = {
+        .mac = ETH_ADDR_C(02, 76, 6d, 61, 63, 70),
+        .meter_id = 0x766d,
+    };
+    const struct cfg_bridge *br = (cfg && bridge
+                                   ? config_find_bridge(cfg, bridge) : NULL);
+    return br ? &br->probe_source : &defaults;
+}
+
+bool
+config_member_probed(const struct cfg_member *m)
+{
+    return (m->probe.type != CFG_PROBE_NONE && m->has_ip && !m->ip_is_v6);
+}
 
 const struct cfg_alias *
 config_find_alias(const struct config *cfg, const char *name)
@@ -260,7 +306,8 @@ member_equal(const struct cfg_member *a, const struct cfg_member *b)
     if (!str_eq(a->name, b->name) || !str_eq(a->bridge, b->bridge)
         || !str_eq(a->port, b->port) || a->has_mac != b->has_mac
         || a->has_ip != b->has_ip || a->priority != b->priority
-        || a->drained != b->drained) {
+        || a->drained != b->drained || a->has_probe != b->has_probe
+        || !probe_equal(&a->probe, &b->probe)) {
         return false;
     }
     if (a->has_mac && !eth_addr_equals(a->mac, b->mac)) {
@@ -331,9 +378,16 @@ config_equal(const struct config *a, const struct config *b)
     for (size_t i = 0; i < a->n_bridges; i++) {
         const struct cfg_bridge *x = &a->bridges[i];
         const struct cfg_bridge *y = &b->bridges[i];
+        const struct cfg_probe_source *px = &x->probe_source;
+        const struct cfg_probe_source *py = &y->probe_source;
         if (!str_eq(x->name, y->name)
             || !strings_eq(x->uplinks, x->n_uplinks, y->uplinks,
-                           y->n_uplinks)) {
+                           y->n_uplinks)
+            || px->configured != py->configured
+            || !eth_addr_equals(px->mac, py->mac)
+            || px->has_ip != py->has_ip || px->ip4 != py->ip4
+            || px->meter_id != py->meter_id
+            || px->rate_pps != py->rate_pps) {
             return false;
         }
     }

@@ -35,6 +35,8 @@
 #define DEFAULT_PROBE_INTERVAL_MS 100
 #define DEFAULT_PROBE_FALL 3
 #define DEFAULT_PROBE_RISE 3
+#define DEFAULT_PROBE_METER_ID 0x766d
+#define MAX_METER_ID 0xffff0000u
 
 #define NAME_MAX_LEN 63
 #define IFNAME_MAX_LEN 15
@@ -756,12 +758,78 @@ parse_api(struct cfg_parser *p, const json_t *v, struct config *cfg)
 }
 
 static bool
+parse_probe_source(struct cfg_parser *p, const json_t *v,
+                   struct cfg_probe_source *ps)
+{
+    static const char *const keys[] = {
+        "mac", "ip", "meter_id", "rate_pps", NULL,
+    };
+    if (!check_object(p, v, keys)) {
+        return false;
+    }
+    ps->configured = true;
+
+    const json_t *mac = json_object_get(v, "mac");
+    if (mac) {
+        size_t mark = path_push_key(p, "mac");
+        const char *s;
+        if (check_string(p, mac, &s)
+            && check_mac(p, s, "a probe source mac", &ps->mac)
+            && !(ps->mac.ea[0] & 0x02)) {
+            cfg_error(p, "%s is not locally administered; the probe source "
+                      "needs an address of its own (e.g. 02:...)", s);
+        }
+        path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+
+    const json_t *ip = json_object_get(v, "ip");
+    if (ip) {
+        size_t mark = path_push_key(p, "ip");
+        const char *s;
+        struct cfg_ip a;
+        if (check_string(p, ip, &s)
+            && check_ip(p, s, "a probe source ip", &a)) {
+            if (a.is_v6) {
+                cfg_error(p, "%s: the probe source ip must be IPv4", s);
+            } else {
+                ps->has_ip = true;
+                ps->ip4 = a.ip4;
+            }
+        }
+        path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+    return (field_uint(p, v, "meter_id", 1, MAX_METER_ID, NULL,
+                       &ps->meter_id)
+            && field_uint(p, v, "rate_pps", 0, 1000000, "0 = automatic",
+                          &ps->rate_pps));
+}
+
+static bool
 parse_bridge(struct cfg_parser *p, const json_t *v, struct cfg_bridge *br)
 {
-    static const char *const keys[] = { "name", "uplinks", NULL };
+    static const char *const keys[] = {
+        "name", "uplinks", "probe_source", NULL,
+    };
+    br->probe_source = *config_probe_source(NULL, NULL);
     if (!check_object(p, v, keys)
         || !field_string(p, v, "name", check_ifname, &br->name)) {
         return false;
+    }
+
+    const json_t *ps = json_object_get(v, "probe_source");
+    if (ps) {
+        size_t mark = path_push_key(p, "probe_source");
+        parse_probe_source(p, ps, &br->probe_source);
+        path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
     }
 
     const json_t *ups = json_object_get(v, "uplinks");
@@ -889,7 +957,9 @@ parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
     }
 
     bool has_timeout = json_object_get(v, "timeout_ms") != NULL;
-    unsigned int port = 0;
+    /* A member's probe starts from its alias's: it inherits the port while
+     * it stays a tcp probe. */
+    unsigned int port = pr->type == CFG_PROBE_TCP ? pr->tcp_port : 0;
     if (!field_uint(p, v, "interval_ms", 10, 60000, NULL, &pr->interval_ms)
         || !field_uint(p, v, "timeout_ms", 1, 60000, NULL, &pr->timeout_ms)
         || !field_uint(p, v, "fall", 1, 100, NULL, &pr->fall)
@@ -919,7 +989,8 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name", "bridge", "port", "mac", "ip", "priority", "drained", NULL,
+        "name", "bridge", "port",    "mac",
+        "ip",   "priority", "probe", "drained", NULL,
     };
     if (!check_object(p, v, keys)
         || !field_string(p, v, "name", check_name, &m->name)
@@ -977,6 +1048,17 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
         return false;
     }
     m->priority = prio;
+
+    const json_t *probe = json_object_get(v, "probe");
+    if (probe) {
+        size_t mark = path_push_key(p, "probe");
+        m->has_probe = true;
+        parse_probe(p, probe, &m->probe);
+        path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
     return field_bool(p, v, "drained", &m->drained);
 }
 
@@ -994,6 +1076,7 @@ parse_members(struct cfg_parser *p, const struct config *cfg,
     for (size_t i = 0; i < n && !p->error; i++) {
         size_t mark = path_push_index(p, i);
         struct cfg_member *m = &al->members[i];
+        m->probe = al->probe;
         if (parse_member(p, cfg, json_array_get(arr, i), m)) {
             for (size_t j = 0; j < i; j++) {
                 const struct cfg_member *o = &al->members[j];

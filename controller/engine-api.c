@@ -116,6 +116,8 @@ engine_alias_to_json(const struct engine *eng, size_t idx)
         json_object_set_new(mj, "state",
                             json_string(alias_member_state_name(st, i)));
         json_object_set_new(mj, "master", json_boolean((int) i == master));
+        json_object_set_new(mj, "probe_state",
+                            engine_health_to_json(eng, idx, i));
     }
     return o;
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "flowgen.h"
 #include "flowtab.h"
+#include "health.h"
 #include "oflisten.h"
 #include "ofswitch.h"
 #include "openvswitch/ofp-errors.h"
@@ -71,6 +72,13 @@ bridge_get(struct engine *eng, const char *name)
 
 /* Aliases. */
 
+static int
+compare_ids(const void *a_, const void *b_)
+{
+    const uint32_t *a = a_, *b = b_;
+    return *a < *b ? -1 : *a > *b;
+}
+
 static void
 aliases_create(struct engine *eng)
 {
@@ -96,6 +104,24 @@ aliases_create(struct engine *eng)
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         bridge_get(eng, cfg->bridges[i].name);
     }
+
+    eng->cfg_seq++;
+    free(eng->ids_sorted);
+    eng->ids_sorted = xmalloc(MAX(cfg->n_aliases, 1)
+                              * sizeof *eng->ids_sorted);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        eng->ids_sorted[i] = cfg->aliases[i].id;
+    }
+    qsort(eng->ids_sorted, cfg->n_aliases, sizeof *eng->ids_sorted,
+          compare_ids);
+    engine_health_sync(eng);        /* Health probes (engine-health.c). */
+}
+
+bool
+engine_has_alias_id(const struct engine *eng, uint32_t id)
+{
+    return bsearch(&id, eng->ids_sorted, eng->cfg->n_aliases,
+                   sizeof *eng->ids_sorted, compare_ids) != NULL;
 }
 
 static void
@@ -140,6 +166,7 @@ members_sync_ports(struct engine *eng, const struct bridge *br)
                                  p && !p->link_down && !p->admin_down, now);
         }
     }
+    engine_health_ports(eng, br);   /* Link events for the probes. */
 }
 
 static const char *
@@ -159,6 +186,159 @@ port_lookup(void *br_, const char *name, uint32_t *ofp_port)
         *ofp_port = p->number;
     }
     return p != NULL;
+}
+
+/* The inputs of one alias's flows on one bridge, as numbers: the master,
+ * the election order, the ports of its members and of the bridge's
+ * uplinks.  Equal inputs give equal flows. */
+struct alias_inputs {
+    uint32_t *v;
+    size_t n, allocated;
+};
+
+static void
+inputs_put(struct alias_inputs *in, uint32_t x)
+{
+    if (in->n >= in->allocated) {
+        in->v = x2nrealloc(in->v, &in->allocated, sizeof *in->v);
+    }
+    in->v[in->n++] = x;
+}
+
+static void
+inputs_free(struct bridge *br)
+{
+    for (size_t i = 0; i < br->n_inputs; i++) {
+        free(br->inputs[i].v);
+    }
+    free(br->inputs);
+    br->inputs = NULL;
+    br->n_inputs = 0;
+}
+
+static void
+alias_inputs_compute(const struct engine *eng, struct bridge *br, size_t i,
+                     struct alias_inputs *in)
+{
+    const struct cfg_alias *a = &eng->cfg->aliases[i];
+    const struct alias_state *st = eng->states[i];
+    uint32_t port;
+
+    in->n = 0;
+    if (!flowgen_carries(a, br->name)) {
+        return;
+    }
+    inputs_put(in, alias_state_master(st) + 1);
+    size_t *order = xmalloc(MAX(a->n_members, 1) * sizeof *order);
+    size_t n = alias_state_order(st, order, a->n_members);
+    inputs_put(in, n);
+    for (size_t k = 0; k < n; k++) {
+        inputs_put(in, order[k]);
+    }
+    free(order);
+    for (size_t m = 0; m < a->n_members; m++) {
+        if (!strcmp(a->members[m].bridge, br->name)) {
+            inputs_put(in, port_lookup(br, a->members[m].port, &port)
+                           ? port : UINT32_MAX);
+            /* The member's MAC (learned by the health probes). */
+            struct eth_addr mac;
+            bool has_mac = engine_member_mac(eng, i, m, &mac);
+            inputs_put(in, has_mac ? ((uint32_t) ntohs(mac.be16[0]) << 16
+                                      | ntohs(mac.be16[1]))
+                                   : UINT32_MAX);
+            inputs_put(in, has_mac ? ntohs(mac.be16[2]) : UINT32_MAX);
+        }
+    }
+    const struct cfg_bridge *cb = config_find_bridge(eng->cfg, br->name);
+    for (size_t u = 0; cb && u < cb->n_uplinks; u++) {
+        inputs_put(in, port_lookup(br, cb->uplinks[u], &port)
+                       ? port : UINT32_MAX);
+    }
+}
+
+static bool
+member_mac(void *eng_, size_t alias, size_t member, struct eth_addr *mac)
+{
+    return engine_member_mac(eng_, alias, member, mac);
+}
+
+static bool
+probe_owner(void *eng_, size_t alias, size_t member, bool *tcp)
+{
+    return engine_probe_port_owner(eng_, alias, member, tcp);
+}
+
+static bool
+keep_part(uint32_t id, void *eng_)
+{
+    const struct engine *eng = eng_;
+    return !id || engine_has_alias_id(eng, id);
+}
+
+/* Hands bridge 'br''s flow table the flows of every alias whose inputs
+ * changed since the last time (all of them after a reload or a new
+ * connection). */
+static void
+bridge_sync_parts(struct engine *eng, struct bridge *br)
+{
+    const struct config *cfg = eng->cfg;
+    struct flowtab *ft = br->conn->ft;
+    struct flowgen_out out;
+
+    if (br->parts_cfg_seq != eng->cfg_seq
+        || br->parts_connect != br->n_connects || !br->inputs) {
+        inputs_free(br);
+        br->parts_cfg_seq = eng->cfg_seq;
+        br->parts_connect = br->n_connects;
+        br->n_inputs = cfg->n_aliases;
+        br->inputs = xcalloc(MAX(cfg->n_aliases, 1), sizeof *br->inputs);
+        for (size_t i = 0; i < cfg->n_aliases; i++) {
+            br->inputs[i].n = SIZE_MAX;     /* Never equal: generate. */
+        }
+        flowtab_keep_parts(ft, keep_part, eng);
+        flowgen_out_init(&out);
+        flowgen_base(cfg, &out);
+        flowgen_probes(cfg, br->name, &out);    /* Health probes. */
+        char *error = flowtab_set_part(ft, 0, &out.flows, &out.groups);
+        if (error) {
+            VLOG_ERR("%s: base flow rejected: %s", br->name, error);
+            free(error);
+        }
+        flowgen_out_destroy(&out);
+    }
+
+    struct alias_inputs in = { .v = NULL };
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        struct alias_inputs *old = &br->inputs[i];
+        alias_inputs_compute(eng, br, i, &in);
+        if (in.n == old->n && !memcmp(in.v, old->v, in.n * sizeof *in.v)) {
+            continue;
+        }
+        flowgen_out_init(&out);
+        struct flowgen_opts opts = {
+            .member_mac = member_mac,   /* Learned by health probes. */
+            .probe_owner = probe_owner,
+            .aux = eng,
+        };
+        flowgen_alias_ex(cfg, br->name, i, port_lookup, br, eng->states[i],
+                         &opts, &out);
+        char *error = flowtab_set_part(ft, cfg->aliases[i].id, &out.flows,
+                                       &out.groups);
+        flowgen_out_destroy(&out);
+        if (error) {
+            VLOG_ERR("%s: generated flows rejected: %s", br->name, error);
+            free(error);
+            continue;
+        }
+        /* Keep the new inputs; reuse the old buffer for the next alias. */
+        struct alias_inputs tmp = *old;
+        *old = in;
+        in = tmp;
+        if (in.n == SIZE_MAX) {
+            in.n = 0;
+        }
+    }
+    free(in.v);
 }
 
 /* Drops the staged bridges that applied their state (or went away).
@@ -253,18 +433,9 @@ engine_update(struct engine *eng)
             || (staging && !sset_contains(&eng->staged, br->name))) {
             continue;
         }
-        struct flowgen_out out;
-        flowgen_out_init(&out);
-        flowgen_bridge(cfg, br->name, port_lookup, br, eng->states, &out);
-        char *error = flowtab_set_desired(br->conn->ft, &out.flows,
-                                          &out.groups, generation);
-        if (error) {
-            VLOG_ERR("%s: generated flows rejected: %s", br->name, error);
-            free(error);
-        } else {
-            br->generation = generation;
-        }
-        flowgen_out_destroy(&out);
+        bridge_sync_parts(eng, br);
+        flowtab_commit(br->conn->ft, generation);
+        br->generation = generation;
     }
 
     /* Aliases whose master changed but that no connected bridge carries:
@@ -294,7 +465,10 @@ engine_update_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
                  int revents OVS_UNUSED)
 {
     struct engine *eng = CONTAINER_OF(w, struct engine, update);
+    double start = ev_time();
     engine_update(eng);
+    VLOG_DBG("update (%s) took %.3f ms", eng->pending_reason,
+             (ev_time() - start) * 1000.0);
     eng->pending_event_time = 0;
     free(eng->pending_reason);
     eng->pending_reason = NULL;
@@ -474,6 +648,7 @@ conn_ready(struct ofswitch *sw, void *conn_)
     conn->ft = flowtab_create(eng->loop, ofswitch_chan(sw), cookie,
                               0xffffffff00000000ULL, flows_applied, conn);
     flowtab_set_read_callback(conn->ft, flows_read);
+    engine_health_conn_ready(conn); /* Probe meter, before any flow. */
     flowtab_start(conn->ft);
     members_sync_ports(eng, br);
 
@@ -518,15 +693,18 @@ conn_message(struct ofswitch *sw, enum ofptype type,
 {
     struct conn *conn = conn_;
 
-    if (type == OFPTYPE_ERROR) {
-        if (conn->ft && flowtab_handle_error(conn->ft, oh)) {
+    if (type == OFPTYPE_PACKET_IN) {
+        engine_health_packet_in(conn, oh);      /* Probe replies. */
+    } else if (type == OFPTYPE_ERROR) {
+        if (engine_health_error(conn, oh)
+            || (conn->ft && flowtab_handle_error(conn->ft, oh))) {
             return;
         }
         enum ofperr err = ofperr_decode_msg(oh, NULL);
         VLOG_WARN_RL(&rl, "%s: OpenFlow error for xid %#"PRIx32": %s",
                      ofswitch_peer(sw), ntohl(oh->xid),
                      err ? ofperr_to_string(err) : "undecodable");
-    } else if (type == OFPTYPE_PACKET_IN || type == OFPTYPE_FLOW_REMOVED
+    } else if (type == OFPTYPE_FLOW_REMOVED
                || type == OFPTYPE_ROLE_STATUS
                || type == OFPTYPE_TABLE_STATUS
                || type == OFPTYPE_REQUESTFORWARD) {
@@ -613,6 +791,7 @@ engine_create(struct ev_loop *loop, struct config *cfg, char **errp)
     sset_init(&eng->staged);
     ev_init(&eng->stage_timer, stage_timeout_cb);
     engine_write_init(eng);         /* API writes (engine-write.c). */
+    engine_health_init(eng);        /* Health probes (engine-health.c). */
     aliases_create(eng);
 
     eng->ol = oflisten_create(loop, conn_new, eng);
@@ -639,6 +818,7 @@ engine_destroy(struct engine *eng)
         return;
     }
     engine_write_destroy(eng);      /* API writes (engine-write.c). */
+    engine_health_destroy(eng);     /* Health probes (engine-health.c). */
     struct conn *conn;
     LIST_FOR_EACH_SAFE (conn, node, &eng->conns) {
         conn_destroy(conn);
@@ -650,11 +830,13 @@ engine_destroy(struct engine *eng)
     aliases_destroy(eng);
     struct bridge *br;
     HMAP_FOR_EACH_POP (br, node, &eng->bridges) {
+        inputs_free(br);
         free(br->name);
         free(br);
     }
     hmap_destroy(&eng->bridges);
     free(eng->pending_reason);
+    free(eng->ids_sorted);
     config_destroy(eng->cfg);
     free(eng);
 }

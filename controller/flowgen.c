@@ -30,6 +30,8 @@ enum {
                                    * drop what is for the alias. */
     FG_PRIO_GUARD = 400,          /* Claims of the alias: drop. */
     FG_PRIO_GUARD_EXEMPT = 410,   /* ... unless from an uplink. */
+    FG_PRIO_PROBE_GUARD = 415,    /* Probe identity: drop the rest. */
+    FG_PRIO_PROBE = 420,          /* Probe replies, probe ARP responder. */
 };
 
 /* Context while generating one alias on one bridge. */
@@ -40,6 +42,8 @@ struct fg_ctx {
     const char *fall; /* "NORMAL" or "goto_table:N". */
     uint64_t cookie;
     struct flowgen_out *out;
+    const struct flowgen_opts *opts;
+    size_t alias_idx;
 
     /* Member ports that exist on this bridge (n_members entries, -1 for
      * none) and uplink ports of this bridge that exist. */
@@ -345,12 +349,17 @@ fg_group(const struct fg_ctx *c, const struct alias_state *st)
         const struct cfg_member *m = &a->members[order[i]];
         int64_t port = c->member_port[order[i]];
 
-        if (port >= 0 && m->has_mac) {
+        struct eth_addr mac = m->mac;
+        bool has_mac = (c->opts && c->opts->member_mac
+                        ? c->opts->member_mac(c->opts->aux, c->alias_idx,
+                                              order[i], &mac)
+                        : m->has_mac);
+        if (port >= 0 && has_mac) {
             ds_put_format(&s,
                           ",bucket=watch_port:%" PRId64
                           ",actions=set_field:" ETH_ADDR_FMT
                           "->eth_dst,output:%" PRId64,
-                          port, ETH_ADDR_ARGS(m->mac), port);
+                          port, ETH_ADDR_ARGS(mac), port);
         }
     }
     svec_add_nocopy(&c->out->groups, ds_steal_cstr(&s));
@@ -400,10 +409,22 @@ flowgen_carries(const struct cfg_alias *a, const char *bridge)
     return false;
 }
 
+static void fg_probe_replies(const struct fg_ctx *, const struct config *,
+                             const char *bridge);
+
 void
 flowgen_alias(const struct config *cfg, const char *bridge, size_t idx,
               flowgen_port_lookup *lookup, void *aux,
               const struct alias_state *state, struct flowgen_out *out)
+{
+    flowgen_alias_ex(cfg, bridge, idx, lookup, aux, state, NULL, out);
+}
+
+void
+flowgen_alias_ex(const struct config *cfg, const char *bridge, size_t idx,
+                 flowgen_port_lookup *lookup, void *aux,
+                 const struct alias_state *state,
+                 const struct flowgen_opts *opts, struct flowgen_out *out)
 {
     const struct cfg_alias *a = &cfg->aliases[idx];
     if (!flowgen_carries(a, bridge)) {
@@ -430,6 +451,8 @@ flowgen_alias(const struct config *cfg, const char *bridge, size_t idx,
         .fall = fall,
         .cookie = flowgen_cookie(cfg, a->id),
         .out = out,
+        .opts = opts,
+        .alias_idx = idx,
         .uplinks = uplinks,
         .n_uplinks = n_uplinks,
     };
@@ -460,6 +483,9 @@ flowgen_alias(const struct config *cfg, const char *bridge, size_t idx,
     fg_steer(&c);
     fg_return(&c);
     fg_group(&c, state);
+    if (opts && opts->probe_owner) {
+        fg_probe_replies(&c, cfg, bridge);
+    }
 
     free(c.member_port);
     free(uplinks);
@@ -474,5 +500,90 @@ flowgen_bridge(const struct config *cfg, const char *bridge,
     flowgen_base(cfg, out);
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         flowgen_alias(cfg, bridge, i, lookup, aux, states[i], out);
+    }
+}
+
+void
+flowgen_probes(const struct config *cfg, const char *bridge,
+               struct flowgen_out *out)
+{
+    const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
+    bool any = false;
+
+    for (size_t i = 0; i < cfg->n_aliases && !any; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        for (size_t m = 0; m < a->n_members && !any; m++) {
+            any = (!strcmp(a->members[m].bridge, bridge)
+                   && config_member_probed(&a->members[m]));
+        }
+    }
+    if (!any) {
+        return;
+    }
+
+    uint64_t cookie = flowgen_cookie(cfg, 0);
+    int table = cfg->base_table;
+    char pmac[ETH_ADDR_STRLEN + 1];
+    snprintf(pmac, sizeof pmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ps->mac));
+
+    /* Nothing else reaches the identity or leaves with its MAC: it is
+     * never learned and never flooded. */
+    fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+            "dl_dst=%s,actions=drop", pmac);
+    fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+            "dl_src=%s,actions=drop", pmac);
+    if (ps->has_ip) {
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "arp,arp_spa=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "arp,arp_tpa=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "ip,nw_src=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "ip,nw_dst=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
+    }
+}
+
+/* The probe reply flows of the member ports this alias owns (see
+ * flowgen_opts.probe_owner): replies to the probe identity go to vmacd, at
+ * most at the meter's rate. */
+static void
+fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
+                 const char *bridge)
+{
+    const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
+    char pmac[ETH_ADDR_STRLEN + 1];
+    snprintf(pmac, sizeof pmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ps->mac));
+
+    for (size_t m = 0; m < c->alias->n_members; m++) {
+        int64_t port = c->member_port[m];
+        bool tcp = false;
+        if (port < 0
+            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &tcp)) {
+            continue;
+        }
+        FG_FLOW(c, c->table, FG_PRIO_PROBE,
+                "in_port=%" PRId64 ",arp,dl_dst=%s,arp_op=2,actions=meter:%"
+                PRIu32 ",controller(max_len=128)", port, pmac, ps->meter_id);
+        if (!tcp || !ps->has_ip) {
+            continue;
+        }
+        FG_FLOW(c, c->table, FG_PRIO_PROBE,
+                "in_port=%" PRId64 ",tcp,dl_dst=%s,nw_dst=" IP_FMT
+                ",actions=meter:%" PRIu32 ",controller(max_len=128)", port,
+                pmac, IP_ARGS(ps->ip4), ps->meter_id);
+        /* A member answering a TCP probe resolves the identity's IP. */
+        FG_FLOW(c, c->table, FG_PRIO_PROBE,
+                "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT
+                ",actions="
+                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                "set_field:%s->eth_src,"
+                "load:0x2->NXM_OF_ARP_OP[],"
+                "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                "set_field:%s->arp_sha,"
+                "set_field:" IP_FMT "->arp_spa,"
+                "IN_PORT", port, IP_ARGS(ps->ip4), pmac, pmac,
+                IP_ARGS(ps->ip4));
     }
 }

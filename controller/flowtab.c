@@ -1,6 +1,7 @@
 /*
  * flowtab: desired vs installed flows and groups on one switch (see
- * flowtab.h).
+ * flowtab.h).  The sets themselves, their parts and canonical forms are in
+ * ftstate.
  *
  * States:
  *   READING   flow and group dumps requested; installed state unknown.
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftstate.h"
 #include "ofchan.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
@@ -43,25 +45,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 30.0
 
-/* One flow or group, in canonical text. */
-struct ft_entry {
-    struct hmap_node node;      /* By hash of 'key'. */
-    char *key;                  /* Flows: "table=T,priority=P,MATCH";
-                                 * groups: "group_id=N". */
-    char *value;                /* Flows: "cookie=0x..,actions=..."; groups:
-                                 * type and buckets. */
-    char *line;                 /* Desired only: the ovs-ofctl text. */
-};
-
-/* A set of flows and groups; shared (refcounted) between "desired",
- * "in flight" and "installed". */
-struct ft_state {
-    int refcnt;
-    struct hmap flows;
-    struct hmap groups;
-    uint64_t generation;
-};
-
 enum ft_phase {
     FT_READING,
     FT_IDLE,
@@ -85,14 +68,14 @@ struct flowtab {
     void *aux;
 
     enum ft_phase phase;
-    struct ft_state *desired;
+    struct ft_state *desired;       /* Copied on write when shared. */
     struct ft_state *installed;     /* NULL while unknown. */
     struct ft_state *inflight;      /* Being applied by the bundle. */
 
     /* READING. */
     struct ft_state *reading;
-    struct hmap read_groups;        /* All groups seen, filtered later. */
-    struct hmap referenced;         /* struct ft_entry keyed "group_id=N". */
+    struct ft_part *read_groups;    /* Every group seen (filtered later). */
+    struct ft_part *referenced;     /* Groups our flows use (as keys). */
     int reads_pending;
 
     /* BUNDLE. */
@@ -107,211 +90,6 @@ struct flowtab {
 
     struct flowtab_stats stats;
 };
-
-/* States. */
-
-static struct ft_state *
-state_create(uint64_t generation)
-{
-    struct ft_state *s = xzalloc(sizeof *s);
-    s->refcnt = 1;
-    hmap_init(&s->flows);
-    hmap_init(&s->groups);
-    s->generation = generation;
-    return s;
-}
-
-static void
-entries_clear(struct hmap *map)
-{
-    struct ft_entry *e;
-    HMAP_FOR_EACH_POP (e, node, map) {
-        free(e->key);
-        free(e->value);
-        free(e->line);
-        free(e);
-    }
-}
-
-static struct ft_state *
-state_ref(struct ft_state *s)
-{
-    if (s) {
-        s->refcnt++;
-    }
-    return s;
-}
-
-static void
-state_unref(struct ft_state *s)
-{
-    if (s && --s->refcnt == 0) {
-        entries_clear(&s->flows);
-        entries_clear(&s->groups);
-        hmap_destroy(&s->flows);
-        hmap_destroy(&s->groups);
-        free(s);
-    }
-}
-
-static struct ft_entry *
-entry_find(const struct hmap *map, const char *key)
-{
-    struct ft_entry *e;
-    HMAP_FOR_EACH_WITH_HASH (e, node, hash_string(key, 0), map) {
-        if (!strcmp(e->key, key)) {
-            return e;
-        }
-    }
-    return NULL;
-}
-
-/* Inserts (key, value, line), taking ownership of the strings.  Returns
- * false (and frees them) if 'key' is already there. */
-static bool
-entry_insert(struct hmap *map, char *key, char *value, char *line)
-{
-    if (entry_find(map, key)) {
-        free(key);
-        free(value);
-        free(line);
-        return false;
-    }
-    struct ft_entry *e = xmalloc(sizeof *e);
-    e->key = key;
-    e->value = value;
-    e->line = line;
-    hmap_insert(map, &e->node, hash_string(key, 0));
-    return true;
-}
-
-/* Canonical forms. */
-
-static char *
-flow_key(uint8_t table_id, int priority, const struct match *match)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "table=%"PRIu8",priority=%d", table_id, priority);
-    struct ds m = DS_EMPTY_INITIALIZER;
-    match_format(match, NULL, &m, OFP_DEFAULT_PRIORITY);
-    if (m.length) {
-        ds_put_format(&s, ",%s", ds_cstr(&m));
-    }
-    ds_destroy(&m);
-    return ds_steal_cstr(&s);
-}
-
-static char *
-flow_value(ovs_be64 cookie, const struct ofpact *ofpacts, size_t len)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "cookie=%#"PRIx64",actions=", ntohll(cookie));
-    struct ofpact_format_params fp = { .s = &s };
-    if (len) {
-        ofpacts_format(ofpacts, len, &fp);
-    } else {
-        ds_put_cstr(&s, "drop");
-    }
-    return ds_steal_cstr(&s);
-}
-
-static char *
-group_value(uint8_t type, const struct ovs_list *buckets)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    const struct ofputil_bucket *b;
-
-    ds_put_format(&s, "type=%"PRIu8, type);
-    LIST_FOR_EACH (b, list_node, buckets) {
-        ds_put_format(&s, ",bucket=watch_port:%"PRIu32",watch_group:%"PRIu32,
-                      b->watch_port == OFPP_ANY
-                      ? UINT32_MAX : (OVS_FORCE uint32_t) b->watch_port,
-                      b->watch_group);
-        if (type == OFPGT11_SELECT) {
-            ds_put_format(&s, ",weight:%"PRIu16, b->weight);
-        }
-        ds_put_cstr(&s, ",actions=");
-        struct ofpact_format_params fp = { .s = &s };
-        ofpacts_format(b->ofpacts, b->ofpacts_len, &fp);
-    }
-    return ds_steal_cstr(&s);
-}
-
-/* Parses flow 'line', encodes it for 'protocol' and decodes it back, and
- * returns its canonical key and value.  Returns NULL or an error. */
-static char *
-canon_flow(const char *line, enum ofputil_protocol protocol, char **keyp,
-           char **valuep)
-{
-    struct ofputil_flow_mod fm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, OFPFC_ADD,
-                                         &usable);
-    if (error) {
-        char *msg = xasprintf("flow \"%s\": %s", line, error);
-        free(error);
-        return msg;
-    }
-    struct ofpbuf *msg = NULL;
-    if (usable & protocol) {
-        msg = ofputil_encode_flow_mod(&fm, protocol);
-    }
-    minimatch_destroy(&fm.match);
-    free(fm.ofpacts);
-    if (!msg) {
-        return xasprintf("flow \"%s\" cannot be expressed in %s", line,
-                         ofputil_protocol_to_string(protocol));
-    }
-
-    struct ofputil_flow_mod fm2;
-    uint64_t stub[1024 / 8];
-    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
-    enum ofperr err = ofputil_decode_flow_mod(&fm2, msg->data, protocol,
-                                              NULL, NULL, &ofpacts, OFPP_MAX,
-                                              255);
-    ofpbuf_delete(msg);
-    if (err) {
-        ofpbuf_uninit(&ofpacts);
-        return xasprintf("flow \"%s\" does not decode: %s", line,
-                         ofperr_to_string(err));
-    }
-    struct match match;
-    minimatch_expand(&fm2.match, &match);
-    *keyp = flow_key(fm2.table_id, fm2.priority, &match);
-    *valuep = flow_value(fm2.new_cookie, fm2.ofpacts, fm2.ofpacts_len);
-    minimatch_destroy(&fm2.match);
-    ofpbuf_uninit(&ofpacts);
-    return NULL;
-}
-
-static char *
-canon_group(const char *line, enum ofp_version version, char **keyp,
-            char **valuep)
-{
-    struct ofputil_group_mod gm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, line, NULL, NULL,
-                                          &usable);
-    if (error) {
-        char *msg = xasprintf("group \"%s\": %s", line, error);
-        free(error);
-        return msg;
-    }
-    struct ofpbuf *msg = ofputil_encode_group_mod(version, &gm, NULL, -1);
-    ofputil_uninit_group_mod(&gm);
-
-    struct ofputil_group_mod gm2;
-    enum ofperr err = ofputil_decode_group_mod(msg->data, &gm2);
-    ofpbuf_delete(msg);
-    if (err) {
-        return xasprintf("group \"%s\" does not decode: %s", line,
-                         ofperr_to_string(err));
-    }
-    *keyp = xasprintf("group_id=%"PRIu32, gm2.group_id);
-    *valuep = group_value(gm2.type, &gm2.buckets);
-    ofputil_uninit_group_mod(&gm2);
-    return NULL;
-}
 
 /* Lifecycle. */
 
@@ -330,9 +108,7 @@ flowtab_create(struct ev_loop *loop, struct ofchan *chan, uint64_t cookie,
     ft->applied = applied;
     ft->aux = aux;
     ft->phase = FT_READING;
-    ft->desired = state_create(0);
-    hmap_init(&ft->read_groups);
-    hmap_init(&ft->referenced);
+    ft->desired = ftstate_create(0);
     hmap_init(&ft->sent);
     ev_timer_init(&ft->kick, ft_kick_cb, 0., 0.);
     ev_timer_init(&ft->backoff, ft_backoff_cb, 0., 0.);
@@ -352,10 +128,12 @@ sent_clear(struct flowtab *ft)
 static void
 reading_clear(struct flowtab *ft)
 {
-    state_unref(ft->reading);
+    ftstate_unref(ft->reading);
     ft->reading = NULL;
-    entries_clear(&ft->read_groups);
-    entries_clear(&ft->referenced);
+    ftpart_unref(ft->read_groups);
+    ft->read_groups = NULL;
+    ftpart_unref(ft->referenced);
+    ft->referenced = NULL;
     ft->reads_pending = 0;
 }
 
@@ -369,13 +147,11 @@ flowtab_destroy(struct flowtab *ft)
     ev_timer_stop(ft->loop, &ft->kick);
     ev_timer_stop(ft->loop, &ft->backoff);
     reading_clear(ft);
-    hmap_destroy(&ft->read_groups);
-    hmap_destroy(&ft->referenced);
     sent_clear(ft);
     hmap_destroy(&ft->sent);
-    state_unref(ft->desired);
-    state_unref(ft->installed);
-    state_unref(ft->inflight);
+    ftstate_unref(ft->desired);
+    ftstate_unref(ft->installed);
+    ftstate_unref(ft->inflight);
     free(ft);
 }
 
@@ -400,9 +176,9 @@ ft_fail(struct flowtab *ft, const char *why)
     ft->stats.failures++;
     reading_clear(ft);
     sent_clear(ft);
-    state_unref(ft->inflight);
+    ftstate_unref(ft->inflight);
     ft->inflight = NULL;
-    state_unref(ft->installed);
+    ftstate_unref(ft->installed);
     ft->installed = NULL;
     ft->phase = FT_BACKOFF;
     ev_timer_stop(ft->loop, &ft->kick);
@@ -412,6 +188,19 @@ ft_fail(struct flowtab *ft, const char *why)
 
     struct flowtab_result r = { .ok = false };
     ft->applied(ft, &r, ft->aux);
+}
+
+/* The part of 's' for 'id', created if needed (reading states only: their
+ * parts are not shared). */
+static struct ft_part *
+reading_part(struct ft_state *s, uint32_t id)
+{
+    struct ft_part *p = ftstate_get(s, id);
+    if (!p) {
+        p = ftpart_create(id);
+        ftstate_put(s, p);
+    }
+    return p;
 }
 
 static void
@@ -447,15 +236,17 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
         OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
             if (a->type == OFPACT_GROUP) {
                 uint32_t id = ofpact_get_GROUP(a)->group_id;
-                entry_insert(&ft->referenced,
-                             xasprintf("group_id=%"PRIu32, id),
-                             xstrdup(""), NULL);
+                ftpart_add_group(ft->referenced, ftcanon_group_key(id),
+                                 xstrdup(""), NULL);
             }
         }
-        entry_insert(&ft->reading->flows,
-                     flow_key(fs.table_id, fs.priority, &fs.match),
-                     flow_value(fs.cookie, fs.ofpacts, fs.ofpacts_len),
-                     NULL);
+        /* The low half of the cookie names the owner (part). */
+        uint32_t part = ntohll(fs.cookie) & UINT32_MAX;
+        ftpart_add_flow(reading_part(ft->reading, part),
+                        ftcanon_flow_key(fs.table_id, fs.priority, &fs.match),
+                        ftcanon_flow_value(fs.cookie, fs.ofpacts,
+                                           fs.ofpacts_len),
+                        NULL);
     }
     ofpbuf_uninit(&ofpacts);
     if (final && --ft->reads_pending == 0) {
@@ -489,9 +280,10 @@ ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
             ofchan_close(ft->chan, "bad group desc reply");
             return;
         }
-        entry_insert(&ft->read_groups,
-                     xasprintf("group_id=%"PRIu32, gd.group_id),
-                     group_value(gd.type, &gd.buckets), NULL);
+        /* Remember the id in the line slot of the entry. */
+        ftpart_add_group(ft->read_groups, ftcanon_group_key(gd.group_id),
+                         ftcanon_group_value(gd.type, &gd.buckets),
+                         xasprintf("%"PRIu32, gd.group_id));
         ofputil_uninit_group_desc(&gd);
     }
     if (final && --ft->reads_pending == 0) {
@@ -508,7 +300,9 @@ flowtab_start(struct flowtab *ft)
     reading_clear(ft);
     ft->phase = FT_READING;
     /* A generation no desired state has: never "synced" by accident. */
-    ft->reading = state_create(UINT64_MAX);
+    ft->reading = ftstate_create(UINT64_MAX);
+    ft->read_groups = ftpart_create(0);
+    ft->referenced = ftpart_create(0);
 
     struct ofputil_flow_stats_request fsr = {
         .aggregate = false,
@@ -531,22 +325,24 @@ flowtab_start(struct flowtab *ft)
 static void
 ft_read_done(struct flowtab *ft)
 {
-    /* Our groups: those our flows use, and those we want. */
+    /* Our groups: those our flows use, and those we want (group id = part
+     * id). */
     struct ft_entry *e;
-    HMAP_FOR_EACH (e, node, &ft->read_groups) {
-        if (entry_find(&ft->referenced, e->key)
-            || entry_find(&ft->desired->groups, e->key)) {
-            entry_insert(&ft->reading->groups, xstrdup(e->key),
-                         xstrdup(e->value), NULL);
+    HMAP_FOR_EACH (e, node, &ft->read_groups->groups) {
+        uint32_t id = strtoul(e->line, NULL, 10);
+        if (ftpart_find(&ft->referenced->groups, e->key)
+            || ftstate_get(ft->desired, id)) {
+            ftpart_add_group(reading_part(ft->reading, id), xstrdup(e->key),
+                             xstrdup(e->value), NULL);
         }
     }
-    state_unref(ft->installed);
+    ftstate_unref(ft->installed);
     ft->installed = ft->reading;
     ft->reading = NULL;
     reading_clear(ft);
     VLOG_INFO("%s: read %zu installed flows and %zu groups",
-              ofchan_name(ft->chan), hmap_count(&ft->installed->flows),
-              hmap_count(&ft->installed->groups));
+              ofchan_name(ft->chan), ftstate_n_flows(ft->installed),
+              ftstate_n_groups(ft->installed));
     ft->phase = FT_IDLE;
     if (ft->read_done) {
         ft->read_done(ft, ft->aux);
@@ -564,11 +360,14 @@ bool
 flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
                          uint32_t *port)
 {
-    if (!ft->installed) {
+    const struct ft_part *p = ft->installed ? ftstate_get(ft->installed,
+                                                          group_id)
+                                            : NULL;
+    if (!p) {
         return false;
     }
-    char *key = xasprintf("group_id=%"PRIu32, group_id);
-    const struct ft_entry *e = entry_find(&ft->installed->groups, key);
+    char *key = ftcanon_group_key(group_id);
+    const struct ft_entry *e = ftpart_find(&p->groups, key);
     free(key);
 
     const char *b = e ? strstr(e->value, ",bucket=watch_port:") : NULL;
@@ -584,42 +383,71 @@ ft_backoff_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 
 /* Desired state. */
 
-char *
-flowtab_set_desired(struct flowtab *ft, const struct svec *flows,
-                    const struct svec *groups, uint64_t generation)
+/* Makes 'ft->desired' ours alone (copy on write). */
+static void
+desired_own(struct flowtab *ft)
 {
-    enum ofputil_protocol protocol = ofchan_protocol(ft->chan);
-    enum ofp_version version = ofchan_version(ft->chan);
-    struct ft_state *s = state_create(generation);
-    const char *line;
-    size_t i;
+    if (ft->desired->refcnt > 1) {
+        struct ft_state *s = ftstate_clone(ft->desired,
+                                           ft->desired->generation);
+        ftstate_unref(ft->desired);
+        ft->desired = s;
+    }
+}
 
-    SVEC_FOR_EACH (i, line, flows) {
-        char *key = NULL, *value = NULL;
-        char *error = canon_flow(line, protocol, &key, &value);
-        if (error) {
-            state_unref(s);
-            return error;
+char *
+flowtab_set_part(struct flowtab *ft, uint32_t id, const struct svec *flows,
+                 const struct svec *groups)
+{
+    struct ft_part *prev = ftstate_get(ft->desired, id);
+
+    if (!flows->n && !groups->n) {
+        if (prev) {
+            desired_own(ft);
+            ftstate_remove(ft->desired, id);
         }
-        if (!entry_insert(&s->flows, key, value, xstrdup(line))) {
-            VLOG_WARN_RL(&rl, "duplicate desired flow ignored: %s", line);
-        }
+        return NULL;
     }
-    SVEC_FOR_EACH (i, line, groups) {
-        char *key = NULL, *value = NULL;
-        char *error = canon_group(line, version, &key, &value);
-        if (error) {
-            state_unref(s);
-            return error;
-        }
-        if (!entry_insert(&s->groups, key, value, xstrdup(line))) {
-            VLOG_WARN_RL(&rl, "duplicate desired group ignored: %s", line);
-        }
+
+    struct ft_part *part;
+    char *error = ftpart_build(id, flows, groups, prev,
+                               ofchan_protocol(ft->chan), &part);
+    if (error) {
+        return error;
     }
-    state_unref(ft->desired);
-    ft->desired = s;
-    ft_schedule_kick(ft);
+    if (part == prev) {
+        ftpart_unref(part);
+        return NULL;
+    }
+    desired_own(ft);
+    ftstate_put(ft->desired, part);
     return NULL;
+}
+
+void
+flowtab_keep_parts(struct flowtab *ft, bool (*keep)(uint32_t id, void *aux),
+                   void *aux)
+{
+    struct ft_slot *slot, *next;
+    HMAP_FOR_EACH_SAFE (slot, next, node, &ft->desired->slots) {
+        if (!keep(slot->part->id, aux)) {
+            desired_own(ft);
+            break;
+        }
+    }
+    HMAP_FOR_EACH_SAFE (slot, next, node, &ft->desired->slots) {
+        if (!keep(slot->part->id, aux)) {
+            ftstate_remove(ft->desired, slot->part->id);
+        }
+    }
+}
+
+void
+flowtab_commit(struct flowtab *ft, uint64_t generation)
+{
+    desired_own(ft);
+    ft->desired->generation = generation;
+    ft_schedule_kick(ft);
 }
 
 /* The bundle. */
@@ -681,12 +509,6 @@ encode_group_line(const char *line, int command, enum ofp_version version)
     return msg;
 }
 
-static bool
-ft_send(struct flowtab *ft, struct ofpbuf *inner, const char *what)
-{
-    return inner && ft_add_to_bundle(ft, inner, what);
-}
-
 static void ft_bundle_ctrl_reply(struct ofchan *, const struct ofp_header *,
                                  enum ofptype, int, bool, void *);
 static void ft_barrier_reply(struct ofchan *, const struct ofp_header *,
@@ -706,74 +528,157 @@ ft_bundle_ctrl(struct flowtab *ft, uint16_t type)
                            REQUEST_TIMEOUT_MS);
 }
 
-/* Computes the difference between installed and desired and sends it.
- * Returns the number of messages, or -1 if the channel failed. */
-static int
-ft_send_diff(struct flowtab *ft)
+/* A part as it is wanted and as it is installed, when they differ. */
+struct ft_pair {
+    const struct ft_part *want, *have;
+};
+
+/* One message of the difference, before it goes into the bundle. */
+struct ft_msg {
+    struct ovs_list node;
+    struct ofpbuf *inner;       /* A flow mod or group mod. */
+    const char *what;           /* Its text, for error reports. */
+};
+
+static void
+ft_msg_add(struct ovs_list *msgs, struct ofpbuf *inner, const char *what)
+{
+    if (inner) {
+        struct ft_msg *m = xmalloc(sizeof *m);
+        m->inner = inner;
+        m->what = what;
+        ovs_list_push_back(msgs, &m->node);
+    }
+}
+
+/* Appends to 'msgs' the difference between the parts in 'pairs': groups
+ * that are new or changed first (flows may point to them), then stale
+ * flows, then new and changed flows, then stale groups.  Counts them in
+ * ft->result. */
+static void
+ft_diff(struct flowtab *ft, const struct ft_pair *pairs, size_t n,
+        struct ovs_list *msgs)
 {
     enum ofputil_protocol p = ofchan_protocol(ft->chan);
     enum ofp_version v = ofchan_version(ft->chan);
-    struct ft_state *want = ft->inflight;
-    struct ft_state *have = ft->installed;
     struct flowtab_result *r = &ft->result;
     const struct ft_entry *e, *old;
-    int n = 0;
 
-    /* Groups that are new or changed, first: flows may point to them. */
-    HMAP_FOR_EACH (e, node, &want->groups) {
-        old = entry_find(&have->groups, e->key);
-        if (!old || strcmp(old->value, e->value)) {
-            if (!ft_send(ft, encode_group_line(e->line, old ? OFPGC11_MODIFY
-                                                            : OFPGC11_ADD, v),
-                         e->line)) {
-                return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
+        if (!want) {
+            continue;
+        }
+        HMAP_FOR_EACH (e, node, &want->groups) {
+            old = have ? ftpart_find(&have->groups, e->key) : NULL;
+            if (!old || strcmp(old->value, e->value)) {
+                ft_msg_add(msgs, encode_group_line(e->line,
+                                                   old ? OFPGC11_MODIFY
+                                                       : OFPGC11_ADD, v),
+                           e->line);
+                r->n_group_mods++;
             }
-            r->n_group_mods++;
-            n++;
         }
     }
-    /* Stale flows. */
-    HMAP_FOR_EACH (e, node, &have->flows) {
-        if (!entry_find(&want->flows, e->key)) {
-            if (!ft_send(ft, encode_flow_line(e->key, OFPFC_DELETE_STRICT, p),
-                         e->key)) {
-                return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
+        if (!have) {
+            continue;
+        }
+        HMAP_FOR_EACH (e, node, &have->flows) {
+            if (!want || !ftpart_find(&want->flows, e->key)) {
+                ft_msg_add(msgs, encode_flow_line(e->key, OFPFC_DELETE_STRICT,
+                                                  p), e->key);
+                r->n_delete++;
             }
-            r->n_delete++;
-            n++;
         }
     }
-    /* New and changed flows. */
-    HMAP_FOR_EACH (e, node, &want->flows) {
-        old = entry_find(&have->flows, e->key);
-        if (!old) {
-            if (!ft_send(ft, encode_flow_line(e->line, OFPFC_ADD, p),
-                         e->line)) {
-                return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
+        if (!want) {
+            continue;
+        }
+        HMAP_FOR_EACH (e, node, &want->flows) {
+            old = have ? ftpart_find(&have->flows, e->key) : NULL;
+            if (!old) {
+                ft_msg_add(msgs, encode_flow_line(e->line, OFPFC_ADD, p),
+                           e->line);
+                r->n_add++;
+            } else if (strcmp(old->value, e->value)) {
+                ft_msg_add(msgs, encode_flow_line(e->line,
+                                                  OFPFC_MODIFY_STRICT, p),
+                           e->line);
+                r->n_modify++;
             }
-            r->n_add++;
-            n++;
-        } else if (strcmp(old->value, e->value)) {
-            if (!ft_send(ft, encode_flow_line(e->line, OFPFC_MODIFY_STRICT,
-                                              p), e->line)) {
-                return -1;
-            }
-            r->n_modify++;
-            n++;
         }
     }
-    /* Stale groups, last. */
-    HMAP_FOR_EACH (e, node, &have->groups) {
-        if (!entry_find(&want->groups, e->key)) {
-            if (!ft_send(ft, encode_group_line(e->key, OFPGC11_DELETE, v),
-                         e->key)) {
-                return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
+        if (!have) {
+            continue;
+        }
+        HMAP_FOR_EACH (e, node, &have->groups) {
+            if (!want || !ftpart_find(&want->groups, e->key)) {
+                ft_msg_add(msgs, encode_group_line(e->key, OFPGC11_DELETE, v),
+                           e->key);
+                r->n_group_mods++;
             }
-            r->n_group_mods++;
-            n++;
         }
     }
+}
+
+/* Parts of 'want' and 'have' that differ (by identity: parts are shared
+ * between states while unchanged).  Returns the count; '*pairsp' is
+ * malloc'd. */
+static size_t
+ft_pairs(const struct ft_state *want, const struct ft_state *have,
+         struct ft_pair **pairsp)
+{
+    size_t n = 0, allocated = 0;
+    struct ft_pair *pairs = NULL;
+    struct ft_slot *slot;
+
+    FTSTATE_FOR_EACH_SLOT (slot, want) {
+        const struct ft_part *h = ftstate_get(have, slot->part->id);
+        if (h != slot->part) {
+            if (n >= allocated) {
+                pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
+            }
+            pairs[n++] = (struct ft_pair) { slot->part, h };
+        }
+    }
+    FTSTATE_FOR_EACH_SLOT (slot, have) {
+        if (!ftstate_get(want, slot->part->id)) {
+            if (n >= allocated) {
+                pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
+            }
+            pairs[n++] = (struct ft_pair) { NULL, slot->part };
+        }
+    }
+    *pairsp = pairs;
     return n;
+}
+
+/* Sends 'msgs' (consumed) as one bundle, committed, then a barrier.  Returns
+ * false if the channel failed. */
+static bool
+ft_send_bundle(struct flowtab *ft, struct ovs_list *msgs)
+{
+    bool ok = ft_bundle_ctrl(ft, OFPBCT_OPEN_REQUEST);
+    struct ft_msg *m;
+    LIST_FOR_EACH_POP (m, node, msgs) {
+        if (ok) {
+            ok = ft_add_to_bundle(ft, m->inner, m->what);
+        } else {
+            ofpbuf_delete(m->inner);
+        }
+        free(m);
+    }
+    return ok && ft_bundle_ctrl(ft, OFPBCT_COMMIT_REQUEST)
+           && !ofchan_request(ft->chan,
+                              ofputil_encode_barrier_request(
+                                  ofchan_version(ft->chan)),
+                              ft_barrier_reply, ft, REQUEST_TIMEOUT_MS);
 }
 
 static void
@@ -789,35 +694,18 @@ ft_kick_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 
     memset(&ft->result, 0, sizeof ft->result);
     ft->result.generation = ft->desired->generation;
-    ft->inflight = state_ref(ft->desired);
-    ft->bundle_id++;
-    ft->open_ok = ft->commit_ok = ft->commit_done = false;
+    ft->inflight = ftstate_ref(ft->desired);
 
-    /* Nothing to send: the desired state is installed already. */
-    bool empty = true;
-    const struct ft_entry *e, *old;
-    HMAP_FOR_EACH (e, node, &ft->inflight->flows) {
-        old = entry_find(&ft->installed->flows, e->key);
-        if (!old || strcmp(old->value, e->value)) {
-            empty = false;
-            break;
-        }
-    }
-    if (empty) {
-        HMAP_FOR_EACH (e, node, &ft->inflight->groups) {
-            old = entry_find(&ft->installed->groups, e->key);
-            if (!old || strcmp(old->value, e->value)) {
-                empty = false;
-                break;
-            }
-        }
-    }
-    if (empty
-        && hmap_count(&ft->installed->flows)
-           == hmap_count(&ft->inflight->flows)
-        && hmap_count(&ft->installed->groups)
-           == hmap_count(&ft->inflight->groups)) {
-        state_unref(ft->installed);
+    struct ft_pair *pairs;
+    size_t n = ft_pairs(ft->inflight, ft->installed, &pairs);
+    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+    ft_diff(ft, pairs, n, &msgs);
+    free(pairs);
+
+    if (ovs_list_is_empty(&msgs)) {
+        /* The desired state is installed already (parts that differed did
+         * so in identity only). */
+        ftstate_unref(ft->installed);
         ft->installed = ft->inflight;
         ft->inflight = NULL;
         ft->result.ok = true;
@@ -826,23 +714,13 @@ ft_kick_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     }
 
     ft->phase = FT_BUNDLE;
+    ft->bundle_id++;
+    ft->open_ok = ft->commit_ok = ft->commit_done = false;
     ft->stats.bundles++;
-    if (!ft_bundle_ctrl(ft, OFPBCT_OPEN_REQUEST)) {
-        return;
-    }
-    int n = ft_send_diff(ft);
-    if (n < 0) {
-        return;
-    }
     ft->stats.flow_mods += ft->result.n_add + ft->result.n_modify
                            + ft->result.n_delete;
     ft->stats.group_mods += ft->result.n_group_mods;
-    if (!ft_bundle_ctrl(ft, OFPBCT_COMMIT_REQUEST)) {
-        return;
-    }
-    ofchan_request(ft->chan,
-                   ofputil_encode_barrier_request(ofchan_version(ft->chan)),
-                   ft_barrier_reply, ft, REQUEST_TIMEOUT_MS);
+    ft_send_bundle(ft, &msgs);
 }
 
 static void
@@ -906,7 +784,7 @@ ft_barrier_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
         return;
     }
     ft->backoff_s = BACKOFF_MIN;
-    state_unref(ft->installed);
+    ftstate_unref(ft->installed);
     ft->installed = ft->inflight;
     ft->inflight = NULL;
     ft->phase = FT_IDLE;
@@ -946,41 +824,44 @@ compare_strings(const void *a_, const void *b_)
     return strcmp(*a, *b);
 }
 
-static json_t *
-entries_to_json(const struct hmap *map, bool groups)
-{
-    struct svec lines = SVEC_EMPTY_INITIALIZER;
-    const struct ft_entry *e;
-    HMAP_FOR_EACH (e, node, map) {
-        svec_add_nocopy(&lines, groups
-                                ? xasprintf("%s,%s", e->key, e->value)
-                                : xasprintf("%s,%s", e->value, e->key));
-    }
-    qsort(lines.names, lines.n, sizeof *lines.names, compare_strings);
-    json_t *a = json_array();
-    const char *line;
-    size_t i;
-    SVEC_FOR_EACH (i, line, &lines) {
-        json_array_append_new(a, json_string(line));
-    }
-    svec_destroy(&lines);
-    return a;
-}
-
 json_t *
 flowtab_to_json(const struct flowtab *ft)
 {
+    struct svec flows = SVEC_EMPTY_INITIALIZER;
+    struct svec groups = SVEC_EMPTY_INITIALIZER;
+
+    if (ft->installed) {
+        struct ft_slot *slot;
+        FTSTATE_FOR_EACH_SLOT (slot, ft->installed) {
+            const struct ft_entry *e;
+            HMAP_FOR_EACH (e, node, &slot->part->flows) {
+                svec_add_nocopy(&flows, xasprintf("%s,%s", e->value,
+                                                  e->key));
+            }
+            HMAP_FOR_EACH (e, node, &slot->part->groups) {
+                svec_add_nocopy(&groups, xasprintf("%s,%s", e->key,
+                                                   e->value));
+            }
+        }
+    }
+    qsort(flows.names, flows.n, sizeof *flows.names, compare_strings);
+    qsort(groups.names, groups.n, sizeof *groups.names, compare_strings);
+
     json_t *o = json_object();
     json_object_set_new(o, "synced", json_boolean(flowtab_is_synced(ft)));
-    if (ft->installed) {
-        json_object_set_new(o, "flows",
-                            entries_to_json(&ft->installed->flows, false));
-        json_object_set_new(o, "groups",
-                            entries_to_json(&ft->installed->groups, true));
-    } else {
-        json_object_set_new(o, "flows", json_array());
-        json_object_set_new(o, "groups", json_array());
+    json_t *fa = json_array(), *ga = json_array();
+    const char *line;
+    size_t i;
+    SVEC_FOR_EACH (i, line, &flows) {
+        json_array_append_new(fa, json_string(line));
     }
+    SVEC_FOR_EACH (i, line, &groups) {
+        json_array_append_new(ga, json_string(line));
+    }
+    json_object_set_new(o, "flows", fa);
+    json_object_set_new(o, "groups", ga);
+    svec_destroy(&flows);
+    svec_destroy(&groups);
     return o;
 }
 
@@ -988,6 +869,6 @@ void
 flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *s)
 {
     *s = ft->stats;
-    s->n_flows = ft->installed ? hmap_count(&ft->installed->flows) : 0;
-    s->n_groups = ft->installed ? hmap_count(&ft->installed->groups) : 0;
+    s->n_flows = ft->installed ? ftstate_n_flows(ft->installed) : 0;
+    s->n_groups = ft->installed ? ftstate_n_groups(ft->installed) : 0;
 }

@@ -954,6 +954,7 @@ strip_state(json_t *alias)
     {
         json_object_del(m, "state");
         json_object_del(m, "master");
+        json_object_del(m, "probe_state");
     }
 }
 

@@ -19,7 +19,7 @@
 #include "openvswitch/types.h"
 #include "packets.h"
 
-/* Health probe settings (used by the health issue; parsed now). */
+/* Health probe settings (see docs/config.md, "probe"). */
 enum cfg_probe_type {
     CFG_PROBE_ARP,              /* Default. */
     CFG_PROBE_TCP,
@@ -46,6 +46,9 @@ struct cfg_member {
     ovs_be32 ip4;               /* When has_ip && !ip_is_v6. */
     struct in6_addr ip6;        /* When has_ip && ip_is_v6. */
     int priority;               /* 0..255, default 100. */
+    bool has_probe;             /* The member has its own "probe". */
+    struct cfg_probe probe;     /* Effective: the alias's unless has_probe
+                                 * (member keys override the alias's). */
     bool drained;               /* Never elected; default false.  Written
                                  * back only when true. */
 };
@@ -79,10 +82,21 @@ struct cfg_alias {
     uint32_t id;
 };
 
+/* The identity health probes are sent from, on one bridge. */
+struct cfg_probe_source {
+    bool configured;            /* "probe_source" was given. */
+    struct eth_addr mac;        /* Default 02:76:6d:61:63:70. */
+    bool has_ip;                /* Needed for tcp probes. */
+    ovs_be32 ip4;
+    uint32_t meter_id;          /* Default 0x766d; 1..0xffff0000. */
+    unsigned int rate_pps;      /* Probe replies to vmacd; 0 = auto. */
+};
+
 struct cfg_bridge {
     char *name;
     size_t n_uplinks;
     char **uplinks;             /* Port names. */
+    struct cfg_probe_source probe_source;
 };
 
 struct config {
@@ -139,6 +153,14 @@ const struct cfg_alias *config_find_alias(const struct config *,
                                           const char *name);
 const struct cfg_bridge *config_find_bridge(const struct config *,
                                             const char *name);
+
+/* The probe identity of bridge 'bridge' (the defaults when the bridge is
+ * not listed or has no "probe_source"). */
+const struct cfg_probe_source *config_probe_source(const struct config *,
+                                                   const char *bridge);
+
+/* Returns true if member 'm' is probed (type arp or tcp and an IPv4 "ip"). */
+bool config_member_probed(const struct cfg_member *m);
 
 /* Returns true if 'port' is an uplink of bridge 'bridge'. */
 bool config_is_uplink(const struct config *, const char *bridge,

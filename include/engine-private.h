@@ -15,7 +15,10 @@
 #include "openvswitch/list.h"
 #include "sset.h"
 
+struct alias_inputs;
 struct alias_state;
+struct eth_addr;
+struct ofp_header;
 struct flowtab;
 struct oflisten;
 struct oflisten_active;
@@ -30,6 +33,8 @@ struct conn {
     struct flowtab *ft;             /* Once ready. */
     struct bridge *br;              /* Once ready. */
     double connected_at;
+    uint32_t probe_meter_xid;       /* engine-health.c: meter ADD in flight
+                                     * (its error is ours), or 0. */
 };
 
 /* A bridge, by name: known from the config or from a connection. */
@@ -43,6 +48,14 @@ struct bridge {
     bool announce_on_apply;         /* Announce its masters when applied. */
     unsigned int n_connects;
     double last_apply_ms;           /* Last bundle's event-to-barrier. */
+
+    /* What each alias's flows on this bridge were last generated from
+     * (engine.c, bridge_sync_parts()): an alias is regenerated only when
+     * these inputs change, or the config or the connection does. */
+    uint64_t parts_cfg_seq;         /* engine->cfg_seq they belong to. */
+    unsigned int parts_connect;     /* n_connects they belong to. */
+    size_t n_inputs;
+    struct alias_inputs *inputs;
 };
 
 /* Runtime of one alias, parallel to cfg->aliases. */
@@ -77,6 +90,8 @@ struct engine {
     struct alias_rt *rts;           /* cfg->n_aliases. */
     struct alias_state **states;    /* cfg->n_aliases. */
     uint64_t generation;
+    uint64_t cfg_seq;               /* Bumped whenever 'cfg' changes. */
+    uint32_t *ids_sorted;           /* Alias ids, sorted (lookups). */
     ev_timer update;                /* Deferred engine_update(). */
 
     /* When a master moves to another bridge, that bridge commits first;
@@ -90,12 +105,19 @@ struct engine {
     struct api *api;
     double started;
 
+    /* engine-health.c: one prober per probed (alias, member). */
+    struct hmap probers;            /* By alias + member name. */
+    struct hmap probe_targets;      /* Same, by bridge + port + IP. */
+    uint64_t n_packet_ins, n_packet_ins_bad;
+
     /* engine-write.c: API writes. */
     char *config_path;              /* Where writes persist, or NULL. */
     struct ovs_list waiters;        /* struct engine_waiter. */
 };
 
 struct bridge *engine_bridge_find(const struct engine *, const char *name);
+/* Is 'id' the id of an alias of the current config? */
+bool engine_has_alias_id(const struct engine *, uint32_t id);
 long long engine_now_ms(const struct engine *);
 
 /* Schedules an election + flow regeneration in this loop iteration;
@@ -112,6 +134,26 @@ void engine_announce_init(struct alias_rt *);
 void engine_announce_stop(struct alias_rt *);
 void engine_announce_rearm(struct alias_rt *);
 int engine_announce_now(struct engine *, size_t alias_idx, char **errp);
+
+/* engine-health.c: health probes (ARP / TCP SYN by packet-out, replies by
+ * packet-in), their state machines (health.h), and the learned MACs.
+ * engine_health_sync() (re)builds the probers from eng->cfg, keeping the
+ * state of members whose probe target did not change, and feeds every
+ * member's health into the new alias states; engine.c calls it whenever
+ * the alias states are (re)created. */
+void engine_health_init(struct engine *);
+void engine_health_sync(struct engine *);
+void engine_health_destroy(struct engine *);
+void engine_health_conn_ready(struct conn *);
+void engine_health_ports(struct engine *, const struct bridge *);
+bool engine_health_error(struct conn *, const struct ofp_header *);
+void engine_health_packet_in(struct conn *, const struct ofp_header *);
+bool engine_member_mac(const struct engine *, size_t alias, size_t member,
+                       struct eth_addr *);
+bool engine_probe_port_owner(const struct engine *, size_t alias,
+                             size_t member, bool *tcp);
+json_t *engine_health_to_json(const struct engine *, size_t alias,
+                              size_t member);
 
 /* engine-api.c */
 void engine_api_routes(struct engine *, struct api *);

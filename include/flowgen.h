@@ -11,12 +11,14 @@
 #define VMACD_FLOWGEN_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "svec.h"
 
 struct alias_state;
 struct config;
+struct eth_addr;
 
 /* Output of flowgen_bridge(). */
 struct flowgen_out {
@@ -52,6 +54,39 @@ void flowgen_bridge(const struct config *cfg, const char *bridge,
                     flowgen_port_lookup *lookup, void *aux,
                     struct alias_state *const *states,
                     struct flowgen_out *out);
+
+/* Optional inputs of flowgen_alias_ex(). */
+struct flowgen_opts {
+    /* The MAC of member 'member' of alias 'alias' (learned by the health
+     * probes); returns false if it is unknown (the member gets no bucket).
+     * NULL: the config's "mac". */
+    bool (*member_mac)(void *aux, size_t alias, size_t member,
+                       struct eth_addr *mac);
+
+    /* Does member 'member' of alias 'alias' carry the probe reply flows of
+     * its port (the first probed member on each port, in config order,
+     * does)?  '*tcp': a member on that port is probed over TCP.  NULL: no
+     * probe flows. */
+    bool (*probe_owner)(void *aux, size_t alias, size_t member, bool *tcp);
+    void *aux;
+};
+
+/* flowgen_alias() with options ('opts' may be NULL: none). */
+void flowgen_alias_ex(const struct config *, const char *bridge, size_t idx,
+                      flowgen_port_lookup *, void *aux,
+                      const struct alias_state *,
+                      const struct flowgen_opts *opts,
+                      struct flowgen_out *);
+
+/* The guard flows of the probe identity of 'bridge' (config_probe_source()),
+ * with the base flow's cookie (id 0), when a member on 'bridge' is probed:
+ * anything to or from the identity is dropped, except the replies from the
+ * probed members' ports that flowgen_alias_ex() sends to vmacd through the
+ * meter (with the cookie of the alias whose member owns the port).  They
+ * depend only on the config.  See flows/README.md, "Health
+ * probes". */
+void flowgen_probes(const struct config *, const char *bridge,
+                    struct flowgen_out *);
 
 /* The cookie of alias 'alias_id' ((cookie_prefix << 32) | alias_id); id 0
  * gives the cookie of the flows that belong to no alias. */

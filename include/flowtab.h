@@ -60,12 +60,24 @@ void flowtab_set_read_callback(struct flowtab *, flowtab_read_func *);
 bool flowtab_group_first_port(const struct flowtab *, uint32_t group_id,
                               uint32_t *port);
 
-/* Replaces the desired state.  Returns NULL, or a malloc'd message if a
- * line does not parse (then nothing changes).  'generation' is echoed in
- * the result once this state (or a later one) is applied. */
-char *flowtab_set_desired(struct flowtab *, const struct svec *flows,
-                          const struct svec *groups, uint64_t generation)
+/* The desired state, by parts.  A part holds the flows and groups of one
+ * owner (vmacd: an alias, by its id, which is also its group id and the low
+ * half of its flows' cookie; 0 for the base flows); flows read back from
+ * the switch are sorted into parts by that cookie half.
+ *
+ * flowtab_set_part() replaces part 'id' with these lines (ovs-ofctl
+ * add-flow / add-group syntax); empty lists remove it.  Lines it had
+ * before keep their canonical forms; the same lines as before change
+ * nothing.  Returns NULL or a malloc'd message if a line does not parse
+ * (then the part is unchanged).  flowtab_keep_parts() removes the parts
+ * for which 'keep' says false.  flowtab_commit() makes what was set the
+ * desired state 'generation' and syncs it (later, from the loop). */
+char *flowtab_set_part(struct flowtab *, uint32_t id,
+                       const struct svec *flows, const struct svec *groups)
     __attribute__((warn_unused_result));
+void flowtab_keep_parts(struct flowtab *,
+                        bool (*keep)(uint32_t id, void *aux), void *aux);
+void flowtab_commit(struct flowtab *, uint64_t generation);
 
 /* Is the installed state known and equal to the desired one? */
 bool flowtab_is_synced(const struct flowtab *);

@@ -95,8 +95,10 @@ def test_write_commands_change_flows_and_file(make_topo):
     assert "192.0.2.201" in flows and "192.0.2.200" not in flows
 
     # member add / drain / undrain / remove.
+    # (A member needs a MAC, given or learned by probing its ip, before it
+    # can be elected.)
     out = ctl(t, "member", "add", "db", "m3", "--bridge", BRIDGE, "--port",
-              "m3-p", "--priority", "130").stdout
+              "m3-p", "--mac", HOSTS["m3"][1], "--priority", "130").stdout
     assert out.strip() == "member m3 of alias db set (master m3)"
     ctl(t, "member", "drain", "db", "m3")
     a = ctl_json(t, "alias", "show", "db")

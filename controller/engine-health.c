@@ -1,0 +1,910 @@
+/*
+ * engine-health: health probes of the members, on the engine's loop.
+ *
+ * One prober per member that is probed (config_member_probed()): a
+ * repeating libev timer sends one probe every interval_ms by packet-out on
+ * the member's port, from the bridge's probe identity
+ * (config_probe_source()); the probers of a bridge are spread evenly over
+ * the interval.  A reply (packet-in from the meter-protected flow that
+ * flowgen installs for the identity's MAC) or the lack of one within the
+ * timeout is fed to the member's health state machine (health.h); its
+ * verdict, and whether the member's MAC is known, become the member's
+ * health in the alias model.
+ *
+ * ARP probes are RFC 5227 probes (sender IP 0.0.0.0, broadcast): the member
+ * answers to the identity's MAC and learns no neighbour entry.  TCP probes
+ * are SYNs from the identity's IP to the member's port: a SYN-ACK is alive
+ * (vmacd resets the connection), RST or silence is dead.
+ */
+#include "engine-private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alias.h"
+#include "config.h"
+#include "csum.h"
+#include "dp-packet.h"
+#include "flow.h"
+#include "hash.h"
+#include "health.h"
+#include "ofswitch.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-meter.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "packets.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(health_io);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* First TCP source port of the probes; each prober has its own. */
+#define PROBE_TCP_SPORT_BASE 49152
+
+struct prober {
+    struct hmap_node node;  /* In eng->probers, by alias + member. */
+    struct hmap_node tnode; /* In eng->probe_targets. */
+    struct engine *eng;
+    char *alias, *member;         /* Names (the key). */
+    size_t alias_idx, member_idx; /* In the current config. */
+
+    /* Target (a change of any of these restarts the state). */
+    char *bridge, *port;
+    ovs_be32 ip;
+    struct cfg_probe probe;
+
+    struct health h;
+    ev_timer send;    /* Repeats every interval. */
+    ev_timer timeout; /* One-shot per probe. */
+    ev_timer wake;    /* health_next_wakeup(). */
+    bool outstanding;
+    double sent_at; /* ev_time() of the outstanding probe. */
+    uint32_t tcp_seq;
+    uint16_t tcp_sport;
+    bool arp_refresh; /* TCP: next probe also sends an ARP. */
+
+    /* The member's MAC: configured, or learned from ARP replies. */
+    bool has_mac;
+    struct eth_addr mac;
+    bool mac_configured;
+    uint64_t n_mac_changes, n_mac_mismatch;
+
+    bool owns_port; /* Carries its port's reply flows. */
+    bool port_tcp;  /* A prober on the port uses TCP. */
+
+    double last_rtt_ms; /* -1 when none yet. */
+    uint64_t n_sent, n_replies, n_timeouts, n_refused;
+};
+
+static void prober_send_cb(struct ev_loop *, ev_timer *, int revents);
+static void prober_timeout_cb(struct ev_loop *, ev_timer *, int revents);
+static void prober_wake_cb(struct ev_loop *, ev_timer *, int revents);
+static struct ofpbuf *meter_mod(const struct engine *, const char *bridge,
+                                uint16_t command, enum ofp_version);
+
+static uint32_t
+prober_hash(const char *alias, const char *member)
+{
+    return hash_string(member, hash_string(alias, 0));
+}
+
+static uint32_t
+target_hash(const char *bridge, const char *port, ovs_be32 ip)
+{
+    return hash_int((OVS_FORCE uint32_t) ip,
+                    hash_string(port, hash_string(bridge, 0)));
+}
+
+static struct prober *
+prober_find(const struct engine *eng, const char *alias, const char *member)
+{
+    struct prober *p;
+    HMAP_FOR_EACH_WITH_HASH (p, node, prober_hash(alias, member),
+                             &eng->probers) {
+        if (!strcmp(p->alias, alias) && !strcmp(p->member, member)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+void
+engine_health_init(struct engine *eng)
+{
+    hmap_init(&eng->probers);
+    hmap_init(&eng->probe_targets);
+}
+
+static void
+prober_destroy(struct prober *p)
+{
+    struct engine *eng = p->eng;
+    ev_timer_stop(eng->loop, &p->send);
+    ev_timer_stop(eng->loop, &p->timeout);
+    ev_timer_stop(eng->loop, &p->wake);
+    hmap_remove(&eng->probers, &p->node);
+    hmap_remove(&eng->probe_targets, &p->tnode);
+    free(p->alias);
+    free(p->member);
+    free(p->bridge);
+    free(p->port);
+    free(p);
+}
+
+void
+engine_health_destroy(struct engine *eng)
+{
+    struct prober *p;
+    HMAP_FOR_EACH_SAFE (p, node, &eng->probers) {
+        prober_destroy(p);
+    }
+    hmap_destroy(&eng->probers);
+    hmap_destroy(&eng->probe_targets);
+}
+
+/* The member's health as the alias model sees it.  While its link is
+ * down the alias model already knows why the member is out (and keeps it
+ * at the end of the group's buckets): health only speaks for members whose
+ * link is up. */
+static bool
+prober_usable(const struct prober *p)
+{
+    return (
+        p->has_mac
+        && (health_ok(&p->h) || (p->h.state == HEALTH_DOWN && !p->h.link_up)));
+}
+
+static void
+prober_arm_wake(struct prober *p)
+{
+    long long at = health_next_wakeup(&p->h);
+    ev_timer_stop(p->eng->loop, &p->wake);
+    if (at != LLONG_MAX) {
+        double delay = MAX(at - engine_now_ms(p->eng), 0) / 1000.0;
+        ev_timer_set(&p->wake, delay, 0.);
+        ev_timer_start(p->eng->loop, &p->wake);
+    }
+}
+
+/* Reports a change of the member's health state or MAC to the alias model,
+ * the log and the event stream. */
+static void
+prober_changed(struct prober *p, enum health_state old, const char *reason)
+{
+    struct engine *eng = p->eng;
+    double t = ev_time();
+    bool ok = prober_usable(p);
+
+    alias_state_set_health(eng->states[p->alias_idx], p->member_idx, ok,
+                           engine_now_ms(eng));
+    if (old != p->h.state) {
+        VLOG_INFO("alias %s: member %s probe state %s -> %s (%s)", p->alias,
+                  p->member, health_state_name(old),
+                  health_state_name(p->h.state), reason);
+        json_t *ev = json_object();
+        json_object_set_new(ev, "alias", json_string(p->alias));
+        json_object_set_new(ev, "member", json_string(p->member));
+        json_object_set_new(ev, "old", json_string(health_state_name(old)));
+        json_object_set_new(ev, "new",
+                            json_string(health_state_name(p->h.state)));
+        json_object_set_new(ev, "reason", json_string(reason));
+        if (p->h.state == HEALTH_HELD) {
+            json_object_set_new(ev, "hold_ms", json_integer(p->h.hold_ms));
+        }
+        engine_publish(eng, "member_state", ev);
+    }
+    prober_arm_wake(p);
+    engine_schedule_update(eng, t, reason);
+}
+
+static void
+prober_result(struct prober *p, bool ok)
+{
+    enum health_state old = p->h.state;
+    if (health_probe_result(&p->h, ok, engine_now_ms(p->eng))) {
+        prober_changed(p, old, p->h.reason);
+    }
+}
+
+/* Sending. */
+
+static bool
+send_packet(struct ofchan *chan, const struct dp_packet *pkt, uint32_t port)
+{
+    uint64_t stub[64 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    ofpact_put_OUTPUT(&ofpacts)->port = u16_to_ofp(port);
+
+    struct ofputil_packet_out po = {
+        .packet = dp_packet_data(pkt),
+        .packet_len = dp_packet_size(pkt),
+        .buffer_id = UINT32_MAX,
+        .ofpacts = ofpacts.data,
+        .ofpacts_len = ofpacts.size,
+    };
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
+    struct ofpbuf *msg = ofputil_encode_packet_out(&po, ofchan_protocol(chan));
+    ofpbuf_uninit(&ofpacts);
+    return !ofchan_send(chan, msg);
+}
+
+/* A TCP SYN (or RST) from 'src' to 'dst', built on the packets.h
+ * structures. */
+static void
+compose_tcp(struct dp_packet *b, struct eth_addr eth_src,
+            struct eth_addr eth_dst, ovs_be32 src, ovs_be32 dst,
+            uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+            uint16_t flags)
+{
+    dp_packet_clear(b);
+    struct ip_header *ip = eth_compose(b, eth_dst, eth_src, ETH_TYPE_IP,
+                                       IP_HEADER_LEN + TCP_HEADER_LEN);
+    memset(ip, 0, IP_HEADER_LEN + TCP_HEADER_LEN);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(IP_HEADER_LEN + TCP_HEADER_LEN);
+    ip->ip_frag_off = htons(0x4000) /* Don't fragment. */;
+    ip->ip_ttl = 64;
+    ip->ip_proto = IPPROTO_TCP;
+    put_16aligned_be32(&ip->ip_src, src);
+    put_16aligned_be32(&ip->ip_dst, dst);
+    ip->ip_csum = csum(ip, IP_HEADER_LEN);
+
+    struct tcp_header *tcp = (struct tcp_header *) (ip + 1);
+    tcp->tcp_src = htons(sport);
+    tcp->tcp_dst = htons(dport);
+    put_16aligned_be32(&tcp->tcp_seq, htonl(seq));
+    put_16aligned_be32(&tcp->tcp_ack, htonl(ack));
+    tcp->tcp_ctl = TCP_CTL(flags, 5);
+    tcp->tcp_winsz = htons(flags & TCP_SYN ? 1024 : 0);
+    tcp->tcp_csum = csum_finish(
+        csum_continue(packet_csum_pseudoheader(ip), tcp, TCP_HEADER_LEN));
+}
+
+/* The connection and port the prober sends on, or NULL. */
+static struct ofchan *
+prober_chan(const struct prober *p, uint32_t *port)
+{
+    const struct bridge *br = engine_bridge_find(p->eng, p->bridge);
+    if (!br || !br->conn || !br->conn->ft) {
+        return NULL;
+    }
+    const struct ofswitch_port *op
+        = ofswitch_port_by_name(br->conn->sw, p->port);
+    if (!op || op->link_down || op->admin_down) {
+        return NULL;
+    }
+    *port = op->number;
+    return ofswitch_chan(br->conn->sw);
+}
+
+static void
+prober_send_cb(struct ev_loop *loop, ev_timer *w, int revents OVS_UNUSED)
+{
+    struct prober *p = CONTAINER_OF(w, struct prober, send);
+    struct engine *eng = p->eng;
+
+    if (p->outstanding) {
+        /* timeout_ms >= interval_ms: the previous probe is a miss now. */
+        ev_timer_stop(loop, &p->timeout);
+        p->outstanding = false;
+        p->n_timeouts++;
+        p->arp_refresh = true;
+        prober_result(p, false);
+    }
+
+    uint32_t port;
+    struct ofchan *chan = prober_chan(p, &port);
+    if (!chan) {
+        return; /* Not connected, absent or link down. */
+    }
+    const struct cfg_probe_source *ps
+        = config_probe_source(eng->cfg, p->bridge);
+    struct dp_packet pkt;
+    uint64_t stub[128 / 8];
+    dp_packet_use_stub(&pkt, stub, sizeof stub);
+
+    bool tcp = p->probe.type == CFG_PROBE_TCP && p->has_mac && ps->has_ip;
+    if (!tcp || p->arp_refresh) {
+        compose_arp(&pkt, ARP_OP_REQUEST, ps->mac, eth_addr_zero, true,
+                    htonl(0), p->ip);
+        send_packet(chan, &pkt, port);
+        p->arp_refresh = false;
+    }
+    if (tcp) {
+        p->tcp_seq = random_uint32();
+        compose_tcp(&pkt, ps->mac, p->mac, ps->ip4, p->ip, p->tcp_sport,
+                    p->probe.tcp_port, p->tcp_seq, 0, TCP_SYN);
+        send_packet(chan, &pkt, port);
+    }
+    dp_packet_uninit(&pkt);
+
+    p->n_sent++;
+    p->outstanding = true;
+    p->sent_at = ev_time();
+    if (p->probe.timeout_ms < p->probe.interval_ms) {
+        ev_timer_set(&p->timeout, p->probe.timeout_ms / 1000.0, 0.);
+        ev_timer_start(loop, &p->timeout);
+    }
+}
+
+static void
+prober_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                  int revents OVS_UNUSED)
+{
+    struct prober *p = CONTAINER_OF(w, struct prober, timeout);
+    if (p->outstanding) {
+        p->outstanding = false;
+        p->n_timeouts++;
+        p->arp_refresh = true;
+        prober_result(p, false);
+    }
+}
+
+static void
+prober_wake_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+               int revents OVS_UNUSED)
+{
+    struct prober *p = CONTAINER_OF(w, struct prober, wake);
+    enum health_state old = p->h.state;
+    if (health_run(&p->h, engine_now_ms(p->eng))) {
+        prober_changed(p, old, p->h.reason);
+    } else {
+        prober_arm_wake(p);
+    }
+}
+
+/* Building the probers from the config. */
+
+static bool
+target_equal(const struct prober *p, const struct cfg_member *m)
+{
+    return (!strcmp(p->bridge, m->bridge) && !strcmp(p->port, m->port)
+            && p->ip == m->ip4 && p->probe.type == m->probe.type
+            && p->probe.tcp_port == m->probe.tcp_port
+            && p->probe.fall == m->probe.fall
+            && p->probe.rise == m->probe.rise);
+}
+
+static struct prober *
+prober_create(struct engine *eng, const struct cfg_alias *a,
+              const struct cfg_member *m)
+{
+    struct prober *p = xzalloc(sizeof *p);
+    p->eng = eng;
+    p->alias = xstrdup(a->name);
+    p->member = xstrdup(m->name);
+    p->bridge = xstrdup(m->bridge);
+    p->port = xstrdup(m->port);
+    p->ip = m->ip4;
+    p->probe = m->probe;
+    p->last_rtt_ms = -1;
+    health_init(&p->h, m->probe.fall, m->probe.rise, true, engine_now_ms(eng));
+    ev_init(&p->send, prober_send_cb);
+    ev_init(&p->timeout, prober_timeout_cb);
+    ev_init(&p->wake, prober_wake_cb);
+    hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
+    hmap_insert(&eng->probe_targets, &p->tnode,
+                target_hash(p->bridge, p->port, p->ip));
+    return p;
+}
+
+void
+engine_health_sync(struct engine *eng)
+{
+    const struct config *cfg = eng->cfg;
+    struct hmap old = HMAP_INITIALIZER(&old);
+
+    /* Take the old probers aside; keep those whose target is the same. */
+    hmap_swap(&old, &eng->probers);
+    struct prober *p;
+    HMAP_FOR_EACH (p, node, &old) {
+        ev_timer_stop(eng->loop, &p->send);
+        ev_timer_stop(eng->loop, &p->timeout);
+        p->outstanding = false;
+    }
+
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        for (size_t j = 0; j < a->n_members; j++) {
+            const struct cfg_member *m = &a->members[j];
+            if (!config_member_probed(m)) {
+                /* Not probed: usable when its MAC is configured. */
+                if (!m->has_mac) {
+                    alias_state_set_health(eng->states[i], j, false,
+                                           engine_now_ms(eng));
+                }
+                continue;
+            }
+            /* A TCP probe needs the bridge's probe_source.ip. */
+            struct cfg_member em = *m;
+            if (m->probe.type == CFG_PROBE_TCP
+                && !config_probe_source(cfg, m->bridge)->has_ip) {
+                VLOG_WARN("alias %s: member %s: no probe_source.ip on "
+                          "bridge %s for its tcp probe; probing with ARP",
+                          a->name, m->name, m->bridge);
+                em.probe.type = CFG_PROBE_ARP;
+                em.probe.tcp_port = 0;
+            }
+            m = &em;
+            p = NULL;
+            struct prober *q;
+            HMAP_FOR_EACH_WITH_HASH (q, node, prober_hash(a->name, m->name),
+                                     &old) {
+                if (!strcmp(q->alias, a->name)
+                    && !strcmp(q->member, m->name)) {
+                    p = q;
+                    break;
+                }
+            }
+            if (p && target_equal(p, m)) {
+                hmap_remove(&old, &p->node);
+                hmap_insert(&eng->probers, &p->node,
+                            prober_hash(p->alias, p->member));
+                p->probe = m->probe;
+            } else {
+                p = prober_create(eng, a, m);
+            }
+            p->alias_idx = i;
+            p->member_idx = j;
+            p->mac_configured = m->has_mac;
+            if (m->has_mac) {
+                p->has_mac = true;
+                p->mac = m->mac;
+            }
+            alias_state_set_health(eng->states[i], j, prober_usable(p),
+                                   engine_now_ms(eng));
+        }
+    }
+    HMAP_FOR_EACH_SAFE (p, node, &old) {
+        hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
+        prober_destroy(p);
+    }
+    hmap_destroy(&old);
+
+    /* Spread each bridge's probers evenly over their interval: the k-th of
+     * n starts k/n of an interval late.  Probers are taken in config
+     * order, so the result is deterministic. */
+    struct shash count = SHASH_INITIALIZER(&count);
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cfg->n_aliases; i++) {
+            const struct cfg_alias *a = &cfg->aliases[i];
+            for (size_t j = 0; j < a->n_members; j++) {
+                const struct cfg_member *m = &a->members[j];
+                if (!config_member_probed(m)) {
+                    continue;
+                }
+                struct shash_node *sn = shash_find(&count, m->bridge);
+                if (!sn) {
+                    sn = shash_add(&count, m->bridge,
+                                   xzalloc(2 * sizeof(size_t)));
+                }
+                size_t *c = sn->data; /* [0] = total, [1] = next. */
+                if (pass == 0) {
+                    c[0]++;
+                    continue;
+                }
+                p = prober_find(eng, a->name, m->name);
+                size_t k = c[1]++;
+                double interval = m->probe.interval_ms / 1000.0;
+                p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
+                ev_timer_set(&p->send, interval * k / c[0] + 0.001, interval);
+                ev_timer_start(eng->loop, &p->send);
+                prober_arm_wake(p);
+            }
+        }
+    }
+    shash_destroy_free_data(&count);
+
+    /* The first prober of each bridge port (config order) carries the
+     * port's probe reply flows. */
+    struct shash owners = SHASH_INITIALIZER(&owners);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = &cfg->aliases[i];
+        for (size_t j = 0; j < a->n_members; j++) {
+            p = prober_find(eng, a->name, a->members[j].name);
+            if (!p) {
+                continue;
+            }
+            char *key = xasprintf("%s/%s", p->bridge, p->port);
+            struct prober *owner = shash_find_data(&owners, key);
+            bool tcp = p->probe.type == CFG_PROBE_TCP;
+            p->owns_port = !owner;
+            p->port_tcp = tcp;
+            if (owner) {
+                owner->port_tcp |= tcp;
+            } else {
+                shash_add(&owners, key, p);
+            }
+            free(key);
+        }
+    }
+    shash_destroy(&owners);
+
+    /* The meter's rate follows the config (it was added on connect). */
+    struct bridge *br;
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
+        if (br->conn && br->conn->ft) {
+            struct ofchan *chan = ofswitch_chan(br->conn->sw);
+            ofchan_send(chan, meter_mod(eng, br->name, OFPMC13_MODIFY,
+                                        ofchan_version(chan)));
+        }
+    }
+}
+
+/* Link events: the ports of the members on bridge 'br'. */
+void
+engine_health_ports(struct engine *eng, const struct bridge *br)
+{
+    bool connected = br->conn && br->conn->ft;
+    long long now = engine_now_ms(eng);
+    struct prober *p;
+
+    HMAP_FOR_EACH (p, node, &eng->probers) {
+        if (strcmp(p->bridge, br->name)) {
+            continue;
+        }
+        const struct ofswitch_port *op
+            = connected ? ofswitch_port_by_name(br->conn->sw, p->port) : NULL;
+        bool up = op && !op->link_down && !op->admin_down;
+        if (!connected) {
+            /* Lost connection: no verdict either way; keep the state. */
+            continue;
+        }
+        enum health_state old = p->h.state;
+        if (health_link(&p->h, up, now)) {
+            prober_changed(p, old, p->h.reason);
+        }
+        if (!up) {
+            ev_timer_stop(eng->loop, &p->timeout);
+            p->outstanding = false;
+        }
+    }
+}
+
+/* The probe meter. */
+
+static unsigned int
+meter_rate(const struct engine *eng, const char *bridge)
+{
+    const struct cfg_probe_source *ps = config_probe_source(eng->cfg, bridge);
+    if (ps->rate_pps) {
+        return ps->rate_pps;
+    }
+    /* Twice what the probes can legitimately bring back (an ARP reply and
+     * a SYN-ACK per probe), plus some headroom. */
+    double pps = 100;
+    const struct prober *p;
+    HMAP_FOR_EACH (p, node, &eng->probers) {
+        if (!strcmp(p->bridge, bridge)) {
+            pps += 2 * 2 * 1000.0 / p->probe.interval_ms;
+        }
+    }
+    return MIN(pps, 1000000);
+}
+
+static struct ofpbuf *
+meter_mod(const struct engine *eng, const char *bridge, uint16_t command,
+          enum ofp_version version)
+{
+    const struct cfg_probe_source *ps = config_probe_source(eng->cfg, bridge);
+    unsigned int rate = meter_rate(eng, bridge);
+    struct ofputil_meter_band band = {
+        .type = OFPMBT13_DROP,
+        .rate = rate,
+        .burst_size = rate / 10 + 10,
+    };
+    struct ofputil_meter_mod mm = {
+        .command = command,
+        .meter = {
+            .meter_id = ps->meter_id,
+            .flags = OFPMF13_PKTPS | OFPMF13_BURST,
+            .n_bands = 1,
+            .bands = &band,
+        },
+    };
+    return ofputil_encode_meter_mod(version, &mm);
+}
+
+/* Installs the probe meter before anything can use it: OpenFlow processes
+ * the connection's messages in order, and the flows that use the meter are
+ * only sent after the flow table was read. */
+void
+engine_health_conn_ready(struct conn *conn)
+{
+    struct engine *eng = conn->eng;
+    struct ofchan *chan = ofswitch_chan(conn->sw);
+    struct ofpbuf *msg
+        = meter_mod(eng, conn->br->name, OFPMC13_ADD, ofchan_version(chan));
+    conn->probe_meter_xid = ntohl(((struct ofp_header *) msg->data)->xid);
+    if (ofchan_send(chan, msg)) {
+        conn->probe_meter_xid = 0;
+    }
+}
+
+bool
+engine_health_error(struct conn *conn, const struct ofp_header *oh)
+{
+    if (!conn->probe_meter_xid || ntohl(oh->xid) != conn->probe_meter_xid) {
+        return false;
+    }
+    conn->probe_meter_xid = 0;
+    enum ofperr err = ofperr_decode_msg(oh, NULL);
+    struct ofchan *chan = ofswitch_chan(conn->sw);
+    if (err == OFPERR_OFPMMFC_METER_EXISTS && conn->br) {
+        /* Left by an earlier vmacd: bring its rate up to date. */
+        ofchan_send(chan, meter_mod(conn->eng, conn->br->name, OFPMC13_MODIFY,
+                                    ofchan_version(chan)));
+    } else {
+        VLOG_ERR_RL(&rl,
+                    "%s: the probe meter was refused (%s): probe "
+                    "replies cannot reach vmacd",
+                    ofswitch_peer(conn->sw),
+                    err ? ofperr_to_string(err) : "undecodable error");
+    }
+    return true;
+}
+
+/* Packet-ins. */
+
+static void
+prober_learn_mac(struct prober *p, struct eth_addr mac)
+{
+    if (p->has_mac && eth_addr_equals(p->mac, mac)) {
+        return;
+    }
+    if (p->mac_configured) {
+        p->n_mac_mismatch++;
+        VLOG_WARN_RL(&rl,
+                     "alias %s: member %s answers from " ETH_ADDR_FMT
+                     ", not its configured mac " ETH_ADDR_FMT,
+                     p->alias, p->member, ETH_ADDR_ARGS(mac),
+                     ETH_ADDR_ARGS(p->mac));
+        return;
+    }
+    if (p->has_mac) {
+        VLOG_INFO("alias %s: member %s changed its MAC " ETH_ADDR_FMT
+                  " -> " ETH_ADDR_FMT,
+                  p->alias, p->member, ETH_ADDR_ARGS(p->mac),
+                  ETH_ADDR_ARGS(mac));
+        p->n_mac_changes++;
+    } else {
+        VLOG_INFO("alias %s: member %s has MAC " ETH_ADDR_FMT " (learned)",
+                  p->alias, p->member, ETH_ADDR_ARGS(mac));
+    }
+    p->has_mac = true;
+    p->mac = mac;
+
+    json_t *ev = json_object();
+    json_object_set_new(ev, "alias", json_string(p->alias));
+    json_object_set_new(ev, "member", json_string(p->member));
+    char text[ETH_ADDR_STRLEN + 1];
+    snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
+    json_object_set_new(ev, "mac", json_string(text));
+    engine_publish(p->eng, "member_mac", ev);
+    prober_changed(p, p->h.state, "member mac learned");
+}
+
+static void
+prober_reply(struct prober *p, bool ok)
+{
+    if (!p->outstanding) {
+        return; /* Late or duplicate. */
+    }
+    p->outstanding = false;
+    ev_timer_stop(p->eng->loop, &p->timeout);
+    p->last_rtt_ms = (ev_time() - p->sent_at) * 1000.0;
+    p->n_replies += ok;
+    p->n_refused += !ok;
+    prober_result(p, ok);
+}
+
+static void
+handle_arp(struct engine *eng, const struct bridge *br, const char *port,
+           const struct flow *flow)
+{
+    if (flow->nw_proto != ARP_OP_REPLY || eth_addr_is_multicast(flow->dl_src)
+        || !eth_addr_equals(flow->dl_src, flow->arp_sha)) {
+        eng->n_packet_ins_bad++;
+        return;
+    }
+    struct prober *p;
+    HMAP_FOR_EACH_WITH_HASH (p, tnode,
+                             target_hash(br->name, port, flow->nw_src),
+                             &eng->probe_targets) {
+        if (!strcmp(p->bridge, br->name) && !strcmp(p->port, port)
+            && p->ip == flow->nw_src) {
+            prober_learn_mac(p, flow->arp_sha);
+            if (p->probe.type == CFG_PROBE_ARP) {
+                prober_reply(p, true);
+            }
+        }
+    }
+}
+
+static void
+handle_tcp(struct engine *eng, struct conn *conn, const char *port,
+           uint32_t ofport, const struct flow *flow,
+           const struct dp_packet *pkt)
+{
+    const struct bridge *br = conn->br;
+    const struct cfg_probe_source *ps
+        = config_probe_source(eng->cfg, br->name);
+    const struct tcp_header *tcp = dp_packet_l4(pkt);
+    if (!ps->has_ip || flow->nw_dst != ps->ip4 || !tcp
+        || dp_packet_l4_size(pkt) < TCP_HEADER_LEN) {
+        eng->n_packet_ins_bad++;
+        return;
+    }
+    uint16_t flags = ntohs(flow->tcp_flags);
+    uint32_t ack = ntohl(get_16aligned_be32(&tcp->tcp_ack));
+    bool matched = false;
+    struct prober *p;
+    HMAP_FOR_EACH_WITH_HASH (p, tnode,
+                             target_hash(br->name, port, flow->nw_src),
+                             &eng->probe_targets) {
+        if (strcmp(p->bridge, br->name) || strcmp(p->port, port)
+            || p->ip != flow->nw_src || p->probe.type != CFG_PROBE_TCP
+            || ntohs(flow->tp_src) != p->probe.tcp_port
+            || ntohs(flow->tp_dst) != p->tcp_sport || !(flags & TCP_ACK)
+            || ack != p->tcp_seq + 1) {
+            continue;
+        }
+        matched = true;
+        if ((flags & (TCP_SYN | TCP_RST)) == TCP_SYN) {
+            /* Alive: reset the half-open connection. */
+            struct dp_packet rst;
+            uint64_t stub[128 / 8];
+            dp_packet_use_stub(&rst, stub, sizeof stub);
+            compose_tcp(&rst, ps->mac, flow->dl_src, ps->ip4, p->ip,
+                        p->tcp_sport, p->probe.tcp_port, ack, 0, TCP_RST);
+            send_packet(ofswitch_chan(conn->sw), &rst, ofport);
+            dp_packet_uninit(&rst);
+            prober_reply(p, true);
+        } else if (flags & TCP_RST) {
+            prober_reply(p, false); /* Port closed. */
+        }
+    }
+    if (!matched) {
+        eng->n_packet_ins_bad++;
+    }
+}
+
+void
+engine_health_packet_in(struct conn *conn, const struct ofp_header *oh)
+{
+    struct engine *eng = conn->eng;
+    struct ofputil_packet_in pin;
+    size_t total_len;
+    uint32_t buffer_id;
+
+    eng->n_packet_ins++;
+    if (!conn->br || conn->br->conn != conn) {
+        eng->n_packet_ins_bad++;
+        return;
+    }
+    enum ofperr err = ofputil_decode_packet_in(oh, true, NULL, NULL, &pin,
+                                               &total_len, &buffer_id, NULL);
+    if (err) {
+        eng->n_packet_ins_bad++;
+        VLOG_WARN_RL(&rl, "%s: undecodable packet-in: %s",
+                     ofswitch_peer(conn->sw), ofperr_to_string(err));
+        return;
+    }
+    if (pin.packet_len < ETH_HEADER_LEN || pin.packet_len > 1600) {
+        eng->n_packet_ins_bad++;
+        return;
+    }
+    uint32_t ofport = ofp_to_u16(pin.flow_metadata.flow.in_port.ofp_port);
+    const struct ofswitch_port *op = ofswitch_port_by_number(conn->sw, ofport);
+    const struct cfg_probe_source *ps
+        = config_probe_source(eng->cfg, conn->br->name);
+    struct dp_packet pkt;
+    struct flow flow;
+    dp_packet_use_const(&pkt, pin.packet, pin.packet_len);
+    flow_extract(&pkt, &flow);
+    if (!op || !eth_addr_equals(flow.dl_dst, ps->mac)) {
+        eng->n_packet_ins_bad++;
+        VLOG_DBG_RL(&rl, "%s: packet-in not for the probe identity",
+                    ofswitch_peer(conn->sw));
+        return;
+    }
+    if (flow.dl_type == htons(ETH_TYPE_ARP)) {
+        handle_arp(eng, conn->br, op->name, &flow);
+    } else if (flow.dl_type == htons(ETH_TYPE_IP)
+               && flow.nw_proto == IPPROTO_TCP) {
+        handle_tcp(eng, conn, op->name, ofport, &flow, &pkt);
+    } else {
+        eng->n_packet_ins_bad++;
+    }
+}
+
+/* For flowgen and the API. */
+
+bool
+engine_member_mac(const struct engine *eng, size_t alias, size_t member,
+                  struct eth_addr *mac)
+{
+    const struct cfg_member *m = &eng->cfg->aliases[alias].members[member];
+    if (config_member_probed(m)) {
+        const struct prober *p
+            = prober_find(eng, eng->cfg->aliases[alias].name, m->name);
+        if (p && p->has_mac) {
+            *mac = p->mac;
+            return true;
+        }
+        return false;
+    }
+    *mac = m->mac;
+    return m->has_mac;
+}
+
+json_t *
+engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
+{
+    const struct cfg_alias *a = &eng->cfg->aliases[alias];
+    const struct cfg_member *m = &a->members[member];
+    json_t *o = json_object();
+    const struct prober *p
+        = (config_member_probed(m) ? prober_find(eng, a->name, m->name)
+                                   : NULL);
+    if (!p) {
+        json_object_set_new(o, "type", json_string("none"));
+        json_object_set_new(o, "state", json_string("none"));
+        return o;
+    }
+    long long now = engine_now_ms(eng);
+    json_object_set_new(
+        o, "type",
+        json_string(p->probe.type == CFG_PROBE_TCP ? "tcp" : "arp"));
+    json_object_set_new(o, "state",
+                        json_string(health_state_name(p->h.state)));
+    json_object_set_new(o, "reason", json_string(p->h.reason));
+    json_object_set_new(o, "since_ms", json_integer(now - p->h.since));
+    json_object_set_new(o, "misses", json_integer(p->h.misses));
+    json_object_set_new(o, "successes", json_integer(p->h.successes));
+    json_object_set_new(o, "last_rtt_ms",
+                        p->last_rtt_ms >= 0 ? json_real(p->last_rtt_ms)
+                                            : json_null());
+    json_object_set_new(o, "sent", json_integer(p->n_sent));
+    json_object_set_new(o, "replies", json_integer(p->n_replies));
+    json_object_set_new(o, "timeouts", json_integer(p->n_timeouts));
+    json_object_set_new(o, "refused", json_integer(p->n_refused));
+    json_object_set_new(o, "flaps", json_integer(p->h.n_flaps_total));
+    json_object_set_new(o, "hold_ms", json_integer(p->h.hold_ms));
+    json_object_set_new(o, "held_for_ms",
+                        json_integer(p->h.state == HEALTH_HELD
+                                         ? MAX(p->h.held_until - now, 0)
+                                         : 0));
+    if (p->has_mac) {
+        char text[ETH_ADDR_STRLEN + 1];
+        snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(p->mac));
+        json_object_set_new(o, "mac", json_string(text));
+    } else {
+        json_object_set_new(o, "mac", json_null());
+    }
+    json_object_set_new(o, "mac_learned", json_boolean(!p->mac_configured));
+    json_object_set_new(o, "mac_changes", json_integer(p->n_mac_changes));
+    return o;
+}
+
+bool
+engine_probe_port_owner(const struct engine *eng, size_t alias, size_t member,
+                        bool *tcp)
+{
+    const struct cfg_alias *a = &eng->cfg->aliases[alias];
+    const struct prober *p
+        = prober_find(eng, a->name, a->members[member].name);
+    *tcp = p && p->port_tcp;
+    return p && p->owns_port;
+}
