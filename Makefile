@@ -97,24 +97,51 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-# Fuzzing (libFuzzer, clang): the validation behind the API's writes
-# (config_parse_json and cfgedit), for FUZZ_SECONDS.
+# Fuzzing (libFuzzer, clang), each harness for FUZZ_SECONDS: the
+# validation behind the API's writes (config_parse_json and cfgedit), and
+# the OpenFlow receive path (ofchan, ofswitch, the reply decoders).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
 FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
 FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
                 controller/config-json.c controller/cfgedit.c
+FUZZ_OFMSG_BIN  := $(BUILD)/fuzz/fuzz_ofmsg
+FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
+                   controller/ofswitch.c
 
 .PHONY: fuzz
 
 $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard include/*.h) | $(OVS_LIBS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $(FUZZ_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(LDLIBS)
 
-fuzz: $(FUZZ_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus
+$(FUZZ_OFMSG_BIN): $(FUZZ_OFMSG_SRCS) $(wildcard include/*.h) | $(OVS_LIBS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_OFMSG_SRCS) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN) $(FUZZ_OFMSG_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-ofmsg
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus \
 	    tests/fuzz/seeds
+	$(FUZZ_OFMSG_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus-ofmsg \
+	    tests/fuzz/seeds-ofmsg
+
+# Benchmarks: failover outage, controller reaction, scale, API and ARP
+# responder figures, side by side with keepalived on the same OVS topology
+# (bench/README.md).  QUICK=1: fewer runs, 1,000 aliases only, < 1 min.
+BENCH_BINS := $(BUILD)/bench/prober $(BUILD)/bench/apiload \
+              $(BUILD)/bench/arpbench
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -g -O2 -Wall -Wextra -Wshadow -Werror -o $@ $< \
+	    -lpthread
+
+bench: deps
+	$(MAKE) $(BINS) $(BENCH_BINS)
+	$(PYTHON) bench/bench.py $(if $(filter 1 yes true,$(QUICK)),--quick) \
+	    $(BENCH_ARGS)

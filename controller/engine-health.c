@@ -84,6 +84,11 @@ struct prober {
 
     double last_rtt_ms; /* -1 when none yet. */
     uint64_t n_sent, n_replies, n_timeouts, n_refused;
+
+    /* Send timing: how late each probe left against its schedule. */
+    double next_due;                  /* ev_time() the next send is due. */
+    double late_max_ms, late_sum_ms;  /* Over 'n_late' sends. */
+    uint64_t n_late;
 };
 
 static void prober_send_cb(struct ev_loop *, ev_timer *, int revents);
@@ -293,6 +298,18 @@ prober_send_cb(struct ev_loop *loop, ev_timer *w, int revents OVS_UNUSED)
 {
     struct prober *p = CONTAINER_OF(w, struct prober, send);
     struct engine *eng = p->eng;
+    double now = ev_time();
+    double interval = p->probe.interval_ms / 1000.0;
+
+    /* Lateness against the schedule; after a stall longer than an
+     * interval libev restarts the period from now, and so do we. */
+    double late = now - p->next_due;
+    if (late >= 0 && late < interval) {
+        p->late_max_ms = MAX(p->late_max_ms, late * 1000.0);
+        p->late_sum_ms += late * 1000.0;
+        p->n_late++;
+    }
+    p->next_due = (late < interval ? p->next_due : now) + interval;
 
     if (p->outstanding) {
         /* timeout_ms >= interval_ms: the previous probe is a miss now. */
@@ -500,6 +517,7 @@ engine_health_sync(struct engine *eng)
                 p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
                 ev_timer_set(&p->send, interval * k / c[0] + 0.001, interval);
                 ev_timer_start(eng->loop, &p->send);
+                p->next_due = ev_now(eng->loop) + interval * k / c[0] + 0.001;
                 prober_arm_wake(p);
             }
         }
@@ -876,6 +894,10 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
     json_object_set_new(o, "last_rtt_ms",
                         p->last_rtt_ms >= 0 ? json_real(p->last_rtt_ms)
                                             : json_null());
+    json_object_set_new(o, "send_late_max_ms", json_real(p->late_max_ms));
+    json_object_set_new(o, "send_late_mean_ms",
+                        json_real(p->n_late ? p->late_sum_ms / p->n_late
+                                            : 0.0));
     json_object_set_new(o, "sent", json_integer(p->n_sent));
     json_object_set_new(o, "replies", json_integer(p->n_replies));
     json_object_set_new(o, "timeouts", json_integer(p->n_timeouts));

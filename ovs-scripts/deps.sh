@@ -14,7 +14,7 @@ packages=(
     libssl-dev libcap-ng-dev libunbound-dev libnuma-dev libcmocka-dev
     python3 python3-pytest python3-scapy
     iproute2 iputils-arping iputils-ping tcpdump procps psmisc
-    valgrind gnuplot-nox clang curl socat
+    valgrind gnuplot-nox clang curl socat keepalived
 )
 
 missing=()

@@ -1,0 +1,925 @@
+#!/usr/bin/python3
+"""make bench: vmacd's failover, controller, scale, API and ARP figures,
+side by side with keepalived on the same OVS topology.
+
+    bench.py [--quick] [--only PART,...] [--out DIR]
+
+PARTs: vmacd, keepalived, scale, api, arp (default: all).  Writes
+DIR/*.json, DIR/table.md and DIR/timeline-*.png (DIR: bench/results) and
+prints the table.  Needs root.  See bench/README.md for how to read it.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import topos  # noqa: E402
+from topos import (ALIAS, ALIAS4, BIN, HOSTS, MEMBERS, VMAC,  # noqa: E402
+                   KeepalivedTopo, VmacdTopo, mono_ns, run,
+                   wait_until)
+
+MS = 1e6                            # ns per ms
+
+
+# ---------------------------------------------------------------- analysis
+
+def analyse(rows, t_fail, failed, rate):
+    """Outage seen by the client around a failure at 't_fail' (ns) of
+    member 'failed': the longest time between the send times of two
+    consecutive answered probes from the last answer before the failure
+    on (ms); None if nobody but 'failed' answered after the failure."""
+    before = [r for r in rows if r[2] and r[1] < t_fail]
+    start = before[-1][1] if before else t_fail
+    win = [r for r in rows if r[1] >= start]
+    answered = [r for r in win if r[2]]
+    lost = sum(1 for r in win if not r[2])
+    recovered = any(r[1] >= t_fail and r[3] != failed for r in answered)
+    if not recovered:
+        span = (rows[-1][1] - t_fail) / MS if rows else 0
+        return {"outage_ms": None, "lost": lost, "recovered": False,
+                "observed_ms": round(span, 1), "new": None}
+    gap, new = 0.0, None
+    for a, b in zip(answered, answered[1:]):
+        if b[1] - a[1] > gap:
+            gap, new = b[1] - a[1], b[3]
+    return {"outage_ms": round(gap / MS, 3), "lost": lost,
+            "recovered": True, "new": new}
+
+
+def summarise(runs):
+    outs = [r["outage_ms"] for r in runs if r["outage_ms"] is not None]
+    failed = [r for r in runs if r["outage_ms"] is None]
+    s = {"runs": len(runs), "not_recovered": len(failed)}
+    if outs:
+        s["median_ms"] = round(statistics.median(outs), 2)
+        s["worst_ms"] = round(max(outs), 2)
+        s["best_ms"] = round(min(outs), 2)
+        s["lost_median"] = statistics.median(r["lost"] for r in runs
+                                             if r["outage_ms"] is not None)
+    if failed:
+        s["observed_ms"] = max(r.get("observed_ms", 0) for r in failed)
+    return s
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    return xs[min(len(xs) - 1, int(len(xs) * p))]
+
+
+# ---------------------------------------------------------------- plotting
+
+class Plots:
+    """One timeline picture per scenario: every probe of the median run,
+    by answering member over time from the failure."""
+
+    def __init__(self, out):
+        self.out = out
+        self.ok = shutil.which("gnuplot") is not None
+
+    def timeline(self, slug, title, rows, t_fail, span_ms):
+        if not self.ok or not rows:
+            return None
+        data = self.out / ("timeline-%s.dat" % slug)
+        ymap = {"m1": 1, "m2": 2, "m3": 3}
+        with open(data, "w") as f:
+            for _, sent, reply, name in rows:
+                t = (sent - t_fail) / MS
+                if -span_ms * 0.2 <= t <= span_ms:
+                    f.write("%.3f %d\n" % (t, ymap.get(name, 0) if reply
+                                           else 0))
+        png = self.out / ("timeline-%s.png" % slug)
+        script = """
+set terminal png size 900,300
+set output '%s'
+set title "%s"
+set xlabel 'probe send time from the failure (ms)'
+set ytics ('lost' 0, 'm1' 1, 'm2' 2, 'm3' 3)
+set yrange [-0.5:3.5]
+set grid xtics
+set arrow from 0, graph 0 to 0, graph 1 nohead dt 2
+plot '%s' using 1:2 with points pt 7 ps 0.3 notitle
+""" % (png, title.replace('"', "'"), data)
+        r = run(["gnuplot"], input=script, timeout=30, check=False)
+        data.unlink()
+        return png.name if r.returncode == 0 else None
+
+
+# ------------------------------------------------------------------ runner
+
+class Bench:
+    def __init__(self, args):
+        self.quick = args.quick
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        for f in self.out.glob("timeline-*.png"):
+            f.unlink()
+        self.tmp = Path(tempfile.mkdtemp(prefix="vmacd-bench-"))
+        self.plots = Plots(self.out)
+        self.results = {"quick": self.quick, "failover": {},
+                        "segment_pps": {}}
+        self.prefix_n = 0
+        self.t_start = time.monotonic()
+
+    def prefix(self):
+        self.prefix_n += 1
+        return "vb%dn%d-" % (os.getpid(), self.prefix_n)
+
+    def n(self, full, quick):
+        return quick if self.quick else full
+
+    def log(self, msg):
+        sys.stdout.write("[%5.1f s] %s\n" % (time.monotonic() - self.t_start,
+                                             msg))
+        sys.stdout.flush()
+
+    def save(self, name, data):
+        (self.out / ("%s.json" % name)).write_text(
+            json.dumps(data, indent=2) + "\n")
+
+    # One failover scenario: 'runs' times fail(), observe, restore().
+    def scenario(self, key, title, topo, runs, rate, fail, restore,
+                 observe_s, failed="m1", extra=None):
+        results, datasets = [], []
+        for i in range(runs):
+            out = self.tmp / ("probe-%s-%d.txt" % (key, i))
+            p = topo.probe(rate, observe_s + 5, out)
+            time.sleep(0.15)
+            t0, t1 = fail()
+            time.sleep(observe_s)
+            rows = p.stop()
+            r = analyse(rows, t0, failed, rate)
+            r["inject_ms"] = round((t1 - t0) / MS, 2)
+            results.append(r)
+            datasets.append((r, rows, t0))
+            out.unlink(missing_ok=True)
+            restore()
+        s = summarise(results)
+        s.update({"title": title, "rate_hz": rate, "observe_s": observe_s,
+                  "outages_ms": [r["outage_ms"] for r in results],
+                  "lost": [r["lost"] for r in results]})
+        if extra:
+            s.update(extra)
+        # The picture of the median run (or of the first one).
+        ok = [d for d in datasets if d[0]["outage_ms"] is not None]
+        pick = sorted(ok, key=lambda d: d[0]["outage_ms"])[len(ok) // 2] \
+            if ok else datasets[0]
+        span = max(50.0, min(observe_s * 1000,
+                             3 * (pick[0]["outage_ms"] or observe_s * 1000)))
+        s["timeline"] = self.plots.timeline(key, title, pick[1], pick[2],
+                                            span)
+        self.results["failover"][key] = s
+        self.log("%s: %s" % (title, fmt_summary(s)))
+        return s
+
+    # ------------------------------------------------------------ vmacd
+    def part_vmacd(self):
+        t = VmacdTopo(self.prefix(), self.tmp / "vmacd")
+        try:
+            t.start_vmacd()
+            if "vmacd" in self.parts:
+                self.vmacd_failover(t)
+                self.vmacd_reaction(t)
+                self.vmacd_hung(t)
+            if "api" in self.parts:
+                self.part_api(t)
+            if "arp" in self.parts:
+                self.part_arp(t)
+            if "vmacd" in self.parts:
+                self.vmacd_sigkill(t)
+        finally:
+            t.stop()
+
+    def vmacd_failover(self, t):
+        def down():
+            return t.link("m1", False)
+
+        def up():
+            t.restore("link")
+
+        runs = self.n(10, 3)
+        self.scenario("vmacd-linkdown-1k", "vmacd, master link down, 1 kHz",
+                      t, runs, 1000, down, up, 0.3)
+        self.scenario("vmacd-linkdown-10k", "vmacd, master link down, "
+                      "10 kHz", t, self.n(10, 1), 10000, down, up, 0.3)
+
+        def move():
+            t0 = mono_ns()
+            st, body = t.api("POST", "/v1/aliases/%s/move" % ALIAS,
+                             {"member": "m2"})
+            assert st == 200, "move: %s %s" % (st, body)
+            return t0, mono_ns()
+
+        def back():
+            st, body = t.api("POST", "/v1/aliases/%s/move" % ALIAS,
+                             {"member": "m1"})
+            assert st == 200, "move back: %s %s" % (st, body)
+            t.wait_master("m1", 10)
+
+        self.scenario("vmacd-move-1k", "vmacd, planned move (API), 1 kHz",
+                      t, runs, 1000, move, back, 0.3)
+
+        # A client that pinned the alias's MAC (static neighbour entry).
+        t.static_neigh(VMAC)
+        try:
+            self.scenario("vmacd-static-neigh", "vmacd, client with static "
+                          "neighbour entry (VMAC), master link down",
+                          t, self.n(3, 1), 1000, down, up, 0.3)
+        finally:
+            t.static_neigh(None)
+        self.results["segment_pps"]["vmacd-default"] = \
+            self.segment_pps(t, "vmacd, default probes")
+
+    def vmacd_reaction(self, t):
+        """event_to_barrier_ms of link-down master changes: those of the
+        failover runs plus a series of link flaps of m1."""
+        for _ in range(self.n(30, 5)):
+            t.link("m1", False)
+            t.wait_master("m2", 10)
+            t.restore("link")
+        self.collect_reaction(t)
+
+    def collect_reaction(self, t):
+        xs = [e["event_to_barrier_ms"] for e in t.all_events()
+              if e.get("type") == "master_change"
+              and e.get("reason") == "master link down"
+              and e.get("event_to_barrier_ms") is not None]
+        self.results["reaction"] = {
+            "what": "PORT_STATUS (link down of the master) received to "
+                    "barrier reply of the rewrite, vmacd's own timestamps "
+                    "(event_to_barrier_ms of master_change events)",
+            "samples": len(xs),
+            "median_ms": round(statistics.median(xs), 3) if xs else None,
+            "p99_ms": round(percentile(xs, 0.99), 3) if xs else None,
+            "max_ms": round(max(xs), 3) if xs else None,
+        }
+        self.log("controller reaction: %s" % self.results["reaction"])
+
+    def vmacd_hung(self, t):
+        """Master hung with its link up, for three probe settings."""
+        implemented = t.probes_implemented()
+        variants = [("default", None, "probes 100 ms, fall 3"),
+                    ("10ms-fall3", {"type": "arp", "interval_ms": 10,
+                                    "fall": 3}, "probes 10 ms, fall 3"),
+                    ("10ms-fall1", {"type": "arp", "interval_ms": 10,
+                                    "fall": 1}, "probes 10 ms, fall 1")]
+        for slug, probe, label in variants:
+            if probe is not None:
+                t.start_vmacd(probe)
+                implemented = t.probes_implemented()
+
+            def hang():
+                return t.hang("m1", True)
+
+            def unhang():
+                t.restore("hang")
+
+            extra = None if implemented else {
+                "na": "health probes not implemented"}
+            runs = self.n(10, 1) if implemented else 1
+            # Watch for three times the detection time (fall x interval).
+            p = probe or {"interval_ms": 100, "fall": 3}
+            observe = max(0.5, 3 * p["interval_ms"] * p["fall"] / 1000)
+            self.scenario("vmacd-hung-%s" % slug, "vmacd, master hung "
+                          "(link up), %s" % label, t, runs, 1000, hang,
+                          unhang, observe if implemented else 1.0,
+                          extra=extra)
+            self.results["segment_pps"]["vmacd-%s" % slug] = \
+                self.segment_pps(t, "vmacd, %s" % label,
+                                 None if implemented else
+                                 "health probes not implemented")
+        t.start_vmacd()
+
+    def vmacd_sigkill(self, t):
+        """vmacd SIGKILLed under traffic: the datapath keeps serving."""
+        out = self.tmp / "probe-vmacd-kill.txt"
+        p = t.probe(1000, 10, out)
+        time.sleep(0.15)
+        t0 = mono_ns()
+        t.vmacd.kill()
+        time.sleep(1.0)
+        rows = p.stop()
+        r = analyse(rows, t0, None, 1000)
+        after = [x for x in rows if x[1] >= t0]
+        self.results["sigkill"] = {"vmacd": {
+            "lost": sum(1 for x in after if not x[2]),
+            "sent": len(after),
+            "answered_by": sorted({x[3] for x in after if x[2]}),
+            "split_brain": False,
+            "note": "one writer: the switch's group keeps steering to m1",
+            "max_gap_ms": r["outage_ms"]}}
+        self.log("vmacd SIGKILL: %s" % self.results["sigkill"]["vmacd"])
+        t.start_vmacd()
+
+    def segment_pps(self, t, label, na=None, seconds=None):
+        """Frames per second on the member links (both directions) with
+        no client traffic: health probes and their replies, or VRRP
+        adverts (one per advert from the master, plus the flooded copies
+        to the other members)."""
+        seconds = seconds or self.n(2.0, 1.0)
+        a = t.port_packets()
+        time.sleep(seconds)
+        b = t.port_packets()
+        total = sum(b[m][0] + b[m][1] - a[m][0] - a[m][1] for m in MEMBERS)
+        r = {"label": label, "pps": round(total / seconds, 1)}
+        if na:
+            r["na"] = na
+        return r
+
+    # ------------------------------------------------------------ keepalived
+    def part_keepalived(self):
+        if shutil.which("keepalived") is None:
+            self.results["keepalived_na"] = "keepalived not installed"
+            return
+        ver = run(["keepalived", "--version"], check=False, timeout=10)
+        self.results["keepalived_version"] = (ver.stdout + ver.stderr) \
+            .splitlines()[0].strip()
+        t = KeepalivedTopo(self.prefix(), self.tmp / "keepalived")
+        try:
+            self.keepalived_variants(t)
+        finally:
+            t.stop()
+
+    def ka_scenarios(self, t, slug, label, advert, modes, runs, rate=1000):
+        adv = float(advert)
+
+        def down():
+            return t.link("m1", False)
+
+        def up():
+            t.link("m1", True)
+            self.ka_settle(t)
+
+        def hang():
+            return t.hang("m1", True)
+
+        def unhang():
+            t.hang("m1", False)
+            self.ka_settle(t)
+
+        def planned():
+            t0 = mono_ns()
+            t.kill_keepalived("m1", signal.SIGTERM)
+            return t0, mono_ns()
+
+        def restart():
+            t.restart_keepalived_on("m1")
+            self.ka_settle(t)
+
+        observe = max(0.3, 4 * adv + 0.3)
+        table = {"linkdown": ("master link down", down, up),
+                 "hung": ("master hung (link up)", hang, unhang),
+                 "planned": ("planned (SIGTERM on master: priority 0)",
+                             planned, restart)}
+        for mode in modes:
+            what, fail, restore = table[mode]
+            self.scenario("ka-%s-%s%s" % (slug, mode,
+                                          "" if rate == 1000 else "-10k"),
+                          "keepalived %s, %s, %s" % (
+                              label, what, "%d kHz" % (rate // 1000)),
+                          t, runs, rate, fail, restore, observe)
+
+    def ka_settle(self, t):
+        adv = float(t.variant[0])
+        t.wait_holder("m1", 10 + 5 * adv)
+        wait_until(lambda: t._reaches("m1"), 10 + 5 * adv, 0.05,
+                   "c1 reaching m1 again")
+
+    def keepalived_variants(self, t):
+        q = self.quick
+        variants = [
+            # slug, label, advert_int, down_timer_adverts, use_vmac,
+            # modes, runs
+            ("10ms", "advert 0.01 s", "0.01", None, False,
+             ["linkdown"] if q else ["linkdown", "hung", "planned"],
+             2 if q else 10),
+            ("10ms-dta1", "advert 0.01 s + down_timer_adverts 1", "0.01", 1,
+             False, ["linkdown", "hung"] if q else
+             ["linkdown", "hung", "planned"], 2 if q else 10),
+        ]
+        if not q:
+            # advert_int 1 takes seconds per run: not in QUICK mode.
+            variants.insert(0, ("1s", "advert 1 s", "1", None, False,
+                                ["linkdown", "hung", "planned"], 3))
+            variants += [
+                ("10ms-vmac", "advert 0.01 s + use_vmac", "0.01", None,
+                 True, ["linkdown"], 5),
+                ("10ms-dta1-vmac", "advert 0.01 s + down_timer_adverts 1 + "
+                 "use_vmac", "0.01", 1, True, ["linkdown", "hung"], 5)]
+        for slug, label, advert, dta, vmac, modes, runs in variants:
+            try:
+                t.start_keepalived(advert, dta, vmac)
+            except AssertionError as e:
+                self.results["failover"]["ka-%s" % slug] = {
+                    "title": "keepalived %s" % label, "na": str(e)}
+                self.log("keepalived %s: n/a (%s)" % (label, e))
+                continue
+            self.results["segment_pps"]["ka-%s" % slug] = \
+                self.segment_pps(t, "keepalived %s" % label)
+            self.ka_scenarios(t, slug, label, advert, modes, runs)
+            if vmac:
+                self.vmac_caveat(slug)
+            if slug == "10ms-dta1" and not q:
+                self.ka_scenarios(t, slug, label, advert, ["linkdown"], 5,
+                                  rate=10000)
+            if slug in ("10ms-dta1", "10ms-dta1-vmac"):
+                self.ka_static_neigh(t, slug, label)
+            if slug == "10ms-dta1":
+                self.ka_sigkill(t, label)
+        t.stop_keepalived()
+
+    def vmac_caveat(self, slug):
+        """use_vmac runs in which nobody answered through the macvlan are
+        not a keepalived figure: in this sandbox the replies leaving
+        vrrp.51 may carry partial checksums (the macvlan refuses the
+        ioctl that turns TX checksum offload off), which the userspace
+        datapath forwards as they are.  Reported as n/a, not as an
+        outage."""
+        for key, s in self.results["failover"].items():
+            if (key.startswith("ka-%s-" % slug) and "static" not in key
+                    and "median_ms" not in s):
+                s["na"] = ("no reply through the use_vmac macvlan in this "
+                           "sandbox (see bench/README.md)")
+
+    def ka_static_neigh(self, t, slug, label):
+        mac = t.neigh_mac()
+        t.static_neigh(mac)
+        try:
+            def down():
+                return t.link("m1", False)
+
+            def up():
+                t.link("m1", True)
+                self.ka_settle(t)
+
+            self.scenario("ka-%s-static-neigh" % slug,
+                          "keepalived %s, client with static neighbour "
+                          "entry (%s), master link down" % (label, mac),
+                          t, 1, 1000, down, up, 2.0,
+                          extra={"static_mac": mac})
+        finally:
+            t.static_neigh(None)
+
+    def ka_sigkill(self, t, label):
+        """SIGKILL keepalived (parent and VRRP child) on the master: the
+        VIP stays on m1 while m2 takes it too."""
+        adv = float(t.variant[0])
+        t0 = time.monotonic()
+        t.kill_keepalived("m1", signal.SIGKILL)
+        try:
+            wait_until(lambda: "m2" in t.holders(), 5 + 5 * adv, 0.01,
+                       "m2 taking the VIP")
+        except AssertionError:
+            pass
+        time.sleep(0.2)
+        holders = t.holders()
+        self.results["sigkill"] = self.results.get("sigkill", {})
+        self.results["sigkill"]["keepalived"] = {
+            "variant": label, "holders": holders,
+            "split_brain": len(holders) > 1,
+            "after_s": round(time.monotonic() - t0, 3)}
+        self.log("keepalived SIGKILL: VIP on %s" % holders)
+        t.restart_keepalived_on("m1")
+        self.ka_settle(t)
+
+    # ------------------------------------------------------------ scale
+    def part_scale(self):
+        sizes = [1000] if self.quick else [1000, 10000]
+        self.results["scale"] = {}
+        for n in sizes:
+            try:
+                self.results["scale"][str(n)] = self.scale(n)
+            except AssertionError as e:
+                self.results["scale"][str(n)] = {"error": str(e)}
+                self.log("scale %d: %s" % (n, e))
+
+    def scale(self, n):
+        from sandbox import Sandbox
+        from vmacd import Vmacd, make_config, of_socket
+        sb = Sandbox(self.prefix())
+        vm = None
+        res = {"aliases": n, "members_per_alias": 4}
+        limit = 60 if n <= 1000 else 240
+        try:
+            sb.add_bridge("br0", "unix:%s" % of_socket(sb))
+            ports = ["sp%d" % i for i in range(1, 5)]
+            for p in ports:
+                sb.sw_exec("ip", "link", "add", p, "type", "veth", "peer",
+                           "name", p + "x")
+                sb.sw_exec("ip", "link", "set", p + "x", "up")
+                sb.sw_exec("ip", "link", "set", p, "up")
+                sb.vsctl("add-port", "br0", p)
+            aliases = [scale_alias(i, ports) for i in range(1, n + 1)]
+            config = make_config(sb, ["br0"], aliases)
+            vm = Vmacd(sb, config, log_level="warn")
+            t0 = time.monotonic()
+            vm.start(timeout=limit)
+            t_api = time.monotonic()
+
+            def bridge():
+                st, b = vm.api("GET", "/v1/bridges/br0", timeout=limit)
+                return b if st == 200 else {}
+
+            t_conn = None
+            deadline = t0 + limit
+            while True:
+                b = bridge()
+                now = time.monotonic()
+                if b.get("connected") and t_conn is None:
+                    t_conn = now
+                ft = b.get("flowtab") or {}
+                if (b.get("connected") and ft.get("synced")
+                        and b.get("generation")
+                        and b.get("applied_generation")
+                        == b.get("generation")):
+                    break
+                if now > deadline:
+                    raise AssertionError("%d aliases not installed within "
+                                         "%d s" % (n, limit))
+                time.sleep(0.02)
+            t_done = time.monotonic()
+            res["start_to_api_s"] = round(t_api - t0, 3)
+            res["install_s"] = round(t_done - t0, 3)
+            res["connected_to_installed_s"] = round(t_done - t_conn, 3)
+            agg = sb.ofctl("dump-aggregate", "br0", timeout=120)
+            res["flows"] = int(agg.split("flow_count=")[1].split()[0])
+            groups = sb.ofctl("dump-groups", "br0", timeout=120)
+            res["groups"] = sum(1 for x in groups.splitlines()
+                                if "group_id=" in x)
+            res["rss_kib"] = proc_status(vm.pid, "VmRSS")
+            self.log("scale %d: installed in %.2f s (%.2f s after "
+                     "connect), %d flows, %d groups, RSS %d KiB"
+                     % (n, res["install_s"], res["connected_to_installed_s"],
+                        res["flows"], res["groups"], res["rss_kib"]))
+
+            # The member hosting every master dies.
+            gen0 = bridge()["generation"]
+            t1 = time.monotonic()
+            sb.sw_exec("ip", "link", "set", "sp1", "down")
+            deadline = t1 + limit
+            while True:
+                b = bridge()
+                if (b.get("generation", 0) > gen0
+                        and b.get("applied_generation")
+                        == b.get("generation")):
+                    st, a = vm.api("GET", "/v1/aliases/s%05d" % n)
+                    st1, a1 = vm.api("GET", "/v1/aliases/s%05d" % 1)
+                    if a.get("master") == "m2" and a1.get("master") == "m2":
+                        break
+                if time.monotonic() > deadline:
+                    raise AssertionError("failover of %d aliases not done "
+                                         "within %d s" % (n, limit))
+                time.sleep(0.005)
+            res["failover_all_s"] = round(time.monotonic() - t1, 3)
+            ev = [e for e in events(vm)
+                  if e.get("type") == "master_change"
+                  and e.get("reason") == "master link down"]
+            if ev:
+                res["failover_event_to_barrier_ms"] = max(
+                    e["event_to_barrier_ms"] for e in ev)
+            st, al = vm.api("GET", "/v1/aliases", timeout=limit)
+            res["masters_on_m2"] = sum(1 for a in al["aliases"]
+                                       if a.get("master") == "m2")
+            res["rss_after_failover_kib"] = proc_status(vm.pid, "VmRSS")
+            res["rss_peak_kib"] = proc_status(vm.pid, "VmHWM")
+            self.log("scale %d: all rewritten in %.3f s (%d masters on m2)"
+                     % (n, res["failover_all_s"], res["masters_on_m2"]))
+
+            # API writes at this scale.
+            k = self.n(20, 10)
+            create, delete = [], []
+            for i in range(k):
+                body = scale_alias(n + 1 + i, ports)
+                t2 = time.monotonic()
+                st, r = vm.api("POST", "/v1/aliases", body, timeout=limit)
+                create.append(time.monotonic() - t2)
+                assert st == 201, "POST alias: %s %s" % (st, r)
+            for i in range(k):
+                t2 = time.monotonic()
+                st, r = vm.api("DELETE", "/v1/aliases/s%05d" % (n + 1 + i),
+                               timeout=limit)
+                delete.append(time.monotonic() - t2)
+                assert st == 200, "DELETE alias: %s %s" % (st, r)
+            res["api_create_ms"] = {"n": k, "p50": ms(percentile(create,
+                                                                 0.5)),
+                                    "p99": ms(percentile(create, 0.99))}
+            res["api_delete_ms"] = {"n": k, "p50": ms(percentile(delete,
+                                                                 0.5)),
+                                    "p99": ms(percentile(delete, 0.99))}
+            self.log("scale %d: API create p50 %s ms, delete p50 %s ms"
+                     % (n, res["api_create_ms"]["p50"],
+                        res["api_delete_ms"]["p50"]))
+        finally:
+            if vm is not None and vm.running():
+                try:
+                    vm.stop(timeout=30)
+                except AssertionError as e:
+                    self.log("scale: %s" % e)
+            sb.stop()
+        return res
+
+    # ------------------------------------------------------------ API
+    def part_api(self, t):
+        secs = self.n(2.0, 1.0)
+        sock = t.vmacd.config["api"]["socket"]
+        self.results["api"] = {}
+        for path in ("/v1/status", "/v1/aliases/%s" % ALIAS):
+            out = run([BIN / "apiload", sock, path, 8, secs],
+                      timeout=secs + 30).stdout
+            self.results["api"][path] = json.loads(out)
+            self.log("API %s: %s" % (path, out.strip()))
+
+    # ------------------------------------------------------------ ARP
+    def part_arp(self, t):
+        lat_s, thr_s = self.n(1.0, 0.5), self.n(2.0, 1.0)
+        self.results["arp"] = {}
+        for label, target in (("vmacd flow (alias)", ALIAS4),
+                              ("plain host (m2's kernel)", HOSTS["m2"][2])):
+            r = {}
+            for key, window, secs in (("latency", 1, lat_s),
+                                      ("throughput", 16, thr_s)):
+                out = t.host("c1", BIN / "arpbench", "eth0", target, window,
+                             secs, timeout=secs + 30).stdout
+                r[key] = json.loads(out)
+            self.results["arp"][label] = r
+            self.log("ARP %s: %s" % (label, r))
+
+    # ------------------------------------------------------------ main
+    def run(self, parts):
+        self.parts = parts
+        ok = True
+        for part, fn in ((("vmacd", "api", "arp"), self.part_vmacd),
+                         (("keepalived",), self.part_keepalived),
+                         (("scale",), self.part_scale)):
+            if not parts.intersection(part):
+                continue
+            try:
+                fn()
+            except Exception:
+                ok = False
+                self.log("%s part failed:\n%s" % (part,
+                                                  traceback.format_exc()))
+        self.results["elapsed_s"] = round(time.monotonic() - self.t_start,
+                                          1)
+        self.save("results", self.results)
+        table = render_table(self.results)
+        (self.out / "table.md").write_text(table)
+        print()
+        print(table)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return ok
+
+
+def scale_alias(i, ports):
+    return {
+        "name": "s%05d" % i,
+        "addresses": ["2001:db8:5ca1:%x::1" % i],
+        "vmac": "02:00:5e:%02x:%02x:%02x" % ((i >> 16) & 0xff,
+                                             (i >> 8) & 0xff, i & 0xff),
+        "announce": {"count": 0, "interval_ms": 100, "refresh_s": 0},
+        "members": [{"name": "m%d" % (k + 1), "bridge": "br0", "port": p,
+                     "mac": "02:00:00:00:0a:%02x" % (k + 1),
+                     "priority": 200 - 50 * k}
+                    for k, p in enumerate(ports)],
+    }
+
+
+def events(vm):
+    from vmacd import _UnixHTTPConnection
+    conn = _UnixHTTPConnection(vm.config["api"]["socket"], 30)
+    try:
+        conn.request("GET", "/v1/events?follow=false")
+        raw = conn.getresponse().read().decode()
+    except (OSError, http.client.HTTPException):
+        return []
+    finally:
+        conn.close()
+    return [json.loads(x) for x in raw.splitlines() if x.strip()]
+
+
+def proc_status(pid, key):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def ms(seconds):
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+# ------------------------------------------------------------------ table
+
+def fmt_ms(x):
+    if x is None:
+        return "n/a"
+    if x >= 1000:
+        return "%.2f s" % (x / 1000)
+    if x >= 100:
+        return "%.0f ms" % x
+    return "%.1f ms" % x
+
+
+def fmt_summary(s):
+    if s.get("na"):
+        return "n/a: %s" % s["na"]
+    if "median_ms" not in s:
+        return "no recovery within %s (%d runs)" % (
+            fmt_ms(s.get("observed_ms")), s["runs"])
+    txt = "median %s, worst %s, %d runs" % (fmt_ms(s["median_ms"]),
+                                             fmt_ms(s["worst_ms"]),
+                                             s["runs"])
+    if s.get("not_recovered"):
+        txt += ", %d never recovered" % s["not_recovered"]
+    return txt
+
+
+def render_table(res):
+    L = []
+    fo = res.get("failover", {})
+    pps = res.get("segment_pps", {})
+    L.append("Failover outage seen by a client (longest gap between "
+             "answered UDP probes; median / worst of N runs; lost = "
+             "median probes lost)%s" % (" [QUICK]" if res.get("quick")
+                                        else ""))
+    L.append("")
+    L.append("| scenario | probe rate | median | worst | runs | lost "
+             "| member-link frames/s |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- |")
+    pps_of = {
+        "vmacd-linkdown": "vmacd-default", "vmacd-move": "vmacd-default",
+        "vmacd-static": "vmacd-default",
+    }
+    for key, s in fo.items():
+        if s.get("na") and "runs" not in s:
+            L.append("| %s | | n/a: %s | | | | |" % (s["title"], s["na"]))
+            continue
+        pk = None
+        for prefix, v in pps_of.items():
+            if key.startswith(prefix):
+                pk = v
+        if key.startswith("vmacd-hung-"):
+            pk = "vmacd-" + key[len("vmacd-hung-"):]
+        if key.startswith("ka-"):
+            for cand in sorted(pps, key=len, reverse=True):
+                if cand.startswith("ka-") and key.startswith(cand + "-"):
+                    pk = cand
+                    break
+        p = pps.get(pk, {})
+        ptxt = ("%g" % p["pps"]) if p else ""
+        if p.get("na"):
+            ptxt += " (%s)" % p["na"]
+        if s.get("na"):
+            L.append("| %s | %d Hz | n/a: %s | | %d | | %s |"
+                     % (s["title"], s["rate_hz"], s["na"], s["runs"], ptxt))
+        elif "median_ms" not in s:
+            L.append("| %s | %d Hz | never (watched %s) | never | %d | | %s |"
+                     % (s["title"], s["rate_hz"],
+                        fmt_ms(s.get("observed_ms")), s["runs"], ptxt))
+        else:
+            worst = fmt_ms(s["worst_ms"])
+            if s.get("not_recovered"):
+                worst += " (%d never)" % s["not_recovered"]
+            L.append("| %s | %d Hz | %s | %s | %d | %g | %s |"
+                     % (s["title"], s["rate_hz"], fmt_ms(s["median_ms"]),
+                        worst, s["runs"], s["lost_median"], ptxt))
+    L.append("")
+
+    # Ratios vmacd : keepalived on the same failure.
+    pairs = [("vmacd-linkdown-1k", "ka-1s-linkdown"),
+             ("vmacd-linkdown-1k", "ka-10ms-linkdown"),
+             ("vmacd-linkdown-1k", "ka-10ms-dta1-linkdown"),
+             ("vmacd-hung-10ms-fall3", "ka-10ms-hung"),
+             ("vmacd-hung-10ms-fall1", "ka-10ms-dta1-hung"),
+             ("vmacd-move-1k", "ka-10ms-dta1-planned")]
+    rl = []
+    for a, b in pairs:
+        sa, sb = fo.get(a, {}), fo.get(b, {})
+        if "median_ms" in sa and "median_ms" in sb and not sa.get("na"):
+            rl.append("| %s vs %s | 1 : %.1f | 1 : %.1f |"
+                      % (sa["title"], sb["title"],
+                         sb["median_ms"] / sa["median_ms"],
+                         sb["worst_ms"] / sa["worst_ms"]))
+        elif sa and sb:
+            rl.append("| %s vs %s | n/a | n/a |" % (sa.get("title"),
+                                                     sb.get("title")))
+    if rl:
+        L.append("Ratios vmacd : keepalived (outage; same topology)")
+        L.append("")
+        L.append("| pair | median | worst |")
+        L.append("| --- | --- | --- |")
+        L.extend(rl)
+        L.append("")
+
+    sk = res.get("sigkill", {})
+    if sk:
+        L.append("Agent SIGKILLed on the master")
+        L.append("")
+        L.append("| who | result |")
+        L.append("| --- | --- |")
+        if "vmacd" in sk:
+            v = sk["vmacd"]
+            L.append("| vmacd | %d of %d probes lost in 1 s after the kill; "
+                     "no split brain (one writer: the switch) |"
+                     % (v["lost"], v["sent"]))
+        if "keepalived" in sk:
+            k = sk["keepalived"]
+            L.append("| keepalived (%s) | VIP on %s after %.1f s: %s |"
+                     % (k["variant"], ", ".join(k["holders"]) or "nobody",
+                        k["after_s"], "split brain" if k["split_brain"]
+                        else "no split brain"))
+        L.append("")
+
+    r = res.get("reaction")
+    if r:
+        L.append("Controller reaction (PORT_STATUS to barrier reply, vmacd's "
+                 "timestamps): median %s, p99 %s, max %s over %d link-downs"
+                 % (fmt_ms(r["median_ms"]), fmt_ms(r["p99_ms"]),
+                    fmt_ms(r["max_ms"]), r["samples"]))
+        L.append("")
+
+    sc = res.get("scale")
+    if sc:
+        L.append("Scale (IPv6 aliases x 4 members, one bridge)")
+        L.append("")
+        L.append("| aliases | install | flows | groups | RSS | all fail "
+                 "over | API create p50/p99 | API delete p50/p99 |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for n, s in sc.items():
+            if "error" in s:
+                L.append("| %s | %s | | | | | | |" % (n, s["error"]))
+                continue
+            L.append("| %s | %.2f s (%.2f s after connect) | %d | %d | "
+                     "%.1f MiB | %s | %s / %s ms | %s / %s ms |"
+                     % (n, s["install_s"], s["connected_to_installed_s"],
+                        s["flows"], s["groups"], s["rss_kib"] / 1024,
+                        fmt_ms(s.get("failover_all_s", 0) * 1000)
+                        if "failover_all_s" in s else "n/a",
+                        s.get("api_create_ms", {}).get("p50"),
+                        s.get("api_create_ms", {}).get("p99"),
+                        s.get("api_delete_ms", {}).get("p50"),
+                        s.get("api_delete_ms", {}).get("p99")))
+        L.append("")
+
+    api = res.get("api")
+    if api:
+        L.append("API over the unix socket, 8 concurrent clients")
+        L.append("")
+        L.append("| request | req/s | p50 | p99 | errors |")
+        L.append("| --- | --- | --- | --- | --- |")
+        for path, a in api.items():
+            L.append("| GET %s | %.0f | %.2f ms | %.2f ms | %d |"
+                     % (path, a["rps"], a["p50_ms"], a["p99_ms"],
+                        a["errors"]))
+        L.append("")
+
+    arp = res.get("arp")
+    if arp:
+        L.append("ARP answered on the same bridge (requests from c1)")
+        L.append("")
+        L.append("| responder | answered/s (16 outstanding) | latency p50 "
+                 "| p99 | lost |")
+        L.append("| --- | --- | --- | --- | --- |")
+        for label, a in arp.items():
+            L.append("| %s | %.0f | %.0f us | %.0f us | %d |"
+                     % (label, a["throughput"]["rps"],
+                        a["latency"]["p50_us"], a["latency"]["p99_us"],
+                        a["throughput"]["lost"] + a["latency"]["lost"]))
+        L.append("")
+    if res.get("keepalived_version"):
+        L.append("keepalived: %s (VRRPv3). Elapsed: %s s."
+                 % (res["keepalived_version"], res.get("elapsed_s")))
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="vmacd,keepalived,scale,api,arp")
+    ap.add_argument("--out", default=str(topos.REPO / "bench" / "results"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespaces, veths, OVS)")
+    for b in ("prober", "apiload", "arpbench"):
+        if not (BIN / b).exists():
+            sys.exit("bench: %s missing (make bench builds it)" % (BIN / b))
+    parts = set(args.only.split(","))
+    bench = Bench(args)
+    ok = bench.run(parts)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Health-probe send timing at scale: N members on one bridge probed every
+INTERVAL ms (ARP), for SECONDS; prints how late probes left against their
+schedule (vmacd's own per-prober figures from the API) and writes
+bench/results/probe_jitter.json.
+
+Needs root (a private OVS sandbox in network namespaces, documentation
+addresses only).  Usage: probe_jitter.py [--members 200] [--interval 10]
+[--seconds 10]
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "system"))
+
+from sandbox import Sandbox, wait_until  # noqa: E402
+from vmacd import Vmacd, make_config, of_socket  # noqa: E402
+
+
+def member_addr(i):
+    # 198.51.100.1..254 then 203.0.113.1..254: documentation ranges.
+    net, host = divmod(i, 250)
+    return ("198.51.100.%d" if net == 0 else "203.0.113.%d") % (host + 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=200)
+    ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    assert 1 <= args.members <= 500
+
+    sb = Sandbox("pj%d-" % os.getpid())
+    v = None
+    try:
+        members = []
+        for i in range(args.members):
+            members.append({"name": "m%d" % i, "bridge": "br0",
+                            "port": "p%d" % i,
+                            "mac": "02:00:00:01:%02x:%02x" % (i >> 8, i & 255),
+                            "ip": member_addr(i), "priority": 100})
+        alias = {"name": "web", "addresses": ["192.0.2.100"],
+                 "vmac": "02:00:5e:00:01:01",
+                 "probe": {"type": "arp", "interval_ms": args.interval,
+                           "timeout_ms": args.interval, "fall": 3,
+                           "rise": 3},
+                 "members": members}
+        cfg = make_config(sb, bridges=[{"name": "br0"}], aliases=[alias])
+        v = Vmacd(sb, cfg, log_level="warn")
+        v.start()
+        sb.add_bridge("br0", "unix:%s" % of_socket(sb))
+        t0 = time.monotonic()
+        for i, m in enumerate(members):
+            sb.add_host("h%d" % i, "br0", m["port"], m["mac"],
+                        ip4=m["ip"] + "/22")
+        setup_s = time.monotonic() - t0
+        wait_until(lambda: all(
+            mm["state"] == "up"
+            for mm in v.api("GET", "/v1/aliases/web")[1]["members"]),
+            60, 0.5, "all members up")
+        time.sleep(args.seconds)
+        status, a = v.api("GET", "/v1/aliases/web")
+        assert status == 200, a
+        ps = [m["probe_state"] for m in a["members"]]
+        late_max = [p["send_late_max_ms"] for p in ps]
+        late_mean = [p["send_late_mean_ms"] for p in ps]
+        sent = sum(p.get("sent", 0) for p in ps)
+        res = {
+            "members": args.members, "interval_ms": args.interval,
+            "seconds": args.seconds, "setup_s": round(setup_s, 1),
+            "send_late_max_ms": round(max(late_max), 3),
+            "send_late_p99_of_member_max_ms": round(
+                sorted(late_max)[int(0.99 * (len(late_max) - 1))], 3),
+            "send_late_mean_ms": round(statistics.mean(late_mean), 3),
+            "members_down": sum(1 for m in a["members"]
+                                if m["state"] != "up"),
+            "probes_sent": sent,
+        }
+        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+        with open(os.path.join(HERE, "results", "probe_jitter.json"),
+                  "w") as f:
+            json.dump(res, f, indent=2)
+        print("probe send timing: %(members)d members every "
+              "%(interval_ms)d ms: late max %(send_late_max_ms).3f ms, "
+              "p99 of per-member max %(send_late_p99_of_member_max_ms).3f "
+              "ms, mean %(send_late_mean_ms).3f ms; %(members_down)d "
+              "members marked down" % res)
+        v.stop()
+        v = None
+    finally:
+        if v:
+            v.kill()
+        sb.stop()
+
+
+if __name__ == "__main__":
+    main()
