@@ -216,9 +216,11 @@ inputs_free(struct bridge *br)
     br->n_inputs = 0;
 }
 
+/* Inputs of alias 'i''s flows (group == false) or group (group == true) on
+ * bridge 'br'. */
 static void
 alias_inputs_compute(const struct engine *eng, struct bridge *br, size_t i,
-                     struct alias_inputs *in)
+                     bool group, struct alias_inputs *in)
 {
     const struct cfg_alias *a = &eng->cfg->aliases[i];
     const struct alias_state *st = eng->states[i];
@@ -228,25 +230,34 @@ alias_inputs_compute(const struct engine *eng, struct bridge *br, size_t i,
     if (!flowgen_carries(a, br->name)) {
         return;
     }
-    inputs_put(in, alias_state_master(st) + 1);
-    size_t *order = xmalloc(MAX(a->n_members, 1) * sizeof *order);
-    size_t n = alias_state_order(st, order, a->n_members);
-    inputs_put(in, n);
-    for (size_t k = 0; k < n; k++) {
-        inputs_put(in, order[k]);
+    int master = alias_state_master(st);
+    bool remote = master >= 0 && strcmp(a->members[master].bridge,
+                                        br->name);
+    inputs_put(in, remote);
+    if (group) {
+        inputs_put(in, master + 1);
+        size_t *order = xmalloc(MAX(a->n_members, 1) * sizeof *order);
+        size_t n = alias_state_order(st, order, a->n_members);
+        inputs_put(in, n);
+        for (size_t k = 0; k < n; k++) {
+            inputs_put(in, order[k]);
+        }
+        free(order);
     }
-    free(order);
     for (size_t m = 0; m < a->n_members; m++) {
         if (!strcmp(a->members[m].bridge, br->name)) {
             inputs_put(in, port_lookup(br, a->members[m].port, &port)
                            ? port : UINT32_MAX);
-            /* The member's MAC (learned by the health probes). */
-            struct eth_addr mac;
-            bool has_mac = engine_member_mac(eng, i, m, &mac);
-            inputs_put(in, has_mac ? ((uint32_t) ntohs(mac.be16[0]) << 16
-                                      | ntohs(mac.be16[1]))
-                                   : UINT32_MAX);
-            inputs_put(in, has_mac ? ntohs(mac.be16[2]) : UINT32_MAX);
+            if (group) {
+                /* The member's MAC (learned by the health probes). */
+                struct eth_addr mac;
+                bool has_mac = engine_member_mac(eng, i, m, &mac);
+                inputs_put(in, has_mac
+                               ? ((uint32_t) ntohs(mac.be16[0]) << 16
+                                  | ntohs(mac.be16[1]))
+                               : UINT32_MAX);
+                inputs_put(in, has_mac ? ntohs(mac.be16[2]) : UINT32_MAX);
+            }
         }
     }
     const struct cfg_bridge *cb = config_find_bridge(eng->cfg, br->name);
@@ -272,6 +283,7 @@ static bool
 keep_part(uint32_t id, void *eng_)
 {
     const struct engine *eng = eng_;
+    id &= ~FLOWTAB_GROUP_PART;
     return !id || engine_has_alias_id(eng, id);
 }
 
@@ -290,9 +302,10 @@ bridge_sync_parts(struct engine *eng, struct bridge *br)
         inputs_free(br);
         br->parts_cfg_seq = eng->cfg_seq;
         br->parts_connect = br->n_connects;
-        br->n_inputs = cfg->n_aliases;
-        br->inputs = xcalloc(MAX(cfg->n_aliases, 1), sizeof *br->inputs);
-        for (size_t i = 0; i < cfg->n_aliases; i++) {
+        /* [2i]: alias i's flows, [2i + 1]: its group. */
+        br->n_inputs = 2 * cfg->n_aliases;
+        br->inputs = xcalloc(MAX(br->n_inputs, 1), sizeof *br->inputs);
+        for (size_t i = 0; i < br->n_inputs; i++) {
             br->inputs[i].n = SIZE_MAX;     /* Never equal: generate. */
         }
         flowtab_keep_parts(ft, keep_part, eng);
@@ -308,9 +321,11 @@ bridge_sync_parts(struct engine *eng, struct bridge *br)
     }
 
     struct alias_inputs in = { .v = NULL };
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        struct alias_inputs *old = &br->inputs[i];
-        alias_inputs_compute(eng, br, i, &in);
+    for (size_t k = 0; k < br->n_inputs; k++) {
+        size_t i = k / 2;
+        bool group = k % 2;
+        struct alias_inputs *old = &br->inputs[k];
+        alias_inputs_compute(eng, br, i, group, &in);
         if (in.n == old->n && !memcmp(in.v, old->v, in.n * sizeof *in.v)) {
             continue;
         }
@@ -319,18 +334,19 @@ bridge_sync_parts(struct engine *eng, struct bridge *br)
             .member_mac = member_mac,   /* Learned by health probes. */
             .probe_owner = probe_owner,
             .aux = eng,
+            .what = group ? FLOWGEN_GROUP : FLOWGEN_FLOWS,
         };
         flowgen_alias_ex(cfg, br->name, i, port_lookup, br, eng->states[i],
                          &opts, &out);
-        char *error = flowtab_set_part(ft, cfg->aliases[i].id, &out.flows,
-                                       &out.groups);
+        uint32_t id = cfg->aliases[i].id | (group ? FLOWTAB_GROUP_PART : 0);
+        char *error = flowtab_set_part(ft, id, &out.flows, &out.groups);
         flowgen_out_destroy(&out);
         if (error) {
             VLOG_ERR("%s: generated flows rejected: %s", br->name, error);
             free(error);
             continue;
         }
-        /* Keep the new inputs; reuse the old buffer for the next alias. */
+        /* Keep the new inputs; reuse the old buffer for the next one. */
         struct alias_inputs tmp = *old;
         *old = in;
         in = tmp;

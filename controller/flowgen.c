@@ -474,17 +474,23 @@ flowgen_alias_ex(const struct config *cfg, const char *bridge, size_t idx,
     c.remote_master = master >= 0
                       && strcmp(a->members[master].bridge, bridge);
     snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(a->vmac));
-    if (c.remote_master) {
-        fg_uplink_remote(&c);
+    bool flows = !opts || opts->what != FLOWGEN_GROUP;
+    bool group = !opts || opts->what != FLOWGEN_FLOWS;
+    if (flows) {
+        if (c.remote_master) {
+            fg_uplink_remote(&c);
+        }
+        fg_guard(&c);
+        fg_arp_responder(&c);
+        fg_nd_responder(&c);
+        fg_steer(&c);
+        fg_return(&c);
+        if (opts && opts->probe_owner) {
+            fg_probe_replies(&c, cfg, bridge);
+        }
     }
-    fg_guard(&c);
-    fg_arp_responder(&c);
-    fg_nd_responder(&c);
-    fg_steer(&c);
-    fg_return(&c);
-    fg_group(&c, state);
-    if (opts && opts->probe_owner) {
-        fg_probe_replies(&c, cfg, bridge);
+    if (group) {
+        fg_group(&c, state);
     }
 
     free(c.member_port);

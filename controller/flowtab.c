@@ -325,11 +325,11 @@ flowtab_start(struct flowtab *ft)
 static void
 ft_read_done(struct flowtab *ft)
 {
-    /* Our groups: those our flows use, and those we want (group id = part
-     * id). */
+    /* Our groups: those our flows use, and those we want (each in part
+     * group_id | FLOWTAB_GROUP_PART). */
     struct ft_entry *e;
     HMAP_FOR_EACH (e, node, &ft->read_groups->groups) {
-        uint32_t id = strtoul(e->line, NULL, 10);
+        uint32_t id = strtoul(e->line, NULL, 10) | FLOWTAB_GROUP_PART;
         if (ftpart_find(&ft->referenced->groups, e->key)
             || ftstate_get(ft->desired, id)) {
             ftpart_add_group(reading_part(ft->reading, id), xstrdup(e->key),
@@ -360,9 +360,10 @@ bool
 flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
                          uint32_t *port)
 {
-    const struct ft_part *p = ft->installed ? ftstate_get(ft->installed,
-                                                          group_id)
-                                            : NULL;
+    const struct ft_part *p
+        = ft->installed ? ftstate_get(ft->installed,
+                                      group_id | FLOWTAB_GROUP_PART)
+                        : NULL;
     if (!p) {
         return false;
     }

@@ -69,6 +69,11 @@ struct flowgen_opts {
      * probe flows. */
     bool (*probe_owner)(void *aux, size_t alias, size_t member, bool *tcp);
     void *aux;
+
+    /* What to generate: both (default), only the flows, or only the group
+     * (they change for different reasons: a master change touches only the
+     * group). */
+    enum { FLOWGEN_ALL, FLOWGEN_FLOWS, FLOWGEN_GROUP } what;
 };
 
 /* flowgen_alias() with options ('opts' may be NULL: none). */

@@ -72,6 +72,11 @@ bool flowtab_group_first_port(const struct flowtab *, uint32_t group_id,
  * (then the part is unchanged).  flowtab_keep_parts() removes the parts
  * for which 'keep' says false.  flowtab_commit() makes what was set the
  * desired state 'generation' and syncs it (later, from the loop). */
+/* Groups read back from a switch go to part (group_id | FLOWTAB_GROUP_PART),
+ * so an owner puts its groups in such parts (group ids stay below
+ * 0x80000000). */
+#define FLOWTAB_GROUP_PART 0x80000000u
+
 char *flowtab_set_part(struct flowtab *, uint32_t id,
                        const struct svec *flows, const struct svec *groups)
     __attribute__((warn_unused_result));

@@ -544,6 +544,40 @@ test_access_bridge(void **state OVS_UNUSED)
     fixture_destroy(&f);
 }
 
+/* FLOWGEN_FLOWS and FLOWGEN_GROUP split flowgen_alias()'s output. */
+static void
+test_flows_and_group_apart(void **state OVS_UNUSED)
+{
+    struct fixture f;
+    struct flowgen_out all, flows, group;
+
+    fixture_init(&f);
+    flowgen_out_init(&all);
+    flowgen_out_init(&flows);
+    flowgen_out_init(&group);
+    flowgen_alias(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &all);
+    struct flowgen_opts o = { .what = FLOWGEN_FLOWS };
+    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o,
+                     &flows);
+    o.what = FLOWGEN_GROUP;
+    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o,
+                     &group);
+
+    assert_int_equal(flows.groups.n, 0);
+    assert_int_equal(group.flows.n, 0);
+    assert_int_equal(flows.flows.n, all.flows.n);
+    assert_int_equal(group.groups.n, all.groups.n);
+    for (size_t i = 0; i < all.flows.n; i++) {
+        assert_string_equal(flows.flows.names[i], all.flows.names[i]);
+    }
+    assert_string_equal(group.groups.names[0], all.groups.names[0]);
+
+    flowgen_out_destroy(&all);
+    flowgen_out_destroy(&flows);
+    flowgen_out_destroy(&group);
+    fixture_destroy(&f);
+}
+
 static void
 test_next_table(void **state OVS_UNUSED)
 {
@@ -612,6 +646,7 @@ main(void)
         cmocka_unit_test(test_missing_port_and_other_bridge),
         cmocka_unit_test(test_remote_master),
         cmocka_unit_test(test_access_bridge),
+        cmocka_unit_test(test_flows_and_group_apart),
         cmocka_unit_test(test_next_table),
         cmocka_unit_test(test_deterministic),
     };
