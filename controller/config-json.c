@@ -188,6 +188,18 @@ config_to_json(const struct config *cfg)
 
     json_t *api = new_object();
     json_object_set_new(api, "socket", new_string(cfg->api_socket));
+    if (cfg->api_group) {
+        json_object_set_new(api, "group", new_string(cfg->api_group));
+    }
+    if (cfg->api_tcp_address) {
+        json_t *tcp = new_object();
+        json_object_set_new(tcp, "address",
+                            new_string(cfg->api_tcp_address));
+        json_object_set_new(tcp, "port", new_integer(cfg->api_tcp_port));
+        json_object_set_new(tcp, "allow_nonloopback",
+                            json_boolean(cfg->api_tcp_allow_nonloopback));
+        json_object_set_new(api, "tcp", tcp);
+    }
     json_object_set_new(root, "api", api);
 
     json_t *bridges = new_array();
@@ -372,6 +384,10 @@ config_equal(const struct config *a, const struct config *b)
         || a->base_table != b->base_table || a->next_table != b->next_table
         || a->cookie_prefix != b->cookie_prefix
         || !str_eq(a->api_socket, b->api_socket)
+        || !str_eq(a->api_group, b->api_group)
+        || !str_eq(a->api_tcp_address, b->api_tcp_address)
+        || a->api_tcp_port != b->api_tcp_port
+        || a->api_tcp_allow_nonloopback != b->api_tcp_allow_nonloopback
         || a->n_bridges != b->n_bridges || a->n_aliases != b->n_aliases) {
         return false;
     }

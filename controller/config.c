@@ -728,11 +728,83 @@ parse_openflow(struct cfg_parser *p, const json_t *v, struct config *cfg)
 }
 
 static bool
-parse_api(struct cfg_parser *p, const json_t *v, struct config *cfg)
+check_group_name(struct cfg_parser *p, const char *s)
 {
-    static const char *const keys[] = { "socket", NULL };
+    size_t len = strlen(s);
+    bool ok = len >= 1 && len <= 32
+              && (isalpha((unsigned char) s[0]) || s[0] == '_');
+    for (size_t i = 1; ok && i < len; i++) {
+        ok = isalnum((unsigned char) s[i]) || strchr("_.-", s[i]);
+    }
+    if (!ok) {
+        cfg_error(p, "\"%s\" is not a valid group name", s);
+    }
+    return ok;
+}
+
+/* "api": {"tcp": {"address", "port", "allow_nonloopback"}}. */
+static bool
+parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
+{
+    static const char *const keys[] = {
+        "address", "port", "allow_nonloopback", NULL,
+    };
     if (!check_object(p, v, keys)) {
         return false;
+    }
+    if (!json_object_get(v, "address")) {
+        return field_missing(p, "address");
+    } else if (!json_object_get(v, "port")) {
+        return field_missing(p, "port");
+    }
+    if (!field_bool(p, v, "allow_nonloopback",
+                    &cfg->api_tcp_allow_nonloopback)
+        || !field_uint(p, v, "port", 1, 65535, NULL, &cfg->api_tcp_port)) {
+        return false;
+    }
+
+    size_t mark = path_push_key(p, "address");
+    const char *s;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (check_string(p, json_object_get(v, "address"), &s)) {
+        bool v4 = inet_pton(AF_INET, s, &a4) == 1;
+        bool v6 = !v4 && inet_pton(AF_INET6, s, &a6) == 1;
+        if (!v4 && !v6) {
+            cfg_error(p, "\"%s\" is not an IPv4 or IPv6 address", s);
+        } else if (!cfg->api_tcp_allow_nonloopback
+                   && !(v4 ? (ntohl(a4.s_addr) >> 24) == 127
+                           : IN6_IS_ADDR_LOOPBACK(&a6))) {
+            cfg_error(p, "%s is not a loopback address; the API has no "
+                      "authentication: set \"allow_nonloopback\": true to "
+                      "listen there anyway", s);
+        } else {
+            free(cfg->api_tcp_address);
+            cfg->api_tcp_address = xstrdup(s);
+        }
+    }
+    path_pop(p, mark);
+    return !p->error;
+}
+
+static bool
+parse_api(struct cfg_parser *p, const json_t *v, struct config *cfg)
+{
+    static const char *const keys[] = { "socket", "group", "tcp", NULL };
+    if (!check_object(p, v, keys)
+        || (json_object_get(v, "group")
+            && !field_string(p, v, "group", check_group_name,
+                             &cfg->api_group))) {
+        return false;
+    }
+    const json_t *tcp = json_object_get(v, "tcp");
+    if (tcp) {
+        size_t mark = path_push_key(p, "tcp");
+        parse_api_tcp(p, tcp, cfg);
+        path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
     }
 
     const json_t *sock = json_object_get(v, "socket");
@@ -1587,6 +1659,8 @@ config_destroy(struct config *cfg)
     free_strings(cfg->listen, cfg->n_listen);
     free_strings(cfg->connect, cfg->n_connect);
     free(cfg->api_socket);
+    free(cfg->api_group);
+    free(cfg->api_tcp_address);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         free(cfg->bridges[i].name);
         free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);

@@ -204,7 +204,13 @@ main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
     d.loop = ev_default_loop(EVFLAG_AUTO);
 
-    struct api_options ao = { .socket_path = cfg->api_socket };
+    struct api_options ao = {
+        .socket_path = cfg->api_socket,
+        .socket_group = cfg->api_group,
+        .tcp_address = cfg->api_tcp_address,
+        .tcp_port = cfg->api_tcp_port,
+        .allow_nonloopback = cfg->api_tcp_allow_nonloopback,
+    };
     make_parent_dir(cfg->api_socket);
     d.api = api_create(d.loop, &ao, &error);
     if (!d.api) {

@@ -116,6 +116,12 @@ struct config {
 
     /* "api": {...} */
     char *api_socket;           /* Default "/run/vmacd/vmacd.sock". */
+    char *api_group;            /* "group": owner group of the socket, or
+                                 * NULL (the daemon's). */
+    char *api_tcp_address;      /* "tcp": {"address"}: an IP literal, or
+                                 * NULL: no TCP listener. */
+    unsigned int api_tcp_port;  /* "tcp": {"port"}: 1..65535. */
+    bool api_tcp_allow_nonloopback; /* "tcp": {"allow_nonloopback"}. */
 
     size_t n_bridges;
     struct cfg_bridge *bridges;

@@ -269,6 +269,38 @@ dump(const struct config *cfg)
     return s;
 }
 
+/* The API's TCP listener and socket group. */
+static void
+test_api_options(void **state OVS_UNUSED)
+{
+    struct config *cfg = parse_ok("{'api': {'socket': '/tmp/x.sock', "
+                                  "'group': 'vmacd', 'tcp': {'address': "
+                                  "'::1', 'port': 8080}}}");
+    assert_string_equal(cfg->api_group, "vmacd");
+    assert_string_equal(cfg->api_tcp_address, "::1");
+    assert_int_equal(cfg->api_tcp_port, 8080);
+    assert_false(cfg->api_tcp_allow_nonloopback);
+    char *text = dump(cfg);
+    char *err = NULL;
+    struct config *again = config_parse_string(text, "dump", &err);
+    assert_non_null(again);
+    assert_true(config_equal(cfg, again));
+    config_destroy(again);
+    free(text);
+    config_destroy(cfg);
+
+    cfg = parse_ok("{'api': {'tcp': {'address': '192.0.2.1', 'port': 80, "
+                   "'allow_nonloopback': true}}}");
+    assert_string_equal(cfg->api_tcp_address, "192.0.2.1");
+    assert_true(cfg->api_tcp_allow_nonloopback);
+    config_destroy(cfg);
+
+    cfg = parse_ok("{}");
+    assert_null(cfg->api_group);
+    assert_null(cfg->api_tcp_address);
+    config_destroy(cfg);
+}
+
 /* "access_bridges" parses, dumps (only when set) and compares. */
 static void
 test_access_bridges(void **state OVS_UNUSED)
@@ -604,6 +636,18 @@ static const struct bad_case bad_cases[] = {
       "aliases[0].access_bridges: " },
     { ONE_ALIAS("'members': [], 'access_bridges': ['a-bridge-name-too-long']"),
       "aliases[0].access_bridges[0]: " },
+    { "{'api': {'tcp': {'address': '192.0.2.1', 'port': 8080}}}",
+      "api.tcp.address: 192.0.2.1 is not a loopback address" },
+    { "{'api': {'tcp': {'address': 'localhost', 'port': 8080}}}",
+      "api.tcp.address: \"localhost\" is not an IPv4 or IPv6 address" },
+    { "{'api': {'tcp': {'address': '127.0.0.1', 'port': 0}}}",
+      "api.tcp.port: " },
+    { "{'api': {'tcp': {'port': 8080}}}",
+      "api.tcp: missing required key \"address\"" },
+    { "{'api': {'group': '9wheel'}}",
+      "api.group: \"9wheel\" is not a valid group name" },
+    { "{'api': {'tcp': {'address': '::1', 'port': 80, 'tls': true}}}",
+      "api.tcp: unknown key \"tls\"" },
     { "{'bridges': [{'name': 'br0'}, {'name': 'br0'}]}",
       "bridges[1].name: bridge \"br0\" is listed twice" },
     { "{'bridges': [{'name': 'br0', 'uplinks': ['u1', 'u2', 'u1']}]}",
@@ -795,6 +839,7 @@ main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_access_bridges),
+        cmocka_unit_test(test_api_options),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid_edge_cases),
