@@ -30,6 +30,18 @@ MultiTopo reuses topo.Topo's host helpers (ask, wait_answer, neigh, prober,
 capture, py, events, alias); it adds bridge(name), settled(master,
 bridges), fdb(), vmac_port(), port_packets(), flows(bridge), and
 stop_prober() (which keeps duplicate replies).
+
+make_multi(access=True) adds a third host bridge, an *access bridge* of the
+alias (docs/config.md, "access_bridges"):
+
+            phys --- pc
+                      |
+                      uc          uplink
+               cc --- hc          only a client: no member of "web"
+
+hc is in the config's "bridges" with its uplink uc and in the alias's
+"access_bridges"; cc is its client (HOSTS_ACCESS).  Without 'access' the
+topology is exactly the two-host one above.
 """
 
 import collections
@@ -58,6 +70,11 @@ HOSTS = {
     "m2": ("hb",) + topo.HOSTS["m2"],
     "m3": ("hb",) + topo.HOSTS["m3"],
 }
+# The access bridge and its client (make_multi(access=True) only).
+ACCESS_BRIDGES = {"hc": ("uc", "pc")}
+HOSTS_ACCESS = {
+    "cc": ("hc", "cc-p", "02:00:00:00:00:0c", "192.0.2.30", "2001:db8::c"),
+}
 PRIORITIES = {"m1": 150, "m2": 100, "m3": 50}
 MEMBERS = tuple(PRIORITIES)
 CLIENTS = ("ca", "cb", "p1")
@@ -74,15 +91,22 @@ class MultiTopo(topo.Topo):
     hosts and only inherits Topo's host and API helpers."""
 
     def __init__(self, sandbox, vmacd_factory, announce=None, start=True,
-                 log_level="info"):
+                 log_level="info", access=False):
+        """With 'access', also builds the access bridge hc and its client
+        cc (see the module doc)."""
         self.sb = sandbox
         self.services = {}
+        self.host_bridges = dict(HOST_BRIDGES)
+        self.hosts = dict(HOSTS)
+        if access:
+            self.host_bridges.update(ACCESS_BRIDGES)
+            self.hosts.update(HOSTS_ACCESS)
         target = "unix:%s" % of_socket(sandbox)
         sandbox.add_bridge(PHYS, None)
-        for br, (uplink, peer) in HOST_BRIDGES.items():
+        for br, (uplink, peer) in self.host_bridges.items():
             sandbox.add_bridge(br, target, ["%s:%s:%s" % (uplink, PHYS,
                                                           peer)])
-        for host, (br, port, mac, ip4, ip6) in HOSTS.items():
+        for host, (br, port, mac, ip4, ip6) in self.hosts.items():
             sandbox.add_host(host, br, port, mac, ip4 + "/24", ip6 + "/64")
         for m in MEMBERS:
             self._setup_member(m)
@@ -97,9 +121,12 @@ class MultiTopo(topo.Topo):
                          "ip": HOSTS[m][3], "priority": PRIORITIES[m]}
                         for m in MEMBERS],
         }
+        if access:
+            alias["access_bridges"] = list(ACCESS_BRIDGES)
         self.config = make_config(
             sandbox, [{"name": br, "uplinks": [uplink]}
-                      for br, (uplink, _) in HOST_BRIDGES.items()], [alias])
+                      for br, (uplink, _) in self.host_bridges.items()],
+            [alias])
         self.vmacd = vmacd_factory(self.config, log_level=log_level)
         self.expected_master = "m1"
         for m in MEMBERS:
@@ -116,9 +143,12 @@ class MultiTopo(topo.Topo):
         assert status == 200, "GET bridge %s: %s %s" % (name, status, body)
         return body
 
-    def settled(self, master, bridges=tuple(HOST_BRIDGES)):
-        """True if every bridge of 'bridges' is connected and in sync with
-        its newest generation and the API names 'master'."""
+    def settled(self, master, bridges=None):
+        """True if every bridge of 'bridges' (default: every controlled
+        bridge of the topology) is connected and in sync with its newest
+        generation and the API names 'master'."""
+        if bridges is None:
+            bridges = tuple(self.host_bridges)
         try:
             for name in bridges:
                 br = self.bridge(name)
@@ -131,7 +161,9 @@ class MultiTopo(topo.Topo):
         except (OSError, http.client.HTTPException):
             return False
 
-    def wait_settled(self, master, timeout=5, bridges=tuple(HOST_BRIDGES)):
+    def wait_settled(self, master, timeout=5, bridges=None):
+        if bridges is None:
+            bridges = tuple(self.host_bridges)
         wait_until(lambda: self.settled(master, bridges), timeout * SLOW,
                    0.05, "alias %s settled with master %s on %s"
                    % (ALIAS, master, ", ".join(bridges)))
@@ -139,10 +171,10 @@ class MultiTopo(topo.Topo):
     # Hosts.
 
     def mac(self, host):
-        return HOSTS[host][2]
+        return self.hosts[host][2]
 
     def ip(self, host, family=4):
-        return HOSTS[host][3 if family == 4 else 4]
+        return self.hosts[host][3 if family == 4 else 4]
 
     def stop_prober(self, prober):
         """Stops 'prober' (a topo.Prober); returns (ProbeResult, the
