@@ -195,8 +195,9 @@ class BaseTopo:
         """Pins c1's neighbour entry for the alias to 'mac' (None: removes
         it)."""
         if mac is None:
-            self.host("c1", "ip", "neigh", "flush", "to", ALIAS4,
-                      check=False)
+            # "flush" leaves permanent entries alone unless told "nud all".
+            self.host("c1", "ip", "neigh", "flush", "to", ALIAS4, "nud",
+                      "all", check=False)
             return
         self.host("c1", "ip", "neigh", "replace", ALIAS4, "lladdr", mac,
                   "nud", "permanent", "dev", "eth0")
@@ -364,6 +365,7 @@ class KeepalivedTopo(BaseTopo):
         self.stop_keepalived()
         self.variant = (advert_int, down_timer_adverts, use_vmac)
         for m in MEMBERS:
+            self._arp_sysctls(m, use_vmac)
             extra = ""
             if down_timer_adverts is not None:
                 extra += "    down_timer_adverts %d\n" % down_timer_adverts
@@ -387,18 +389,44 @@ class KeepalivedTopo(BaseTopo):
             self.kprocs[m] = p
         self.wait_holder("m1", 15 + 4 * float(advert_int))
         if use_vmac:
+            # No checksum set-up is needed on vrrp.51: the macvlan hands
+            # its frames to eth0, whose TX checksum offload is off, so the
+            # kernel completes the checksum there (ethtool cannot change
+            # a macvlan's offloads anyway).
             for m in MEMBERS:
                 wait_until(lambda m=m: self.host(
                     m, "ip", "link", "show", "vrrp.51",
                     check=False).returncode == 0, 5, 0.05,
                     "vrrp.51 on %s" % m)
-                # Partial checksums would survive the userspace datapath;
-                # a macvlan refuses the ioctl but follows eth0's setting.
-                self.host(m, "/usr/bin/python3",
-                          str(REPO / "ovs-scripts" / "tx-csum-off.py"),
-                          "vrrp.51", check=False)
         wait_until(lambda: self._reaches("m1"), 10, 0.1,
                    "c1 reaching the VIP on m1")
+        if use_vmac:
+            mac = self.neigh_mac()
+            if mac != VRRP_VMAC:
+                raise AssertionError("use_vmac: c1 resolved the VIP to %s, "
+                                     "not %s" % (mac, VRRP_VMAC))
+
+    def _arp_sysctls(self, m, use_vmac):
+        """ARP settings of member 'm' for a keepalived variant.
+
+        With use_vmac the VIP lives on vrrp.51 while the member's own
+        traffic (the echo replies too: the route via eth0 comes first)
+        leaves through eth0.  With the default arp_announce=0 the kernel
+        then asks for the client's MAC from eth0 with the VIP as sender
+        address, and the client, which has an entry for the VIP, rewrites
+        it to the member's real MAC: the VRRP MAC is lost at the first
+        reply of a new master.  arp_announce=2 makes eth0 announce only
+        its own address.  arp_ignore=1 on all follows keepalived's note on
+        VMACs (keepalived itself sets arp_ignore/arp_filter on eth0 and
+        accept_local/rp_filter on vrrp.51).  Without use_vmac the kernel
+        defaults stay."""
+        v = "1" if use_vmac else "0"
+        a = "2" if use_vmac else "0"
+        for key in ("all", "eth0"):
+            self.host(m, "sysctl", "-q", "-w",
+                      "net.ipv4.conf.%s.arp_announce=%s" % (key, a))
+        self.host(m, "sysctl", "-q", "-w",
+                  "net.ipv4.conf.all.arp_ignore=%s" % v)
 
     def _reaches(self, name):
         out = self.host("c1", "/usr/bin/python3", "-c", _ASK, ALIAS4,
