@@ -32,6 +32,7 @@
 #include "flow.h"
 #include "hash.h"
 #include "health.h"
+#include "probesched.h"
 #include "ofswitch.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
@@ -64,7 +65,7 @@ struct prober {
     struct cfg_probe probe;
 
     struct health h;
-    ev_timer send;    /* Repeats every interval. */
+    struct probesched_entry send; /* Every interval (probesched). */
     ev_timer timeout; /* One-shot per probe. */
     ev_timer wake;    /* health_next_wakeup(). */
     bool outstanding;
@@ -86,12 +87,11 @@ struct prober {
     uint64_t n_sent, n_replies, n_timeouts, n_refused;
 
     /* Send timing: how late each probe left against its schedule. */
-    double next_due;                  /* ev_time() the next send is due. */
     double late_max_ms, late_sum_ms;  /* Over 'n_late' sends. */
     uint64_t n_late;
 };
 
-static void prober_send_cb(struct ev_loop *, ev_timer *, int revents);
+static void prober_send_cb(struct probesched_entry *, int64_t late_ns);
 static void prober_timeout_cb(struct ev_loop *, ev_timer *, int revents);
 static void prober_wake_cb(struct ev_loop *, ev_timer *, int revents);
 static struct ofpbuf *meter_mod(const struct engine *, const char *bridge,
@@ -128,13 +128,23 @@ engine_health_init(struct engine *eng)
 {
     hmap_init(&eng->probers);
     hmap_init(&eng->probe_targets);
+    char *error;
+    eng->probesched = probesched_create(eng->loop, &error);
+    if (!eng->probesched) {
+        /* Without a timerfd no probe is sent: members follow link state
+         * only (health stays "unknown", which counts as healthy). */
+        VLOG_ERR("health probes disabled: %s", error);
+        free(error);
+    }
 }
 
 static void
 prober_destroy(struct prober *p)
 {
     struct engine *eng = p->eng;
-    ev_timer_stop(eng->loop, &p->send);
+    if (eng->probesched) {
+        probesched_stop(eng->probesched, &p->send);
+    }
     ev_timer_stop(eng->loop, &p->timeout);
     ev_timer_stop(eng->loop, &p->wake);
     hmap_remove(&eng->probers, &p->node);
@@ -155,6 +165,8 @@ engine_health_destroy(struct engine *eng)
     }
     hmap_destroy(&eng->probers);
     hmap_destroy(&eng->probe_targets);
+    probesched_destroy(eng->probesched);
+    eng->probesched = NULL;
 }
 
 /* The member's health as the alias model sees it.  While its link is
@@ -294,22 +306,16 @@ prober_chan(const struct prober *p, uint32_t *port)
 }
 
 static void
-prober_send_cb(struct ev_loop *loop, ev_timer *w, int revents OVS_UNUSED)
+prober_send_cb(struct probesched_entry *e, int64_t late_ns)
 {
-    struct prober *p = CONTAINER_OF(w, struct prober, send);
+    struct prober *p = CONTAINER_OF(e, struct prober, send);
     struct engine *eng = p->eng;
-    double now = ev_time();
-    double interval = p->probe.interval_ms / 1000.0;
+    struct ev_loop *loop = eng->loop;
+    double late_ms = late_ns / 1e6;
 
-    /* Lateness against the schedule; after a stall longer than an
-     * interval libev restarts the period from now, and so do we. */
-    double late = now - p->next_due;
-    if (late >= 0 && late < interval) {
-        p->late_max_ms = MAX(p->late_max_ms, late * 1000.0);
-        p->late_sum_ms += late * 1000.0;
-        p->n_late++;
-    }
-    p->next_due = (late < interval ? p->next_due : now) + interval;
+    p->late_max_ms = MAX(p->late_max_ms, late_ms);
+    p->late_sum_ms += late_ms;
+    p->n_late++;
 
     if (p->outstanding) {
         /* timeout_ms >= interval_ms: the previous probe is a miss now. */
@@ -407,7 +413,6 @@ prober_create(struct engine *eng, const struct cfg_alias *a,
     p->probe = m->probe;
     p->last_rtt_ms = -1;
     health_init(&p->h, m->probe.fall, m->probe.rise, true, engine_now_ms(eng));
-    ev_init(&p->send, prober_send_cb);
     ev_init(&p->timeout, prober_timeout_cb);
     ev_init(&p->wake, prober_wake_cb);
     hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
@@ -426,7 +431,9 @@ engine_health_sync(struct engine *eng)
     hmap_swap(&old, &eng->probers);
     struct prober *p;
     HMAP_FOR_EACH (p, node, &old) {
-        ev_timer_stop(eng->loop, &p->send);
+        if (eng->probesched) {
+            probesched_stop(eng->probesched, &p->send);
+        }
         ev_timer_stop(eng->loop, &p->timeout);
         p->outstanding = false;
     }
@@ -515,9 +522,12 @@ engine_health_sync(struct engine *eng)
                 size_t k = c[1]++;
                 double interval = m->probe.interval_ms / 1000.0;
                 p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
-                ev_timer_set(&p->send, interval * k / c[0] + 0.001, interval);
-                ev_timer_start(eng->loop, &p->send);
-                p->next_due = ev_now(eng->loop) + interval * k / c[0] + 0.001;
+                if (eng->probesched) {
+                    uint64_t period = (uint64_t) (interval * 1e9);
+                    probesched_start(eng->probesched, &p->send,
+                                     period * k / c[0] + 1000000, period,
+                                     prober_send_cb);
+                }
                 prober_arm_wake(p);
             }
         }

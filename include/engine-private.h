@@ -16,6 +16,7 @@
 #include "sset.h"
 
 struct alias_inputs;
+struct probesched;
 struct alias_state;
 struct eth_addr;
 struct ofp_header;
@@ -109,6 +110,7 @@ struct engine {
     struct hmap probers;            /* By alias + member name. */
     struct hmap probe_targets;      /* Same, by bridge + port + IP. */
     uint64_t n_packet_ins, n_packet_ins_bad;
+    struct probesched *probesched;  /* When probes are sent. */
 
     /* engine-write.c: API writes. */
     char *config_path;              /* Where writes persist, or NULL. */

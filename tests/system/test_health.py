@@ -101,9 +101,10 @@ def test_meter_and_probe_flows(make_topo):
 
 
 def tcp_topo(make_topo, **kw):
+    # Slower probes under valgrind, which cannot keep up with 50 ms.
     t = make_topo(start=False, probe={"type": "tcp", "port": SERVICE_PORT,
-                                      "interval_ms": 50, "fall": 3,
-                                      "rise": 3}, **kw)
+                                      "interval_ms": int(50 * SLOW),
+                                      "fall": 3, "rise": 3}, **kw)
     t.config["bridges"][0]["probe_source"] = {"ip": PROBE_IP}
     t.start()
     return t
@@ -180,7 +181,9 @@ def meter_drops(t):
 
 
 def test_flood_at_probe_identity_is_metered(make_topo):
-    t = make_topo(start=False, probe={"interval_ms": 10, "timeout_ms": 5})
+    # (Slower probes under valgrind, which cannot keep up with 10 ms.)
+    t = make_topo(start=False, probe={"interval_ms": int(10 * SLOW),
+                                      "timeout_ms": int(5 * SLOW)})
     t.config["bridges"][0]["probe_source"] = {"rate_pps": 2000}
     t.start()
     wait_probe_state(t, "m2", "up")
