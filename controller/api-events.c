@@ -203,8 +203,7 @@ api_publish_event(struct api *api, json_t *event)
     api->history_n++;
 
     struct api_sub *sub;
-    LIST_FOR_EACH(sub, node, &api->subs)
-    {
+    LIST_FOR_EACH (sub, node, &api->subs) {
         if (sub->overflow || sub->closing) {
             continue;
         }

@@ -118,8 +118,7 @@ api_route(struct api *api, const char *method, const char *pattern,
     free(copy);
 
     struct api_route *other;
-    LIST_FOR_EACH(other, node, &api->routes)
-    {
+    LIST_FOR_EACH (other, node, &api->routes) {
         ovs_assert(strcmp(other->method, method)
                    || strcmp(other->pattern, pattern));
     }
@@ -441,8 +440,7 @@ api_request_route(struct api_request *req)
 
     if (n_segs != SIZE_MAX) {
         struct api_route *r;
-        LIST_FOR_EACH(r, node, &api->routes)
-        {
+        LIST_FOR_EACH (r, node, &api->routes) {
             if (!api_route_matches(r, segs, n_segs)) {
                 continue;
             }
@@ -873,8 +871,7 @@ api_destroy(struct api *api)
     /* MHD must not be stopped with suspended connections: wake them up and
      * let MHD close them. */
     struct api_request *req;
-    LIST_FOR_EACH(req, node, &api->requests)
-    {
+    LIST_FOR_EACH (req, node, &api->requests) {
         if (req->conn) {
             req->client_gone = true;
             if (req->sub) {
@@ -893,14 +890,12 @@ api_destroy(struct api *api)
 
     /* Dead requests whose handlers never replied. */
     struct api_request *next;
-    LIST_FOR_EACH_SAFE(req, next, node, &api->requests)
-    {
+    LIST_FOR_EACH_SAFE (req, next, node, &api->requests) {
         api_request_free(req);
     }
 
     struct api_route *r, *r_next;
-    LIST_FOR_EACH_SAFE(r, r_next, node, &api->routes)
-    {
+    LIST_FOR_EACH_SAFE (r, r_next, node, &api->routes) {
         ovs_list_remove(&r->node);
         api_route_free(r);
     }
@@ -926,8 +921,7 @@ api_builtin_index(struct api_request *req, void *api_)
     json_t *routes = json_array();
     struct api_route *r;
 
-    LIST_FOR_EACH(r, node, &api->routes)
-    {
+    LIST_FOR_EACH (r, node, &api->routes) {
         json_array_append_new(
             routes,
             json_pack("{s:s, s:s}", "method", r->method, "path", r->pattern));

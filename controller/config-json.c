@@ -13,7 +13,6 @@
 
 #include "util.h"
 
-
 static json_t *
 new_object(void)
 {
@@ -158,9 +157,9 @@ config_alias_to_json(const struct cfg_alias *al)
     }
     json_object_set_new(o, "members", members);
     if (al->n_access_bridges) {
-        json_object_set_new(o, "access_bridges",
-                            strings_to_json(al->access_bridges,
-                                            al->n_access_bridges));
+        json_object_set_new(
+            o, "access_bridges",
+            strings_to_json(al->access_bridges, al->n_access_bridges));
     }
     return o;
 }
@@ -193,8 +192,7 @@ config_to_json(const struct config *cfg)
     }
     if (cfg->api_tcp_address) {
         json_t *tcp = new_object();
-        json_object_set_new(tcp, "address",
-                            new_string(cfg->api_tcp_address));
+        json_object_set_new(tcp, "address", new_string(cfg->api_tcp_address));
         json_object_set_new(tcp, "port", new_integer(cfg->api_tcp_port));
         json_object_set_new(tcp, "allow_nonloopback",
                             json_boolean(cfg->api_tcp_allow_nonloopback));
@@ -214,8 +212,8 @@ config_to_json(const struct config *cfg)
             json_t *po = new_object();
             json_object_set_new(po, "mac", mac_to_json(ps->mac));
             if (ps->has_ip) {
-                json_object_set_new(po, "ip", ip_to_json(false, ps->ip4,
-                                                         NULL));
+                json_object_set_new(po, "ip",
+                                    ip_to_json(false, ps->ip4, NULL));
             }
             json_object_set_new(po, "meter_id", new_integer(ps->meter_id));
             json_object_set_new(po, "rate_pps", new_integer(ps->rate_pps));
@@ -242,8 +240,8 @@ config_probe_source(const struct config *cfg, const char *bridge)
         .mac = ETH_ADDR_C(02, 76, 6d, 61, 63, 70),
         .meter_id = 0x766d,
     };
-    const struct cfg_bridge *br = (cfg && bridge
-                                   ? config_find_bridge(cfg, bridge) : NULL);
+    const struct cfg_bridge *br
+        = (cfg && bridge ? config_find_bridge(cfg, bridge) : NULL);
     return br ? &br->probe_source : &defaults;
 }
 
@@ -368,8 +366,8 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
             return false;
         }
     }
-    if (!strings_eq(a->access_bridges, a->n_access_bridges,
-                    b->access_bridges, b->n_access_bridges)) {
+    if (!strings_eq(a->access_bridges, a->n_access_bridges, b->access_bridges,
+                    b->n_access_bridges)) {
         return false;
     }
     return true;
@@ -397,12 +395,10 @@ config_equal(const struct config *a, const struct config *b)
         const struct cfg_probe_source *px = &x->probe_source;
         const struct cfg_probe_source *py = &y->probe_source;
         if (!str_eq(x->name, y->name)
-            || !strings_eq(x->uplinks, x->n_uplinks, y->uplinks,
-                           y->n_uplinks)
+            || !strings_eq(x->uplinks, x->n_uplinks, y->uplinks, y->n_uplinks)
             || px->configured != py->configured
-            || !eth_addr_equals(px->mac, py->mac)
-            || px->has_ip != py->has_ip || px->ip4 != py->ip4
-            || px->meter_id != py->meter_id
+            || !eth_addr_equals(px->mac, py->mac) || px->has_ip != py->has_ip
+            || px->ip4 != py->ip4 || px->meter_id != py->meter_id
             || px->rate_pps != py->rate_pps) {
             return false;
         }
@@ -414,4 +410,3 @@ config_equal(const struct config *a, const struct config *b)
     }
     return true;
 }
-

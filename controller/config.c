@@ -163,8 +163,7 @@ check_object(struct cfg_parser *p, const json_t *v,
 
     const char *key;
     json_t *value;
-    json_object_foreach(CONST_CAST(json_t *, v), key, value)
-    {
+    json_object_foreach (CONST_CAST(json_t *, v), key, value) {
         bool known = false;
         for (const char *const *a = allowed; *a; a++) {
             if (!strcmp(key, *a)) {
@@ -747,7 +746,10 @@ static bool
 parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
 {
     static const char *const keys[] = {
-        "address", "port", "allow_nonloopback", NULL,
+        "address",
+        "port",
+        "allow_nonloopback",
+        NULL,
     };
     if (!check_object(p, v, keys)) {
         return false;
@@ -757,8 +759,7 @@ parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
     } else if (!json_object_get(v, "port")) {
         return field_missing(p, "port");
     }
-    if (!field_bool(p, v, "allow_nonloopback",
-                    &cfg->api_tcp_allow_nonloopback)
+    if (!field_bool(p, v, "allow_nonloopback", &cfg->api_tcp_allow_nonloopback)
         || !field_uint(p, v, "port", 1, 65535, NULL, &cfg->api_tcp_port)) {
         return false;
     }
@@ -775,9 +776,11 @@ parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
         } else if (!cfg->api_tcp_allow_nonloopback
                    && !(v4 ? (ntohl(a4.s_addr) >> 24) == 127
                            : IN6_IS_ADDR_LOOPBACK(&a6))) {
-            cfg_error(p, "%s is not a loopback address; the API has no "
+            cfg_error(p,
+                      "%s is not a loopback address; the API has no "
                       "authentication: set \"allow_nonloopback\": true to "
-                      "listen there anyway", s);
+                      "listen there anyway",
+                      s);
         } else {
             free(cfg->api_tcp_address);
             cfg->api_tcp_address = xstrdup(s);
@@ -848,8 +851,10 @@ parse_probe_source(struct cfg_parser *p, const json_t *v,
         if (check_string(p, mac, &s)
             && check_mac(p, s, "a probe source mac", &ps->mac)
             && !(ps->mac.ea[0] & 0x02)) {
-            cfg_error(p, "%s is not locally administered; the probe source "
-                      "needs an address of its own (e.g. 02:...)", s);
+            cfg_error(p,
+                      "%s is not locally administered; the probe source "
+                      "needs an address of its own (e.g. 02:...)",
+                      s);
         }
         path_pop(p, mark);
         if (p->error) {
@@ -876,8 +881,7 @@ parse_probe_source(struct cfg_parser *p, const json_t *v,
             return false;
         }
     }
-    return (field_uint(p, v, "meter_id", 1, MAX_METER_ID, NULL,
-                       &ps->meter_id)
+    return (field_uint(p, v, "meter_id", 1, MAX_METER_ID, NULL, &ps->meter_id)
             && field_uint(p, v, "rate_pps", 0, 1000000, "0 = automatic",
                           &ps->rate_pps));
 }
@@ -886,7 +890,10 @@ static bool
 parse_bridge(struct cfg_parser *p, const json_t *v, struct cfg_bridge *br)
 {
     static const char *const keys[] = {
-        "name", "uplinks", "probe_source", NULL,
+        "name",
+        "uplinks",
+        "probe_source",
+        NULL,
     };
     br->probe_source = *config_probe_source(NULL, NULL);
     if (!check_object(p, v, keys)
@@ -1061,8 +1068,8 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name", "bridge", "port",    "mac",
-        "ip",   "priority", "probe", "drained", NULL,
+        "name",     "bridge", "port",    "mac", "ip",
+        "priority", "probe",  "drained", NULL,
     };
     if (!check_object(p, v, keys)
         || !field_string(p, v, "name", check_name, &m->name)
@@ -1237,13 +1244,16 @@ parse_access_bridges(struct cfg_parser *p, const json_t *v,
         if (check_string(p, json_array_get(v, i), &s) && check_ifname(p, s)) {
             for (size_t j = 0; j < al->n_access_bridges && !p->error; j++) {
                 if (!strcmp(al->access_bridges[j], s)) {
-                    cfg_error(p, "bridge \"%s\" is listed twice (also "
-                              "access_bridges[%" PRIuSIZE "])", s, j);
+                    cfg_error(p,
+                              "bridge \"%s\" is listed twice (also "
+                              "access_bridges[%" PRIuSIZE "])",
+                              s, j);
                 }
             }
             for (size_t m = 0; m < al->n_members && !p->error; m++) {
                 if (!strcmp(al->members[m].bridge, s)) {
-                    cfg_error(p, "bridge \"%s\" has member \"%s\" of this "
+                    cfg_error(p,
+                              "bridge \"%s\" has member \"%s\" of this "
                               "alias; list only bridges without members",
                               s, al->members[m].name);
                 }
@@ -1261,8 +1271,10 @@ parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
             size_t idx)
 {
     static const char *const keys[] = {
-        "name",     "addresses", "vmac",    "preempt", "preempt_delay_ms",
-        "announce", "probe",     "members", "access_bridges", NULL,
+        "name",    "addresses",        "vmac",
+        "preempt", "preempt_delay_ms", "announce",
+        "probe",   "members",          "access_bridges",
+        NULL,
     };
     struct cfg_alias *al = &cfg->aliases[idx];
 

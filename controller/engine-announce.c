@@ -59,8 +59,7 @@ send_packet(struct ofchan *chan, const struct dp_packet *pkt, uint32_t port)
     };
     match_init_catchall(&po.flow_metadata);
     match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
-    struct ofpbuf *msg = ofputil_encode_packet_out(&po,
-                                                   ofchan_protocol(chan));
+    struct ofpbuf *msg = ofputil_encode_packet_out(&po, ofchan_protocol(chan));
     ofpbuf_uninit(&ofpacts);
     return !ofchan_send(chan, msg);
 }
@@ -75,8 +74,8 @@ announce_round(struct engine *eng, size_t idx)
     if (m < 0) {
         return -ENOENT;
     }
-    const struct cfg_bridge *cb = config_find_bridge(eng->cfg,
-                                                     a->members[m].bridge);
+    const struct cfg_bridge *cb
+        = config_find_bridge(eng->cfg, a->members[m].bridge);
     const struct bridge *br = engine_bridge_find(eng, a->members[m].bridge);
     if (!br || !br->conn || !br->conn->ft) {
         return -ENOTCONN;

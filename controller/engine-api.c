@@ -33,12 +33,11 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
         size_t i;
         json_t *port;
         json_array_foreach (ports, i, port) {
-            const char *name = json_string_value(json_object_get(port,
-                                                                 "name"));
-            json_object_set_new(port, "uplink",
-                                json_boolean(config_is_uplink(eng->cfg,
-                                                              br->name,
-                                                              name)));
+            const char *name
+                = json_string_value(json_object_get(port, "name"));
+            json_object_set_new(
+                port, "uplink",
+                json_boolean(config_is_uplink(eng->cfg, br->name, name)));
         }
         struct flowtab_stats fs;
         flowtab_get_stats(br->conn->ft, &fs);
@@ -49,15 +48,14 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
         json_object_set_new(flows, "groups", json_integer(fs.n_groups));
         json_object_set_new(flows, "bundles", json_integer(fs.bundles));
         json_object_set_new(flows, "flow_mods", json_integer(fs.flow_mods));
-        json_object_set_new(flows, "group_mods",
-                            json_integer(fs.group_mods));
+        json_object_set_new(flows, "group_mods", json_integer(fs.group_mods));
         json_object_set_new(flows, "failures", json_integer(fs.failures));
         json_object_set_new(o, "flowtab", flows);
         json_object_set_new(o, "connected_for_s",
                             json_real(ev_time() - br->conn->connected_at));
     } else {
         char dpid[17];
-        snprintf(dpid, sizeof dpid, "%016"PRIx64, br->dpid);
+        snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
         o = json_object();
         json_object_set_new(o, "name", json_string(br->name));
         json_object_set_new(o, "datapath_id", json_string(dpid));
@@ -97,12 +95,12 @@ engine_alias_to_json(const struct engine *eng, size_t idx)
     int master = alias_state_master(st);
 
     json_t *o = config_alias_to_json(a);
-    json_object_set_new(o, "master", master >= 0
-                                     ? json_string(a->members[master].name)
-                                     : json_null());
+    json_object_set_new(o, "master",
+                        master >= 0 ? json_string(a->members[master].name)
+                                    : json_null());
     json_object_set_new(o, "state", json_string(alias_state_name(st)));
     char cookie[19];
-    snprintf(cookie, sizeof cookie, "%#018"PRIx64,
+    snprintf(cookie, sizeof cookie, "%#018" PRIx64,
              flowgen_cookie(eng->cfg, a->id));
     json_object_set_new(o, "cookie", json_string(cookie));
     json_object_set_new(o, "group_id", json_integer(a->id));
@@ -147,7 +145,7 @@ get_status(struct api_request *req, void *eng_)
     const struct bridge *br;
     HMAP_FOR_EACH (br, node, &eng->bridges) {
         char dpid[17];
-        snprintf(dpid, sizeof dpid, "%016"PRIx64, br->dpid);
+        snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
         bool up = br->conn && br->conn->ft;
         json_t *b = json_object();
         json_object_set_new(b, "name", json_string(br->name));
@@ -160,13 +158,12 @@ get_status(struct api_request *req, void *eng_)
     json_object_set_new(o, "bridges", bridges);
 
     json_t *counts = json_object();
-    json_object_set_new(counts, "bridges", json_integer(hmap_count(
-                                                             &eng->bridges)));
+    json_object_set_new(counts, "bridges",
+                        json_integer(hmap_count(&eng->bridges)));
     json_object_set_new(counts, "bridges_connected",
                         json_integer(n_connected));
     json_object_set_new(counts, "connections", json_integer(n_conns));
-    json_object_set_new(counts, "aliases",
-                        json_integer(eng->cfg->n_aliases));
+    json_object_set_new(counts, "aliases", json_integer(eng->cfg->n_aliases));
     json_object_set_new(o, "counts", counts);
     api_reply(req, 200, o);
 }
@@ -300,7 +297,6 @@ engine_api_routes(struct engine *eng, struct api *api)
     api_route(api, "GET", "/v1/bridges/{name}/flows", get_bridge_flows, eng);
     api_route(api, "GET", "/v1/aliases", get_aliases, eng);
     api_route(api, "GET", "/v1/aliases/{name}", get_alias, eng);
-    api_route(api, "POST", "/v1/aliases/{name}/announce", post_announce,
-              eng);
+    api_route(api, "POST", "/v1/aliases/{name}/announce", post_announce, eng);
     engine_write_routes(eng, api);
 }

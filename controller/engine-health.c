@@ -66,8 +66,8 @@ struct prober {
 
     struct health h;
     struct probesched_entry send; /* Every interval (probesched). */
-    ev_timer timeout; /* One-shot per probe. */
-    ev_timer wake;    /* health_next_wakeup(). */
+    ev_timer timeout;             /* One-shot per probe. */
+    ev_timer wake;                /* health_next_wakeup(). */
     bool outstanding;
     double sent_at; /* ev_time() of the outstanding probe. */
     uint32_t tcp_seq;
@@ -87,7 +87,7 @@ struct prober {
     uint64_t n_sent, n_replies, n_timeouts, n_refused;
 
     /* Send timing: how late each probe left against its schedule. */
-    double late_max_ms, late_sum_ms;  /* Over 'n_late' sends. */
+    double late_max_ms, late_sum_ms; /* Over 'n_late' sends. */
     uint64_t n_late;
 };
 
@@ -905,9 +905,9 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
                         p->last_rtt_ms >= 0 ? json_real(p->last_rtt_ms)
                                             : json_null());
     json_object_set_new(o, "send_late_max_ms", json_real(p->late_max_ms));
-    json_object_set_new(o, "send_late_mean_ms",
-                        json_real(p->n_late ? p->late_sum_ms / p->n_late
-                                            : 0.0));
+    json_object_set_new(
+        o, "send_late_mean_ms",
+        json_real(p->n_late ? p->late_sum_ms / p->n_late : 0.0));
     json_object_set_new(o, "sent", json_integer(p->n_sent));
     json_object_set_new(o, "replies", json_integer(p->n_replies));
     json_object_set_new(o, "timeouts", json_integer(p->n_timeouts));

@@ -67,8 +67,7 @@ applied_everywhere(const struct engine *eng, uint64_t generation, bool lagging,
     bool done = true;
     const struct bridge *br;
 
-    HMAP_FOR_EACH(br, node, &eng->bridges)
-    {
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
         bool up = br->conn && br->conn->ft;
         bool behind = up && br->applied_generation < generation;
         done = done && !behind;
@@ -149,8 +148,7 @@ engine_check_applied(struct engine *eng)
 {
     struct engine_waiter *w;
 
-    LIST_FOR_EACH_SAFE(w, node, &eng->waiters)
-    {
+    LIST_FOR_EACH_SAFE (w, node, &eng->waiters) {
         if (applied_everywhere(eng, w->generation, false, NULL)) {
             waiter_fire(w);
         }
@@ -171,8 +169,7 @@ engine_write_destroy(struct engine *eng)
     /* Reply to the writes still waiting: their change is persisted and
      * applied in memory, the switches just did not confirm it. */
     struct engine_waiter *w;
-    LIST_FOR_EACH_SAFE(w, node, &eng->waiters)
-    {
+    LIST_FOR_EACH_SAFE (w, node, &eng->waiters) {
         waiter_fire(w);
     }
     free(eng->config_path);
@@ -571,8 +568,7 @@ post_move(struct api_request *req, void *eng_)
     }
     const char *key;
     json_t *value;
-    json_object_foreach(CONST_CAST(json_t *, body), key, value)
-    {
+    json_object_foreach (CONST_CAST(json_t *, body), key, value) {
         if (strcmp(key, "member")) {
             api_reply_error(req, 400, "unknown_field", key,
                             "unknown key \"%s\" (allowed: member)", key);

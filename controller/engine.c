@@ -107,21 +107,22 @@ aliases_create(struct engine *eng)
 
     eng->cfg_seq++;
     free(eng->ids_sorted);
-    eng->ids_sorted = xmalloc(MAX(cfg->n_aliases, 1)
-                              * sizeof *eng->ids_sorted);
+    eng->ids_sorted
+        = xmalloc(MAX(cfg->n_aliases, 1) * sizeof *eng->ids_sorted);
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         eng->ids_sorted[i] = cfg->aliases[i].id;
     }
     qsort(eng->ids_sorted, cfg->n_aliases, sizeof *eng->ids_sorted,
           compare_ids);
-    engine_health_sync(eng);        /* Health probes (engine-health.c). */
+    engine_health_sync(eng); /* Health probes (engine-health.c). */
 }
 
 bool
 engine_has_alias_id(const struct engine *eng, uint32_t id)
 {
     return bsearch(&id, eng->ids_sorted, eng->cfg->n_aliases,
-                   sizeof *eng->ids_sorted, compare_ids) != NULL;
+                   sizeof *eng->ids_sorted, compare_ids)
+           != NULL;
 }
 
 static void
@@ -159,14 +160,14 @@ members_sync_ports(struct engine *eng, const struct bridge *br)
                 continue;
             }
             const struct ofswitch_port *p
-                = connected ? ofswitch_port_by_name(br->conn->sw,
-                                                    a->members[m].port)
-                            : NULL;
+                = connected
+                      ? ofswitch_port_by_name(br->conn->sw, a->members[m].port)
+                      : NULL;
             alias_state_set_port(eng->states[i], m, p != NULL,
                                  p && !p->link_down && !p->admin_down, now);
         }
     }
-    engine_health_ports(eng, br);   /* Link events for the probes. */
+    engine_health_ports(eng, br); /* Link events for the probes. */
 }
 
 static const char *
@@ -180,8 +181,7 @@ static bool
 port_lookup(void *br_, const char *name, uint32_t *ofp_port)
 {
     const struct bridge *br = br_;
-    const struct ofswitch_port *p = ofswitch_port_by_name(br->conn->sw,
-                                                          name);
+    const struct ofswitch_port *p = ofswitch_port_by_name(br->conn->sw, name);
     if (p) {
         *ofp_port = p->number;
     }
@@ -231,8 +231,7 @@ alias_inputs_compute(const struct engine *eng, struct bridge *br, size_t i,
         return;
     }
     int master = alias_state_master(st);
-    bool remote = master >= 0 && strcmp(a->members[master].bridge,
-                                        br->name);
+    bool remote = master >= 0 && strcmp(a->members[master].bridge, br->name);
     inputs_put(in, remote);
     if (group) {
         inputs_put(in, master + 1);
@@ -247,23 +246,23 @@ alias_inputs_compute(const struct engine *eng, struct bridge *br, size_t i,
     for (size_t m = 0; m < a->n_members; m++) {
         if (!strcmp(a->members[m].bridge, br->name)) {
             inputs_put(in, port_lookup(br, a->members[m].port, &port)
-                           ? port : UINT32_MAX);
+                               ? port
+                               : UINT32_MAX);
             if (group) {
                 /* The member's MAC (learned by the health probes). */
                 struct eth_addr mac;
                 bool has_mac = engine_member_mac(eng, i, m, &mac);
-                inputs_put(in, has_mac
-                               ? ((uint32_t) ntohs(mac.be16[0]) << 16
-                                  | ntohs(mac.be16[1]))
-                               : UINT32_MAX);
+                inputs_put(in, has_mac ? ((uint32_t) ntohs(mac.be16[0]) << 16
+                                          | ntohs(mac.be16[1]))
+                                       : UINT32_MAX);
                 inputs_put(in, has_mac ? ntohs(mac.be16[2]) : UINT32_MAX);
             }
         }
     }
     const struct cfg_bridge *cb = config_find_bridge(eng->cfg, br->name);
     for (size_t u = 0; cb && u < cb->n_uplinks; u++) {
-        inputs_put(in, port_lookup(br, cb->uplinks[u], &port)
-                       ? port : UINT32_MAX);
+        inputs_put(in,
+                   port_lookup(br, cb->uplinks[u], &port) ? port : UINT32_MAX);
     }
 }
 
@@ -306,12 +305,12 @@ bridge_sync_parts(struct engine *eng, struct bridge *br)
         br->n_inputs = 2 * cfg->n_aliases;
         br->inputs = xcalloc(MAX(br->n_inputs, 1), sizeof *br->inputs);
         for (size_t i = 0; i < br->n_inputs; i++) {
-            br->inputs[i].n = SIZE_MAX;     /* Never equal: generate. */
+            br->inputs[i].n = SIZE_MAX; /* Never equal: generate. */
         }
         flowtab_keep_parts(ft, keep_part, eng);
         flowgen_out_init(&out);
         flowgen_base(cfg, &out);
-        flowgen_probes(cfg, br->name, &out);    /* Health probes. */
+        flowgen_probes(cfg, br->name, &out); /* Health probes. */
         char *error = flowtab_set_part(ft, 0, &out.flows, &out.groups);
         if (error) {
             VLOG_ERR("%s: base flow rejected: %s", br->name, error);
@@ -331,7 +330,7 @@ bridge_sync_parts(struct engine *eng, struct bridge *br)
         }
         flowgen_out_init(&out);
         struct flowgen_opts opts = {
-            .member_mac = member_mac,   /* Learned by health probes. */
+            .member_mac = member_mac, /* Learned by health probes. */
             .probe_owner = probe_owner,
             .aux = eng,
             .what = group ? FLOWGEN_GROUP : FLOWGEN_FLOWS,
@@ -383,7 +382,7 @@ stage_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 {
     struct engine *eng = CONTAINER_OF(w, struct engine, stage_timer);
     VLOG_WARN_RL(&rl, "new master bridge(s) did not confirm within 1 s; "
-                 "updating the other bridges anyway");
+                      "updating the other bridges anyway");
     sset_clear(&eng->staged);
     engine_schedule_update(eng, ev_time(), "staged commit timeout");
 }
@@ -418,8 +417,8 @@ engine_update(struct engine *eng)
             rt->change_new = r.new_master;
             rt->change_generation = generation;
             free(rt->change_reason);
-            rt->change_reason = xstrdup(rt->adopted ? "adopted from the switch"
-                                                    : r.reason);
+            rt->change_reason
+                = xstrdup(rt->adopted ? "adopted from the switch" : r.reason);
             rt->adopted = false;
         }
 
@@ -463,13 +462,12 @@ engine_update(struct engine *eng)
         }
         int m = rt->change_new;
         const struct bridge *mbr
-            = m >= 0 ? engine_bridge_find(eng, cfg->aliases[i].members[m]
-                                                  .bridge)
-                     : NULL;
+            = m >= 0
+                  ? engine_bridge_find(eng, cfg->aliases[i].members[m].bridge)
+                  : NULL;
         if (!mbr || !mbr->conn || !mbr->conn->ft) {
-            VLOG_INFO("alias %s: master %s -> %s (%s)",
-                      cfg->aliases[i].name, member_name(eng, i,
-                                                        rt->change_old),
+            VLOG_INFO("alias %s: master %s -> %s (%s)", cfg->aliases[i].name,
+                      member_name(eng, i, rt->change_old),
                       member_name(eng, i, m), rt->change_reason);
             rt->change_pending = false;
         }
@@ -543,9 +541,10 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
     }
     br->applied_generation = r->generation;
     if (r->n_add || r->n_modify || r->n_delete || r->n_group_mods) {
-        VLOG_INFO("%s: applied generation %"PRIu64": %u added, %u modified, "
-                  "%u deleted flows, %u group mods", br->name, r->generation,
-                  r->n_add, r->n_modify, r->n_delete, r->n_group_mods);
+        VLOG_INFO("%s: applied generation %" PRIu64 ": %u added, %u modified, "
+                  "%u deleted flows, %u group mods",
+                  br->name, r->generation, r->n_add, r->n_modify, r->n_delete,
+                  r->n_group_mods);
     }
 
     for (size_t i = 0; i < cfg->n_aliases; i++) {
@@ -557,23 +556,22 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         if (rt->change_pending && here
             && rt->change_generation <= r->generation) {
             double ms = rt->change_event_time
-                        ? (now - rt->change_event_time) * 1000.0 : 0;
+                            ? (now - rt->change_event_time) * 1000.0
+                            : 0;
             br->last_apply_ms = ms;
             VLOG_INFO("alias %s: master %s -> %s (%s), applied %.3f ms "
-                      "after the event", a->name,
-                      member_name(eng, i, rt->change_old),
+                      "after the event",
+                      a->name, member_name(eng, i, rt->change_old),
                       member_name(eng, i, m), rt->change_reason, ms);
             json_t *ev = json_object();
             json_object_set_new(ev, "alias", json_string(a->name));
             json_object_set_new(ev, "old_master",
-                                rt->change_old >= 0
-                                ? json_string(member_name(eng, i,
-                                                          rt->change_old))
-                                : json_null());
+                                rt->change_old >= 0 ? json_string(
+                                    member_name(eng, i, rt->change_old))
+                                                    : json_null());
             json_object_set_new(ev, "new_master",
                                 json_string(member_name(eng, i, m)));
-            json_object_set_new(ev, "reason",
-                                json_string(rt->change_reason));
+            json_object_set_new(ev, "reason", json_string(rt->change_reason));
             json_object_set_new(ev, "bridge", json_string(br->name));
             json_object_set_new(ev, "event_to_barrier_ms", json_real(ms));
             engine_publish(eng, "master_change", ev);
@@ -584,7 +582,7 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         }
     }
     br->announce_on_apply = false;
-    engine_check_applied(eng);      /* API writes (engine-write.c). */
+    engine_check_applied(eng); /* API writes (engine-write.c). */
 }
 
 /* Once the switch's installed state is known: an alias without
@@ -613,7 +611,8 @@ flows_read(struct flowtab *ft, void *conn_)
                 && p->number == port
                 && !alias_state_move(eng->states[i], m, now)) {
                 VLOG_INFO("alias %s: adopting master %s from the switch's "
-                          "installed group", a->name, a->members[m].name);
+                          "installed group",
+                          a->name, a->members[m].name);
                 eng->rts[i].adopted = true;
                 break;
             }
@@ -639,10 +638,10 @@ conn_ready(struct ofswitch *sw, void *conn_)
         if (other != conn && other->br
             && (ofswitch_dpid(other->sw) == dpid
                 || !strcmp(other->br->name, name))) {
-            VLOG_WARN("%s: bridge %s (datapath %016"PRIx64") connected again "
+            VLOG_WARN("%s: bridge %s (datapath %016" PRIx64
+                      ") connected again "
                       "from %s; closing the older connection",
-                      ofswitch_peer(other->sw), name, dpid,
-                      ofswitch_peer(sw));
+                      ofswitch_peer(other->sw), name, dpid, ofswitch_peer(sw));
             if (other->br->conn == other) {
                 other->br->conn = NULL;
             }
@@ -671,7 +670,7 @@ conn_ready(struct ofswitch *sw, void *conn_)
     json_t *ev = json_object();
     json_object_set_new(ev, "bridge", json_string(name));
     char dpid_s[17];
-    snprintf(dpid_s, sizeof dpid_s, "%016"PRIx64, dpid);
+    snprintf(dpid_s, sizeof dpid_s, "%016" PRIx64, dpid);
     json_object_set_new(ev, "datapath_id", json_string(dpid_s));
     engine_publish(eng, "bridge_connected", ev);
     /* The election waits for flows_read(). */
@@ -710,18 +709,17 @@ conn_message(struct ofswitch *sw, enum ofptype type,
     struct conn *conn = conn_;
 
     if (type == OFPTYPE_PACKET_IN) {
-        engine_health_packet_in(conn, oh);      /* Probe replies. */
+        engine_health_packet_in(conn, oh); /* Probe replies. */
     } else if (type == OFPTYPE_ERROR) {
         if (engine_health_error(conn, oh)
             || (conn->ft && flowtab_handle_error(conn->ft, oh))) {
             return;
         }
         enum ofperr err = ofperr_decode_msg(oh, NULL);
-        VLOG_WARN_RL(&rl, "%s: OpenFlow error for xid %#"PRIx32": %s",
+        VLOG_WARN_RL(&rl, "%s: OpenFlow error for xid %#" PRIx32 ": %s",
                      ofswitch_peer(sw), ntohl(oh->xid),
                      err ? ofperr_to_string(err) : "undecodable");
-    } else if (type == OFPTYPE_FLOW_REMOVED
-               || type == OFPTYPE_ROLE_STATUS
+    } else if (type == OFPTYPE_FLOW_REMOVED || type == OFPTYPE_ROLE_STATUS
                || type == OFPTYPE_TABLE_STATUS
                || type == OFPTYPE_REQUESTFORWARD) {
         /* Nothing of vmacd's asks for these yet. */
@@ -749,8 +747,10 @@ conn_closed(struct ofswitch *sw, const char *reason, void *conn_)
     struct engine *eng = conn->eng;
 
     if (conn->br && conn->br->conn == conn) {
-        VLOG_WARN_RL(&rl, "bridge %s disconnected (%s): its flows stay in "
-                     "place", conn->br->name, reason);
+        VLOG_WARN_RL(&rl,
+                     "bridge %s disconnected (%s): its flows stay in "
+                     "place",
+                     conn->br->name, reason);
         conn->br->conn = NULL;
         members_sync_ports(eng, conn->br);
         engine_schedule_update(eng, ev_time(), "bridge disconnected");
@@ -764,7 +764,7 @@ conn_closed(struct ofswitch *sw, const char *reason, void *conn_)
     }
     oflisten_active_lost(conn->active);
     conn_destroy(conn);
-    engine_check_applied(eng);      /* API writes (engine-write.c). */
+    engine_check_applied(eng); /* API writes (engine-write.c). */
 }
 
 static const struct ofswitch_callbacks conn_cbs = {
@@ -775,8 +775,7 @@ static const struct ofswitch_callbacks conn_cbs = {
 };
 
 static void
-conn_new(int fd, const char *peer, struct oflisten_active *active,
-         void *eng_)
+conn_new(int fd, const char *peer, struct oflisten_active *active, void *eng_)
 {
     struct engine *eng = eng_;
     struct conn *conn = xzalloc(sizeof *conn);
@@ -784,8 +783,8 @@ conn_new(int fd, const char *peer, struct oflisten_active *active,
     conn->eng = eng;
     conn->active = active;
     ovs_list_push_back(&eng->conns, &conn->node);
-    conn->sw = ofswitch_create(eng->loop, fd, peer, &eng->chan_opts,
-                               &conn_cbs, conn);
+    conn->sw = ofswitch_create(eng->loop, fd, peer, &eng->chan_opts, &conn_cbs,
+                               conn);
     VLOG_INFO("%s: new OpenFlow connection", peer);
 }
 
@@ -806,8 +805,8 @@ engine_create(struct ev_loop *loop, struct config *cfg, char **errp)
     ev_init(&eng->update, engine_update_cb);
     sset_init(&eng->staged);
     ev_init(&eng->stage_timer, stage_timeout_cb);
-    engine_write_init(eng);         /* API writes (engine-write.c). */
-    engine_health_init(eng);        /* Health probes (engine-health.c). */
+    engine_write_init(eng);  /* API writes (engine-write.c). */
+    engine_health_init(eng); /* Health probes (engine-health.c). */
     aliases_create(eng);
 
     eng->ol = oflisten_create(loop, conn_new, eng);
@@ -833,8 +832,8 @@ engine_destroy(struct engine *eng)
     if (!eng) {
         return;
     }
-    engine_write_destroy(eng);      /* API writes (engine-write.c). */
-    engine_health_destroy(eng);     /* Health probes (engine-health.c). */
+    engine_write_destroy(eng);  /* API writes (engine-write.c). */
+    engine_health_destroy(eng); /* Health probes (engine-health.c). */
     struct conn *conn;
     LIST_FOR_EACH_SAFE (conn, node, &eng->conns) {
         conn_destroy(conn);
@@ -924,12 +923,10 @@ engine_reload(struct engine *eng, struct config *cfg)
             if (cur >= 0 && cur == nm) {
                 /* Same master: keep the periodic refresh going; new
                  * addresses are announced at once. */
-                bool same_addrs = a->n_ip4 == oa->n_ip4
-                                  && a->n_ip6 == oa->n_ip6
-                                  && !memcmp(a->ip4, oa->ip4,
-                                             a->n_ip4 * sizeof *a->ip4)
-                                  && !memcmp(a->ip6, oa->ip6,
-                                             a->n_ip6 * sizeof *a->ip6);
+                bool same_addrs
+                    = a->n_ip4 == oa->n_ip4 && a->n_ip6 == oa->n_ip6
+                      && !memcmp(a->ip4, oa->ip4, a->n_ip4 * sizeof *a->ip4)
+                      && !memcmp(a->ip6, oa->ip6, a->n_ip6 * sizeof *a->ip6);
                 if (same_addrs) {
                     engine_announce_rearm(nrt);
                 } else {

@@ -306,7 +306,8 @@ fg_uplink_remote(const struct fg_ctx *c)
         for (size_t i = 0; i < a->n_ip4; i++) {
             FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
                     "in_port=%" PRIu32 ",arp,arp_op=1,arp_tpa=" IP_FMT
-                    ",actions=drop", up, IP_ARGS(a->ip4[i]));
+                    ",actions=drop",
+                    up, IP_ARGS(a->ip4[i]));
             FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
                     "in_port=%" PRIu32 ",ip,nw_dst=" IP_FMT ",actions=drop",
                     up, IP_ARGS(a->ip4[i]));
@@ -315,10 +316,11 @@ fg_uplink_remote(const struct fg_ctx *c)
             fg_format_ip6(&a->ip6[i], ip6);
             FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
                     "in_port=%" PRIu32 ",icmp6,icmp_type=135,nd_target=%s"
-                    ",actions=drop", up, ip6);
-            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
-                    "in_port=%" PRIu32 ",ipv6,ipv6_dst=%s,actions=drop",
+                    ",actions=drop",
                     up, ip6);
+            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
+                    "in_port=%" PRIu32 ",ipv6,ipv6_dst=%s,actions=drop", up,
+                    ip6);
         }
     }
 }
@@ -350,10 +352,9 @@ fg_group(const struct fg_ctx *c, const struct alias_state *st)
         int64_t port = c->member_port[order[i]];
 
         struct eth_addr mac = m->mac;
-        bool has_mac = (c->opts && c->opts->member_mac
-                        ? c->opts->member_mac(c->opts->aux, c->alias_idx,
-                                              order[i], &mac)
-                        : m->has_mac);
+        bool has_mac = (c->opts && c->opts->member_mac ? c->opts->member_mac(
+                            c->opts->aux, c->alias_idx, order[i], &mac)
+                                                       : m->has_mac);
         if (port >= 0 && has_mac) {
             ds_put_format(&s,
                           ",bucket=watch_port:%" PRId64
@@ -388,8 +389,8 @@ void
 flowgen_base(const struct config *cfg, struct flowgen_out *out)
 {
     char *fall = fg_fall(cfg);
-    fg_flow(&out->flows, cfg->base_table, FG_PRIO_BASE,
-            flowgen_cookie(cfg, 0), "actions=%s", fall);
+    fg_flow(&out->flows, cfg->base_table, FG_PRIO_BASE, flowgen_cookie(cfg, 0),
+            "actions=%s", fall);
     free(fall);
 }
 
@@ -471,8 +472,7 @@ flowgen_alias_ex(const struct config *cfg, const char *bridge, size_t idx,
     /* An access bridge (no member here) always sends to the master's
      * bridge. */
     int master = state ? alias_state_master(state) : -1;
-    c.remote_master = master >= 0
-                      && strcmp(a->members[master].bridge, bridge);
+    c.remote_master = master >= 0 && strcmp(a->members[master].bridge, bridge);
     snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(a->vmac));
     bool flows = !opts || opts->what != FLOWGEN_GROUP;
     bool group = !opts || opts->what != FLOWGEN_FLOWS;
@@ -569,19 +569,20 @@ fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
             continue;
         }
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                "in_port=%" PRId64 ",arp,dl_dst=%s,arp_op=2,actions=meter:%"
-                PRIu32 ",controller(max_len=128)", port, pmac, ps->meter_id);
+                "in_port=%" PRId64
+                ",arp,dl_dst=%s,arp_op=2,actions=meter:%" PRIu32
+                ",controller(max_len=128)",
+                port, pmac, ps->meter_id);
         if (!tcp || !ps->has_ip) {
             continue;
         }
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
                 "in_port=%" PRId64 ",tcp,dl_dst=%s,nw_dst=" IP_FMT
-                ",actions=meter:%" PRIu32 ",controller(max_len=128)", port,
-                pmac, IP_ARGS(ps->ip4), ps->meter_id);
+                ",actions=meter:%" PRIu32 ",controller(max_len=128)",
+                port, pmac, IP_ARGS(ps->ip4), ps->meter_id);
         /* A member answering a TCP probe resolves the identity's IP. */
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT
-                ",actions="
+                "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT ",actions="
                 "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
                 "set_field:%s->eth_src,"
                 "load:0x2->NXM_OF_ARP_OP[],"
@@ -589,7 +590,7 @@ fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
                 "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
                 "set_field:%s->arp_sha,"
                 "set_field:" IP_FMT "->arp_spa,"
-                "IN_PORT", port, IP_ARGS(ps->ip4), pmac, pmac,
-                IP_ARGS(ps->ip4));
+                "IN_PORT",
+                port, IP_ARGS(ps->ip4), pmac, pmac, IP_ARGS(ps->ip4));
     }
 }

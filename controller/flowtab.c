@@ -54,9 +54,9 @@ enum ft_phase {
 
 /* A message of the bundle in flight, for error reports. */
 struct ft_sent {
-    struct hmap_node node;      /* By xid. */
+    struct hmap_node node; /* By xid. */
     ovs_be32 xid;
-    const char *what;           /* Points into the in-flight state. */
+    const char *what; /* Points into the in-flight state. */
 };
 
 struct flowtab {
@@ -68,23 +68,23 @@ struct flowtab {
     void *aux;
 
     enum ft_phase phase;
-    struct ft_state *desired;       /* Copied on write when shared. */
-    struct ft_state *installed;     /* NULL while unknown. */
-    struct ft_state *inflight;      /* Being applied by the bundle. */
+    struct ft_state *desired;   /* Copied on write when shared. */
+    struct ft_state *installed; /* NULL while unknown. */
+    struct ft_state *inflight;  /* Being applied by the bundle. */
 
     /* READING. */
     struct ft_state *reading;
-    struct ft_part *read_groups;    /* Every group seen (filtered later). */
-    struct ft_part *referenced;     /* Groups our flows use (as keys). */
+    struct ft_part *read_groups; /* Every group seen (filtered later). */
+    struct ft_part *referenced;  /* Groups our flows use (as keys). */
     int reads_pending;
 
     /* BUNDLE. */
     uint32_t bundle_id;
     bool open_ok, commit_ok, commit_done;
-    struct hmap sent;               /* struct ft_sent. */
+    struct hmap sent; /* struct ft_sent. */
     struct flowtab_result result;
 
-    ev_timer kick;                  /* Runs the diff from the loop. */
+    ev_timer kick; /* Runs the diff from the loop. */
     ev_timer backoff;
     double backoff_s;
 
@@ -205,8 +205,7 @@ reading_part(struct ft_state *s, uint32_t id)
 
 static void
 ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
-               enum ofptype type, int error OVS_UNUSED, bool final,
-               void *ft_)
+               enum ofptype type, int error OVS_UNUSED, bool final, void *ft_)
 {
     struct flowtab *ft = ft_;
 
@@ -221,8 +220,7 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
     for (;;) {
         struct ofputil_flow_stats fs;
-        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
-                                                     &ofpacts);
+        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false, &ofpacts);
         if (retval == EOF) {
             break;
         } else if (retval) {
@@ -242,11 +240,10 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
         }
         /* The low half of the cookie names the owner (part). */
         uint32_t part = ntohll(fs.cookie) & UINT32_MAX;
-        ftpart_add_flow(reading_part(ft->reading, part),
-                        ftcanon_flow_key(fs.table_id, fs.priority, &fs.match),
-                        ftcanon_flow_value(fs.cookie, fs.ofpacts,
-                                           fs.ofpacts_len),
-                        NULL);
+        ftpart_add_flow(
+            reading_part(ft->reading, part),
+            ftcanon_flow_key(fs.table_id, fs.priority, &fs.match),
+            ftcanon_flow_value(fs.cookie, fs.ofpacts, fs.ofpacts_len), NULL);
     }
     ofpbuf_uninit(&ofpacts);
     if (final && --ft->reads_pending == 0) {
@@ -256,8 +253,7 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
 
 static void
 ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
-                enum ofptype type, int error OVS_UNUSED, bool final,
-                void *ft_)
+                enum ofptype type, int error OVS_UNUSED, bool final, void *ft_)
 {
     struct flowtab *ft = ft_;
 
@@ -270,8 +266,8 @@ ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     for (;;) {
         struct ofputil_group_desc gd;
-        int retval = ofputil_decode_group_desc_reply(&gd, &b,
-                                                     ofchan_version(chan));
+        int retval
+            = ofputil_decode_group_desc_reply(&gd, &b, ofchan_version(chan));
         if (retval == EOF) {
             break;
         } else if (retval) {
@@ -283,7 +279,7 @@ ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
         /* Remember the id in the line slot of the entry. */
         ftpart_add_group(ft->read_groups, ftcanon_group_key(gd.group_id),
                          ftcanon_group_value(gd.type, &gd.buckets),
-                         xasprintf("%"PRIu32, gd.group_id));
+                         xasprintf("%" PRIu32, gd.group_id));
         ofputil_uninit_group_desc(&gd);
     }
     if (final && --ft->reads_pending == 0) {
@@ -361,9 +357,9 @@ flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
                          uint32_t *port)
 {
     const struct ft_part *p
-        = ft->installed ? ftstate_get(ft->installed,
-                                      group_id | FLOWTAB_GROUP_PART)
-                        : NULL;
+        = ft->installed
+              ? ftstate_get(ft->installed, group_id | FLOWTAB_GROUP_PART)
+              : NULL;
     if (!p) {
         return false;
     }
@@ -372,7 +368,7 @@ flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
     free(key);
 
     const char *b = e ? strstr(e->value, ",bucket=watch_port:") : NULL;
-    return b && sscanf(b, ",bucket=watch_port:%"SCNu32, port) == 1;
+    return b && sscanf(b, ",bucket=watch_port:%" SCNu32, port) == 1;
 }
 
 static void
@@ -389,8 +385,8 @@ static void
 desired_own(struct flowtab *ft)
 {
     if (ft->desired->refcnt > 1) {
-        struct ft_state *s = ftstate_clone(ft->desired,
-                                           ft->desired->generation);
+        struct ft_state *s
+            = ftstate_clone(ft->desired, ft->desired->generation);
         ftstate_unref(ft->desired);
         ft->desired = s;
     }
@@ -465,22 +461,20 @@ ft_add_to_bundle(struct flowtab *ft, struct ofpbuf *inner, const char *what)
     struct ft_sent *s = xmalloc(sizeof *s);
     s->xid = oh->xid;
     s->what = what;
-    hmap_insert(&ft->sent, &s->node, hash_int((OVS_FORCE uint32_t) s->xid,
-                                              0));
-    struct ofpbuf *msg = ofputil_encode_bundle_add(ofchan_version(ft->chan),
-                                                   &bam);
+    hmap_insert(&ft->sent, &s->node, hash_int((OVS_FORCE uint32_t) s->xid, 0));
+    struct ofpbuf *msg
+        = ofputil_encode_bundle_add(ofchan_version(ft->chan), &bam);
     ofpbuf_delete(inner);
     return !ofchan_send(ft->chan, msg);
 }
 
 static struct ofpbuf *
-encode_flow_line(const char *line, int command,
-                 enum ofputil_protocol protocol)
+encode_flow_line(const char *line, int command, enum ofputil_protocol protocol)
 {
     struct ofputil_flow_mod fm;
     enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, command,
-                                         &usable);
+    char *error
+        = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, command, &usable);
     if (error) {
         /* Lines were parsed before; only a bug gets here. */
         VLOG_ERR("cannot re-encode \"%s\": %s", line, error);
@@ -498,8 +492,8 @@ encode_group_line(const char *line, int command, enum ofp_version version)
 {
     struct ofputil_group_mod gm;
     enum ofputil_protocol usable;
-    char *error = parse_ofp_group_mod_str(&gm, command, line, NULL, NULL,
-                                          &usable);
+    char *error
+        = parse_ofp_group_mod_str(&gm, command, line, NULL, NULL, &usable);
     if (error) {
         VLOG_ERR("cannot re-encode \"%s\": %s", line, error);
         free(error);
@@ -523,8 +517,8 @@ ft_bundle_ctrl(struct flowtab *ft, uint16_t type)
         .type = type,
         .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
     };
-    struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(
-        ofchan_version(ft->chan), &bc);
+    struct ofpbuf *msg
+        = ofputil_encode_bundle_ctrl_request(ofchan_version(ft->chan), &bc);
     return !ofchan_request(ft->chan, msg, ft_bundle_ctrl_reply, ft,
                            REQUEST_TIMEOUT_MS);
 }
@@ -537,8 +531,8 @@ struct ft_pair {
 /* One message of the difference, before it goes into the bundle. */
 struct ft_msg {
     struct ovs_list node;
-    struct ofpbuf *inner;       /* A flow mod or group mod. */
-    const char *what;           /* Its text, for error reports. */
+    struct ofpbuf *inner; /* A flow mod or group mod. */
+    const char *what;     /* Its text, for error reports. */
 };
 
 static void
@@ -573,9 +567,9 @@ ft_diff(struct flowtab *ft, const struct ft_pair *pairs, size_t n,
         HMAP_FOR_EACH (e, node, &want->groups) {
             old = have ? ftpart_find(&have->groups, e->key) : NULL;
             if (!old || strcmp(old->value, e->value)) {
-                ft_msg_add(msgs, encode_group_line(e->line,
-                                                   old ? OFPGC11_MODIFY
-                                                       : OFPGC11_ADD, v),
+                ft_msg_add(msgs,
+                           encode_group_line(
+                               e->line, old ? OFPGC11_MODIFY : OFPGC11_ADD, v),
                            e->line);
                 r->n_group_mods++;
             }
@@ -588,8 +582,9 @@ ft_diff(struct flowtab *ft, const struct ft_pair *pairs, size_t n,
         }
         HMAP_FOR_EACH (e, node, &have->flows) {
             if (!want || !ftpart_find(&want->flows, e->key)) {
-                ft_msg_add(msgs, encode_flow_line(e->key, OFPFC_DELETE_STRICT,
-                                                  p), e->key);
+                ft_msg_add(msgs,
+                           encode_flow_line(e->key, OFPFC_DELETE_STRICT, p),
+                           e->key);
                 r->n_delete++;
             }
         }
@@ -606,8 +601,8 @@ ft_diff(struct flowtab *ft, const struct ft_pair *pairs, size_t n,
                            e->line);
                 r->n_add++;
             } else if (strcmp(old->value, e->value)) {
-                ft_msg_add(msgs, encode_flow_line(e->line,
-                                                  OFPFC_MODIFY_STRICT, p),
+                ft_msg_add(msgs,
+                           encode_flow_line(e->line, OFPFC_MODIFY_STRICT, p),
                            e->line);
                 r->n_modify++;
             }
@@ -645,7 +640,7 @@ ft_pairs(const struct ft_state *want, const struct ft_state *have,
             if (n >= allocated) {
                 pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
             }
-            pairs[n++] = (struct ft_pair) { slot->part, h };
+            pairs[n++] = (struct ft_pair){ slot->part, h };
         }
     }
     FTSTATE_FOR_EACH_SLOT (slot, have) {
@@ -653,7 +648,7 @@ ft_pairs(const struct ft_state *want, const struct ft_state *have,
             if (n >= allocated) {
                 pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
             }
-            pairs[n++] = (struct ft_pair) { NULL, slot->part };
+            pairs[n++] = (struct ft_pair){ NULL, slot->part };
         }
     }
     *pairsp = pairs;
@@ -676,10 +671,10 @@ ft_send_bundle(struct flowtab *ft, struct ovs_list *msgs)
         free(m);
     }
     return ok && ft_bundle_ctrl(ft, OFPBCT_COMMIT_REQUEST)
-           && !ofchan_request(ft->chan,
-                              ofputil_encode_barrier_request(
-                                  ofchan_version(ft->chan)),
-                              ft_barrier_reply, ft, REQUEST_TIMEOUT_MS);
+           && !ofchan_request(
+               ft->chan,
+               ofputil_encode_barrier_request(ofchan_version(ft->chan)),
+               ft_barrier_reply, ft, REQUEST_TIMEOUT_MS);
 }
 
 static void
@@ -718,8 +713,8 @@ ft_kick_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     ft->bundle_id++;
     ft->open_ok = ft->commit_ok = ft->commit_done = false;
     ft->stats.bundles++;
-    ft->stats.flow_mods += ft->result.n_add + ft->result.n_modify
-                           + ft->result.n_delete;
+    ft->stats.flow_mods
+        += ft->result.n_add + ft->result.n_modify + ft->result.n_delete;
     ft->stats.group_mods += ft->result.n_group_mods;
     ft_send_bundle(ft, &msgs);
 }
@@ -745,8 +740,7 @@ ft_bundle_ctrl_reply(struct ofchan *chan OVS_UNUSED,
         return;
     }
     if (type == OFPTYPE_ERROR) {
-        log_error_reply(ft, oh, ft->open_ok ? "bundle commit"
-                                            : "bundle open");
+        log_error_reply(ft, oh, ft->open_ok ? "bundle commit" : "bundle open");
         if (ft->open_ok) {
             ft->commit_done = true;
         }
@@ -800,8 +794,8 @@ bool
 flowtab_handle_error(struct flowtab *ft, const struct ofp_header *oh)
 {
     struct ft_sent *s;
-    HMAP_FOR_EACH_WITH_HASH (s, node, hash_int((OVS_FORCE uint32_t) oh->xid,
-                                               0), &ft->sent) {
+    HMAP_FOR_EACH_WITH_HASH (
+        s, node, hash_int((OVS_FORCE uint32_t) oh->xid, 0), &ft->sent) {
         if (s->xid == oh->xid) {
             log_error_reply(ft, oh, s->what);
             return true;
@@ -836,12 +830,10 @@ flowtab_to_json(const struct flowtab *ft)
         FTSTATE_FOR_EACH_SLOT (slot, ft->installed) {
             const struct ft_entry *e;
             HMAP_FOR_EACH (e, node, &slot->part->flows) {
-                svec_add_nocopy(&flows, xasprintf("%s,%s", e->value,
-                                                  e->key));
+                svec_add_nocopy(&flows, xasprintf("%s,%s", e->value, e->key));
             }
             HMAP_FOR_EACH (e, node, &slot->part->groups) {
-                svec_add_nocopy(&groups, xasprintf("%s,%s", e->key,
-                                                   e->value));
+                svec_add_nocopy(&groups, xasprintf("%s,%s", e->key, e->value));
             }
         }
     }

@@ -26,14 +26,14 @@
 char *
 ftcanon_group_key(uint32_t group_id)
 {
-    return xasprintf("group_id=%"PRIu32, group_id);
+    return xasprintf("group_id=%" PRIu32, group_id);
 }
 
 char *
 ftcanon_flow_key(uint8_t table_id, int priority, const struct match *match)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "table=%"PRIu8",priority=%d", table_id, priority);
+    ds_put_format(&s, "table=%" PRIu8 ",priority=%d", table_id, priority);
     struct ds m = DS_EMPTY_INITIALIZER;
     match_format(match, NULL, &m, OFP_DEFAULT_PRIORITY);
     if (m.length) {
@@ -47,7 +47,7 @@ char *
 ftcanon_flow_value(ovs_be64 cookie, const struct ofpact *ofpacts, size_t len)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "cookie=%#"PRIx64",actions=", ntohll(cookie));
+    ds_put_format(&s, "cookie=%#" PRIx64 ",actions=", ntohll(cookie));
     struct ofpact_format_params fp = { .s = &s };
     if (len) {
         ofpacts_format(ofpacts, len, &fp);
@@ -63,14 +63,15 @@ ftcanon_group_value(uint8_t type, const struct ovs_list *buckets)
     struct ds s = DS_EMPTY_INITIALIZER;
     const struct ofputil_bucket *b;
 
-    ds_put_format(&s, "type=%"PRIu8, type);
+    ds_put_format(&s, "type=%" PRIu8, type);
     LIST_FOR_EACH (b, list_node, buckets) {
-        ds_put_format(&s, ",bucket=watch_port:%"PRIu32",watch_group:%"PRIu32,
-                      b->watch_port == OFPP_ANY
-                      ? UINT32_MAX : (OVS_FORCE uint32_t) b->watch_port,
-                      b->watch_group);
+        ds_put_format(
+            &s, ",bucket=watch_port:%" PRIu32 ",watch_group:%" PRIu32,
+            b->watch_port == OFPP_ANY ? UINT32_MAX
+                                      : (OVS_FORCE uint32_t) b->watch_port,
+            b->watch_group);
         if (type == OFPGT11_SELECT) {
-            ds_put_format(&s, ",weight:%"PRIu16, b->weight);
+            ds_put_format(&s, ",weight:%" PRIu16, b->weight);
         }
         ds_put_cstr(&s, ",actions=");
         struct ofpact_format_params fp = { .s = &s };
@@ -83,12 +84,12 @@ ftcanon_group_value(uint8_t type, const struct ovs_list *buckets)
  * returns its canonical key and value.  Returns NULL or an error. */
 char *
 ftcanon_flow(const char *line, enum ofputil_protocol protocol, char **keyp,
-           char **valuep)
+             char **valuep)
 {
     struct ofputil_flow_mod fm;
     enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, OFPFC_ADD,
-                                         &usable);
+    char *error
+        = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, OFPFC_ADD, &usable);
     if (error) {
         char *msg = xasprintf("flow \"%s\": %s", line, error);
         free(error);
@@ -108,9 +109,8 @@ ftcanon_flow(const char *line, enum ofputil_protocol protocol, char **keyp,
     struct ofputil_flow_mod fm2;
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
-    enum ofperr err = ofputil_decode_flow_mod(&fm2, msg->data, protocol,
-                                              NULL, NULL, &ofpacts, OFPP_MAX,
-                                              255);
+    enum ofperr err = ofputil_decode_flow_mod(&fm2, msg->data, protocol, NULL,
+                                              NULL, &ofpacts, OFPP_MAX, 255);
     ofpbuf_delete(msg);
     if (err) {
         ofpbuf_uninit(&ofpacts);
@@ -128,12 +128,12 @@ ftcanon_flow(const char *line, enum ofputil_protocol protocol, char **keyp,
 
 char *
 ftcanon_group(const char *line, enum ofp_version version, char **keyp,
-            char **valuep)
+              char **valuep)
 {
     struct ofputil_group_mod gm;
     enum ofputil_protocol usable;
-    char *error = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, line, NULL, NULL,
-                                          &usable);
+    char *error
+        = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, line, NULL, NULL, &usable);
     if (error) {
         char *msg = xasprintf("group \"%s\": %s", line, error);
         free(error);
@@ -198,7 +198,7 @@ ftpart_unref(struct ft_part *p)
         entries_clear(&p->groups);
         hmap_destroy(&p->flows);
         hmap_destroy(&p->groups);
-        hmap_destroy(&p->lines);    /* Its nodes were freed just above. */
+        hmap_destroy(&p->lines); /* Its nodes were freed just above. */
         free(p);
     }
 }
@@ -296,10 +296,10 @@ build_add(struct ft_part *p, bool group, const char *line,
         key = xstrdup(old->key);
         value = xstrdup(old->value);
     } else {
-        char *error
-            = group ? ftcanon_group(line, ofputil_protocol_to_ofp_version(
-                                              protocol), &key, &value)
-                    : ftcanon_flow(line, protocol, &key, &value);
+        char *error = group ? ftcanon_group(
+                          line, ofputil_protocol_to_ofp_version(protocol),
+                          &key, &value)
+                            : ftcanon_flow(line, protocol, &key, &value);
         if (error) {
             return error;
         }

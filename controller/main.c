@@ -71,7 +71,8 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
     struct config *cfg = config_load(d->config_path, &error);
     if (!cfg) {
         VLOG_ERR("SIGHUP: configuration refused, keeping the running one: "
-                 "%s", error);
+                 "%s",
+                 error);
         free(error);
         return;
     }
@@ -156,8 +157,10 @@ main(int argc, char *argv[])
             bool ok = colon && (*colon = '\0', set_level(copy, colon + 1));
             free(copy);
             if (!ok) {
-                fprintf(stderr, "vmacd: bad --log-module \"%s\" (expected "
-                        "MODULE:LEVEL)\n", optarg);
+                fprintf(stderr,
+                        "vmacd: bad --log-module \"%s\" (expected "
+                        "MODULE:LEVEL)\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -186,8 +189,8 @@ main(int argc, char *argv[])
 
     char *error = NULL;
     struct config *cfg = d.config_path
-                         ? config_load(d.config_path, &error)
-                         : config_parse_string("{}", "<defaults>", &error);
+                             ? config_load(d.config_path, &error)
+                             : config_parse_string("{}", "<defaults>", &error);
     if (!cfg) {
         fprintf(stderr, "vmacd: %s\n", error);
         free(error);

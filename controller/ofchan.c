@@ -42,7 +42,7 @@ enum ofchan_state {
 };
 
 struct pending {
-    struct hmap_node node;      /* In ofchan->pending, by xid. */
+    struct hmap_node node; /* In ofchan->pending, by xid. */
     struct ofchan *chan;
     ovs_be32 xid;
     ofchan_reply_func *cb;
@@ -62,17 +62,17 @@ struct ofchan {
     enum ofp_version version;
 
     ev_io rio, wio;
-    ev_timer idle;              /* Inactivity probe / HELLO deadline. */
+    ev_timer idle; /* Inactivity probe / HELLO deadline. */
     bool probe_sent;
-    ev_timer closer;            /* Reports 'closed' from the loop. */
+    ev_timer closer; /* Reports 'closed' from the loop. */
     char *close_reason;
 
-    struct ofpbuf rx;           /* Bytes received, not yet framed. */
-    struct ovs_list txq;        /* struct ofpbuf, in send order. */
-    size_t tx_ofs;              /* Bytes of the head already sent. */
-    size_t queued;              /* Bytes in txq not yet sent. */
+    struct ofpbuf rx;    /* Bytes received, not yet framed. */
+    struct ovs_list txq; /* struct ofpbuf, in send order. */
+    size_t tx_ofs;       /* Bytes of the head already sent. */
+    size_t queued;       /* Bytes in txq not yet sent. */
 
-    struct hmap pending;        /* struct pending. */
+    struct hmap pending; /* struct pending. */
 
     uint64_t rx_msgs, tx_msgs;
 };
@@ -211,8 +211,8 @@ ofchan_closer_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     /* Fail the pending requests first: their owners may still look at the
      * channel.  Callbacks run before 'closed', which may destroy 'c'. */
     while (!hmap_is_empty(&c->pending)) {
-        struct pending *p = CONTAINER_OF(hmap_first(&c->pending),
-                                         struct pending, node);
+        struct pending *p
+            = CONTAINER_OF(hmap_first(&c->pending), struct pending, node);
         ofchan_reply_func *cb = p->cb;
         void *aux = p->aux;
 
@@ -255,8 +255,8 @@ static void
 ofchan_flush(struct ofchan *c)
 {
     while (!ovs_list_is_empty(&c->txq) && c->state != OFCHAN_CLOSED) {
-        struct ofpbuf *b = CONTAINER_OF(ovs_list_front(&c->txq),
-                                        struct ofpbuf, list_node);
+        struct ofpbuf *b
+            = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf, list_node);
         ssize_t n = send(c->fd, (char *) b->data + c->tx_ofs,
                          b->size - c->tx_ofs, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
@@ -281,8 +281,9 @@ ofchan_flush(struct ofchan *c)
     if (c->state != OFCHAN_CLOSED) {
         ev_io_stop(c->loop, &c->wio);
         if (c->state == OFCHAN_FLUSHING) {
-            ofchan_fail(c, "%s", c->close_reason ? c->close_reason
-                                                  : "closed after error");
+            ofchan_fail(c, "%s",
+                        c->close_reason ? c->close_reason
+                                        : "closed after error");
         }
     }
 }
@@ -324,7 +325,7 @@ pending_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     ofchan_reply_func *cb = p->cb;
     void *aux = p->aux;
 
-    VLOG_WARN_RL(&rl, "%s: request xid %#"PRIx32" timed out", c->name,
+    VLOG_WARN_RL(&rl, "%s: request xid %#" PRIx32 " timed out", c->name,
                  ntohl(p->xid));
     pending_finish(p);
     cb(c, NULL, 0, ETIMEDOUT, true, aux);
@@ -386,17 +387,16 @@ ofchan_handle_hello(struct ofchan *c, const struct ofp_header *oh)
     uint32_t common = theirs & c->opts.allowed_versions;
 
     if (!ok || !common) {
-        char *msg = xasprintf("we support OpenFlow version bitmap %#"PRIx32
-                              ", peer supports %#"PRIx32,
+        char *msg = xasprintf("we support OpenFlow version bitmap %#" PRIx32
+                              ", peer supports %#" PRIx32,
                               c->opts.allowed_versions, theirs);
-        VLOG_WARN_RL(&rl, "%s: version negotiation failed: %s", c->name,
-                     msg);
+        VLOG_WARN_RL(&rl, "%s: version negotiation failed: %s", c->name, msg);
         enum ofp_version v = highest_version(c->opts.allowed_versions);
         if (oh->version && oh->version < v) {
             v = oh->version;
         }
-        struct ofpbuf *err = ofperr_encode_hello(OFPERR_OFPHFC_INCOMPATIBLE,
-                                                 v, msg);
+        struct ofpbuf *err
+            = ofperr_encode_hello(OFPERR_OFPHFC_INCOMPATIBLE, v, msg);
         free(msg);
         c->close_reason = xstrdup("no common OpenFlow version");
         c->state = OFCHAN_FLUSHING;
@@ -442,8 +442,10 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
     }
 
     if (oh->version != c->version) {
-        VLOG_WARN_RL(&rl, "%s: message version %#x differs from negotiated "
-                     "%#x", c->name, oh->version, c->version);
+        VLOG_WARN_RL(&rl,
+                     "%s: message version %#x differs from negotiated "
+                     "%#x",
+                     c->name, oh->version, c->version);
         ofchan_fail(c, "protocol error: version mismatch");
         return false;
     }
@@ -522,8 +524,8 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
         memcpy(&h, start, sizeof h);
         size_t len = ntohs(h.length);
         if (len < OFCHAN_MIN_MSG) {
-            VLOG_WARN_RL(&rl, "%s: message length %zu is below %d",
-                         c->name, len, OFCHAN_MIN_MSG);
+            VLOG_WARN_RL(&rl, "%s: message length %zu is below %d", c->name,
+                         len, OFCHAN_MIN_MSG);
             ofchan_fail(c, "protocol error: bad message length");
             return;
         }
@@ -568,9 +570,10 @@ ofchan_idle_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
             ofchan_send(c, ofputil_encode_echo_request(c->version));
             ev_timer_again(c->loop, &c->idle);
         } else {
-            VLOG_WARN_RL(&rl, "%s: no response to inactivity probe after "
-                         "%.1f s, disconnecting", c->name,
-                         2 * idle_interval(c));
+            VLOG_WARN_RL(&rl,
+                         "%s: no response to inactivity probe after "
+                         "%.1f s, disconnecting",
+                         c->name, 2 * idle_interval(c));
             ofchan_fail(c, "inactivity probe timeout");
         }
         break;

@@ -27,22 +27,22 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define BACKOFF_MAX 8.0
 
 struct passive {
-    struct ovs_list node;       /* In oflisten->passives. */
+    struct ovs_list node; /* In oflisten->passives. */
     struct oflisten *ol;
     char *target;
-    char *unix_path;            /* For punix: removed on destroy. */
+    char *unix_path; /* For punix: removed on destroy. */
     int fd;
     ev_io io;
-    ev_timer resume;            /* Re-enables accept after EMFILE. */
+    ev_timer resume; /* Re-enables accept after EMFILE. */
 };
 
 struct oflisten_active {
-    struct ovs_list node;       /* In oflisten->actives. */
+    struct ovs_list node; /* In oflisten->actives. */
     struct oflisten *ol;
     char *target;
     struct sockaddr_storage sa;
     socklen_t sa_len;
-    int fd;                     /* Connecting socket, or -1. */
+    int fd; /* Connecting socket, or -1. */
     ev_io io;
     ev_timer retry;
     double backoff;
@@ -203,8 +203,10 @@ passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
                 || errno == ENOMEM) {
-                VLOG_WARN_RL(&rl, "%s: accept failed (%s); pausing accepts "
-                             "for 1 s", p->target, ovs_strerror(errno));
+                VLOG_WARN_RL(&rl,
+                             "%s: accept failed (%s); pausing accepts "
+                             "for 1 s",
+                             p->target, ovs_strerror(errno));
                 ev_io_stop(loop, &p->io);
                 ev_timer_set(&p->resume, 1., 0.);
                 ev_timer_start(loop, &p->resume);
@@ -262,14 +264,14 @@ passive_open(struct oflisten *ol, const char *target, int kind,
         struct stat st;
         if (!stat(sun->sun_path, &st)) {
             if (!S_ISSOCK(st.st_mode)) {
-                *errp = xasprintf("%s: %s exists and is not a socket",
-                                  target, sun->sun_path);
+                *errp = xasprintf("%s: %s exists and is not a socket", target,
+                                  sun->sun_path);
                 close(fd);
                 return EEXIST;
             }
             if (unix_socket_alive(ss, len)) {
-                *errp = xasprintf("%s: another process listens on %s",
-                                  target, sun->sun_path);
+                *errp = xasprintf("%s: another process listens on %s", target,
+                                  sun->sun_path);
                 close(fd);
                 return EADDRINUSE;
             }

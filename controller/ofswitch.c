@@ -45,9 +45,9 @@ struct ofswitch {
     uint64_t dpid;
     char name[16];
 
-    struct ofswitch_port *ports;    /* Sorted by number. */
+    struct ofswitch_port *ports; /* Sorted by number. */
     size_t n_ports, allocated_ports;
-    struct ofswitch_port *new_ports;    /* PORT_DESC being received. */
+    struct ofswitch_port *new_ports; /* PORT_DESC being received. */
     size_t n_new_ports, allocated_new_ports;
 };
 
@@ -120,8 +120,8 @@ sw_maybe_ready(struct ofswitch *sw)
     if (sw->state != SW_HANDSHAKE || !sw->have_features || !sw->have_ports) {
         return;
     }
-    const struct ofswitch_port *local = port_find(sw->ports, sw->n_ports,
-                                                  OFPP_LOCAL);
+    const struct ofswitch_port *local
+        = port_find(sw->ports, sw->n_ports, OFPP_LOCAL);
     if (!local) {
         VLOG_WARN_RL(&rl, "%s: switch has no LOCAL port; cannot name it",
                      sw->peer);
@@ -130,7 +130,8 @@ sw_maybe_ready(struct ofswitch *sw)
     }
     ovs_strlcpy(sw->name, local->name, sizeof sw->name);
     sw->state = SW_READY;
-    VLOG_INFO("%s: bridge %s ready (datapath id %016"PRIx64", %zu ports, %s)",
+    VLOG_INFO("%s: bridge %s ready (datapath id %016" PRIx64
+              ", %zu ports, %s)",
               sw->peer, sw->name, sw->dpid, sw->n_ports,
               ofputil_version_to_string(ofchan_version(sw->chan)));
     sw->cbs->ready(sw, sw->aux);
@@ -189,8 +190,7 @@ sw_pull_ports(struct ofswitch *sw, const struct ofp_header *oh)
             return false;
         }
         if (sw->n_new_ports >= sw->allocated_new_ports) {
-            sw->new_ports = x2nrealloc(sw->new_ports,
-                                       &sw->allocated_new_ports,
+            sw->new_ports = x2nrealloc(sw->new_ports, &sw->allocated_new_ports,
                                        sizeof *sw->new_ports);
         }
         port_from_phy(&sw->new_ports[sw->n_new_ports++], &pp);
@@ -209,8 +209,10 @@ sw_port_desc_reply(struct ofchan *chan, const struct ofp_header *oh,
         return;
     }
     if (type != OFPTYPE_PORT_DESC_STATS_REPLY || !sw_pull_ports(sw, oh)) {
-        VLOG_WARN_RL(&rl, "%s: port desc request failed or reply "
-                     "undecodable", sw->peer);
+        VLOG_WARN_RL(&rl,
+                     "%s: port desc request failed or reply "
+                     "undecodable",
+                     sw->peer);
         ofchan_close(chan, "bad port desc reply");
         return;
     }
@@ -303,9 +305,10 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
         sw->ports[sw->n_ports++] = np;
         qsort(sw->ports, sw->n_ports, sizeof *sw->ports, port_cmp);
     }
-    VLOG_DBG("%s: port %s (%"PRIu32") %s%s%s", sw->peer, np.name, np.number,
+    VLOG_DBG("%s: port %s (%" PRIu32 ") %s%s%s", sw->peer, np.name, np.number,
              ps.reason == OFPPR_DELETE ? "deleted"
-             : ps.reason == OFPPR_ADD ? "added" : "modified",
+             : ps.reason == OFPPR_ADD  ? "added"
+                                       : "modified",
              np.link_down ? ", link down" : "",
              np.admin_down ? ", admin down" : "");
     if (sw->state == SW_READY) {
@@ -422,16 +425,16 @@ json_t *
 ofswitch_to_json(const struct ofswitch *sw)
 {
     char dpid[17];
-    snprintf(dpid, sizeof dpid, "%016"PRIx64, sw->dpid);
+    snprintf(dpid, sizeof dpid, "%016" PRIx64, sw->dpid);
 
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(sw->name));
     json_object_set_new(o, "datapath_id", json_string(dpid));
     json_object_set_new(o, "connected", json_boolean(sw->state == SW_READY));
     json_object_set_new(o, "peer", json_string(sw->peer));
-    json_object_set_new(o, "openflow_version",
-                        json_string(ofputil_version_to_string(
-                                        ofchan_version(sw->chan))));
+    json_object_set_new(
+        o, "openflow_version",
+        json_string(ofputil_version_to_string(ofchan_version(sw->chan))));
     json_t *ports = json_array();
     for (size_t i = 0; i < sw->n_ports; i++) {
         json_array_append_new(ports, ofswitch_port_to_json(&sw->ports[i]));

@@ -19,8 +19,8 @@ struct probesched {
     struct ev_loop *loop;
     int fd;
     ev_io io;
-    struct heap heap;           /* Entries; max = earliest due. */
-    uint64_t armed_ns;          /* Due time the timerfd is armed for. */
+    struct heap heap;  /* Entries; max = earliest due. */
+    uint64_t armed_ns; /* Due time the timerfd is armed for. */
 };
 
 uint64_t
@@ -43,9 +43,8 @@ arm(struct probesched *s)
 {
     uint64_t due = 0;
     if (!heap_is_empty(&s->heap)) {
-        struct probesched_entry *e = CONTAINER_OF(heap_max(&s->heap),
-                                                  struct probesched_entry,
-                                                  node);
+        struct probesched_entry *e
+            = CONTAINER_OF(heap_max(&s->heap), struct probesched_entry, node);
         due = e->due_ns;
     }
     if (due == s->armed_ns) {
@@ -68,8 +67,7 @@ sched_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
 {
     struct probesched *s = CONTAINER_OF(w, struct probesched, io);
     uint64_t expirations;
-    if (read(s->fd, &expirations, sizeof expirations) < 0
-        && errno != EAGAIN) {
+    if (read(s->fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
         VLOG_ERR("timerfd read: %s", ovs_strerror(errno));
     }
     s->armed_ns = 0;
@@ -79,9 +77,8 @@ sched_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
     uint64_t now = probesched_now_ns();
     size_t budget = heap_count(&s->heap);
     while (budget-- && !heap_is_empty(&s->heap)) {
-        struct probesched_entry *e = CONTAINER_OF(heap_max(&s->heap),
-                                                  struct probesched_entry,
-                                                  node);
+        struct probesched_entry *e
+            = CONTAINER_OF(heap_max(&s->heap), struct probesched_entry, node);
         if (e->due_ns > now) {
             break;
         }

@@ -357,8 +357,7 @@ put_value(struct ds *s, const json_t *v)
         if (!json_array_size(v)) {
             ds_put_cstr(s, "-");
         }
-        json_array_foreach(v, i, e)
-        {
+        json_array_foreach (v, i, e) {
             if (i) {
                 ds_put_char(s, ',');
             }
@@ -373,8 +372,7 @@ put_value(struct ds *s, const json_t *v)
         if (!json_object_size(v)) {
             ds_put_cstr(s, "-");
         }
-        json_object_foreach((json_t *) v, key, e)
-        {
+        json_object_foreach ((json_t *) v, key, e) {
             ds_put_format(s, "%s%s=", first ? "" : " ", key);
             put_value(s, e);
             first = false;
@@ -502,8 +500,7 @@ cmd_status(int argc, char *argv[] OVS_UNUSED)
     json_t *v;
     if (json_is_object(counts)) {
         struct ds s = DS_EMPTY_INITIALIZER;
-        json_object_foreach((json_t *) counts, key, v)
-        {
+        json_object_foreach ((json_t *) counts, key, v) {
             ds_put_format(&s, "%s%s: ", s.length ? ", " : "", key);
             put_value(&s, v);
         }
@@ -523,8 +520,7 @@ cmd_status(int argc, char *argv[] OVS_UNUSED)
         json_t *b;
         printf("\n");
         table_init(&t, header, ARRAY_SIZE(header));
-        json_array_foreach(bridges, i, b)
-        {
+        json_array_foreach (bridges, i, b) {
             table_add(&t, value_str(b, "name"));
             table_add(&t, value_str(b, "datapath_id"));
             table_add(&t, value_str(b, "connected"));
@@ -547,8 +543,7 @@ bridge_list(void)
     size_t i;
     json_t *b;
     table_init(&t, bridge_header, ARRAY_SIZE(bridge_header));
-    json_array_foreach(json_object_get(j, "bridges"), i, b)
-    {
+    json_array_foreach (json_object_get(j, "bridges"), i, b) {
         bridge_row(&t, b);
     }
     table_print(&t);
@@ -588,8 +583,7 @@ bridge_show(const char *name)
     json_t *p;
     printf("\n");
     table_init(&t, header, ARRAY_SIZE(header));
-    json_array_foreach(json_object_get(b, "ports"), i, p)
-    {
+    json_array_foreach (json_object_get(b, "ports"), i, p) {
         const json_t *ld = json_object_get(p, "link_down");
         const json_t *ad = json_object_get(p, "admin_down");
         table_add(&t, value_str(p, "name"));
@@ -633,8 +627,7 @@ members_summary(const json_t *alias)
     size_t i;
     json_t *m;
 
-    json_array_foreach(members, i, m)
-    {
+    json_array_foreach (members, i, m) {
         const char *state = json_string_value(json_object_get(m, "state"));
         n_up += state && !strcmp(state, "up");
     }
@@ -656,8 +649,7 @@ alias_list(void)
     size_t i;
     json_t *a;
     table_init(&t, header, ARRAY_SIZE(header));
-    json_array_foreach(json_object_get(j, "aliases"), i, a)
-    {
+    json_array_foreach (json_object_get(j, "aliases"), i, a) {
         table_add(&t, value_str(a, "name"));
         table_add(&t, value_str(a, "addresses"));
         table_add(&t, value_str(a, "vmac"));
@@ -696,8 +688,7 @@ alias_show(const char *name)
     json_t *m;
     printf("\n");
     table_init(&t, header, ARRAY_SIZE(header));
-    json_array_foreach(json_object_get(a, "members"), i, m)
-    {
+    json_array_foreach (json_object_get(a, "members"), i, m) {
         table_add(&t, value_str(m, "name"));
         table_add(&t, value_str(m, "bridge"));
         table_add(&t, value_str(m, "port"));
@@ -768,8 +759,7 @@ cmd_flows(int argc, char *argv[])
             printf("\n");
         }
         printf("%s (%zu):\n", lists[k], json_array_size(list));
-        json_array_foreach(list, i, line)
-        {
+        json_array_foreach (list, i, line) {
             printf(" %s\n",
                    json_is_string(line) ? json_string_value(line) : "?");
         }
@@ -812,8 +802,7 @@ print_event(const char *line)
     free(type);
     const char *key;
     json_t *v;
-    json_object_foreach(e, key, v)
-    {
+    json_object_foreach (e, key, v) {
         if (strcmp(key, "seq") && strcmp(key, "time") && strcmp(key, "type")) {
             ds_put_format(&s, " %s=", key);
             put_value(&s, v);
@@ -950,8 +939,7 @@ strip_state(json_t *alias)
     }
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(alias, "members"), i, m)
-    {
+    json_array_foreach (json_object_get(alias, "members"), i, m) {
         json_object_del(m, "state");
         json_object_del(m, "master");
         json_object_del(m, "probe_state");

@@ -34,11 +34,12 @@
 
 struct ev_loop;
 
-#define API_MAX_BODY (1024 * 1024)          /* Request body limit, bytes. */
-#define API_MAX_PARAM_LEN 63                /* Path parameter max length. */
-#define API_EVENT_QUEUE_MAX 1000            /* Per-subscriber queued events. */
-#define API_EVENT_QUEUE_BYTES (1024 * 1024) /* Per-subscriber queued bytes.   \
-                                             */
+#define API_MAX_BODY (1024 * 1024) /* Request body limit, bytes. */
+#define API_MAX_PARAM_LEN 63       /* Path parameter max length. */
+#define API_EVENT_QUEUE_MAX 1000   /* Per-subscriber queued events. */
+#define API_EVENT_QUEUE_BYTES                                                 \
+    (1024 * 1024)             /* Per-subscriber queued bytes.                 \
+                               */
 #define API_EVENT_HISTORY 256 /* Recent events kept for replay. */
 
 struct api_options {

@@ -21,60 +21,60 @@
 
 /* Health probe settings (see docs/config.md, "probe"). */
 enum cfg_probe_type {
-    CFG_PROBE_ARP,              /* Default. */
+    CFG_PROBE_ARP, /* Default. */
     CFG_PROBE_TCP,
     CFG_PROBE_NONE,
 };
 
 struct cfg_probe {
     enum cfg_probe_type type;
-    unsigned int interval_ms;   /* Default 100. */
-    unsigned int timeout_ms;    /* Default = interval_ms. */
-    unsigned int fall;          /* Default 3. */
-    unsigned int rise;          /* Default 3. */
-    uint16_t tcp_port;          /* Required when type == CFG_PROBE_TCP. */
+    unsigned int interval_ms; /* Default 100. */
+    unsigned int timeout_ms;  /* Default = interval_ms. */
+    unsigned int fall;        /* Default 3. */
+    unsigned int rise;        /* Default 3. */
+    uint16_t tcp_port;        /* Required when type == CFG_PROBE_TCP. */
 };
 
 struct cfg_member {
     char *name;
-    char *bridge;               /* Bridge name (its LOCAL port's name). */
-    char *port;                 /* OpenFlow port name on that bridge. */
-    bool has_mac;               /* False when "mac" was omitted. */
+    char *bridge; /* Bridge name (its LOCAL port's name). */
+    char *port;   /* OpenFlow port name on that bridge. */
+    bool has_mac; /* False when "mac" was omitted. */
     struct eth_addr mac;
-    bool has_ip;                /* False when "ip" was omitted. */
+    bool has_ip; /* False when "ip" was omitted. */
     bool ip_is_v6;
-    ovs_be32 ip4;               /* When has_ip && !ip_is_v6. */
-    struct in6_addr ip6;        /* When has_ip && ip_is_v6. */
-    int priority;               /* 0..255, default 100. */
-    bool has_probe;             /* The member has its own "probe". */
-    struct cfg_probe probe;     /* Effective: the alias's unless has_probe
-                                 * (member keys override the alias's). */
-    bool drained;               /* Never elected; default false.  Written
-                                 * back only when true. */
+    ovs_be32 ip4;           /* When has_ip && !ip_is_v6. */
+    struct in6_addr ip6;    /* When has_ip && ip_is_v6. */
+    int priority;           /* 0..255, default 100. */
+    bool has_probe;         /* The member has its own "probe". */
+    struct cfg_probe probe; /* Effective: the alias's unless has_probe
+                             * (member keys override the alias's). */
+    bool drained;           /* Never elected; default false.  Written
+                             * back only when true. */
 };
 
 struct cfg_announce {
-    unsigned int count;         /* Default 3, 0..100. */
-    unsigned int interval_ms;   /* Default 100. */
-    unsigned int refresh_s;     /* Default 60; 0 disables. Must be < 300. */
+    unsigned int count;       /* Default 3, 0..100. */
+    unsigned int interval_ms; /* Default 100. */
+    unsigned int refresh_s;   /* Default 60; 0 disables. Must be < 300. */
 };
 
 struct cfg_alias {
-    char *name;                 /* [A-Za-z0-9_.-]{1,63}. */
+    char *name; /* [A-Za-z0-9_.-]{1,63}. */
     size_t n_ip4;
     ovs_be32 *ip4;
     size_t n_ip6;
     struct in6_addr *ip6;
-    struct eth_addr vmac;       /* Unicast (not multicast, not zero). */
-    bool preempt;               /* Default true. */
-    unsigned int preempt_delay_ms;  /* Default 0. */
+    struct eth_addr vmac;          /* Unicast (not multicast, not zero). */
+    bool preempt;                  /* Default true. */
+    unsigned int preempt_delay_ms; /* Default 0. */
     struct cfg_announce announce;
     struct cfg_probe probe;
     size_t n_members;
     struct cfg_member *members;
-    size_t n_access_bridges;    /* "access_bridges": bridges that carry */
-    char **access_bridges;      /* the alias for their clients without a
-                                 * member of it. */
+    size_t n_access_bridges; /* "access_bridges": bridges that carry */
+    char **access_bridges;   /* the alias for their clients without a
+                              * member of it. */
 
     /* Derived, not in the JSON: a stable id in 1..0x7fffffff from the
      * alias's name (hash, collisions resolved deterministically over the
@@ -84,43 +84,43 @@ struct cfg_alias {
 
 /* The identity health probes are sent from, on one bridge. */
 struct cfg_probe_source {
-    bool configured;            /* "probe_source" was given. */
-    struct eth_addr mac;        /* Default 02:76:6d:61:63:70. */
-    bool has_ip;                /* Needed for tcp probes. */
+    bool configured;     /* "probe_source" was given. */
+    struct eth_addr mac; /* Default 02:76:6d:61:63:70. */
+    bool has_ip;         /* Needed for tcp probes. */
     ovs_be32 ip4;
-    uint32_t meter_id;          /* Default 0x766d; 1..0xffff0000. */
-    unsigned int rate_pps;      /* Probe replies to vmacd; 0 = auto. */
+    uint32_t meter_id;     /* Default 0x766d; 1..0xffff0000. */
+    unsigned int rate_pps; /* Probe replies to vmacd; 0 = auto. */
 };
 
 struct cfg_bridge {
     char *name;
     size_t n_uplinks;
-    char **uplinks;             /* Port names. */
+    char **uplinks; /* Port names. */
     struct cfg_probe_source probe_source;
 };
 
 struct config {
-    char *origin;               /* File name or "<api>", for messages. */
+    char *origin; /* File name or "<api>", for messages. */
 
     /* "openflow": {...} */
     size_t n_listen;
-    char **listen;              /* Default ["ptcp:6653:127.0.0.1"]. */
+    char **listen; /* Default ["ptcp:6653:127.0.0.1"]. */
     size_t n_connect;
-    char **connect;             /* Default []. */
-    unsigned int inactivity_probe_ms;   /* Default 5000; 0 disables. */
-    int base_table;             /* Default 0; 0..250. */
-    int next_table;             /* Default -1 = fall through to NORMAL;
-                                 * else > base_table + 1, < 255. */
-    uint32_t cookie_prefix;     /* High 32 bits of every cookie vmacd
-                                 * sets; default 0x766d6163 ("vmac"). */
+    char **connect;                   /* Default []. */
+    unsigned int inactivity_probe_ms; /* Default 5000; 0 disables. */
+    int base_table;                   /* Default 0; 0..250. */
+    int next_table;                   /* Default -1 = fall through to NORMAL;
+                                       * else > base_table + 1, < 255. */
+    uint32_t cookie_prefix;           /* High 32 bits of every cookie vmacd
+                                       * sets; default 0x766d6163 ("vmac"). */
 
     /* "api": {...} */
-    char *api_socket;           /* Default "/run/vmacd/vmacd.sock". */
-    char *api_group;            /* "group": owner group of the socket, or
-                                 * NULL (the daemon's). */
-    char *api_tcp_address;      /* "tcp": {"address"}: an IP literal, or
-                                 * NULL: no TCP listener. */
-    unsigned int api_tcp_port;  /* "tcp": {"port"}: 1..65535. */
+    char *api_socket;               /* Default "/run/vmacd/vmacd.sock". */
+    char *api_group;                /* "group": owner group of the socket, or
+                                     * NULL (the daemon's). */
+    char *api_tcp_address;          /* "tcp": {"address"}: an IP literal, or
+                                     * NULL: no TCP listener. */
+    unsigned int api_tcp_port;      /* "tcp": {"port"}: 1..65535. */
     bool api_tcp_allow_nonloopback; /* "tcp": {"allow_nonloopback"}. */
 
     size_t n_bridges;

@@ -27,34 +27,34 @@ struct ofswitch;
 
 /* One OpenFlow connection (ready or not). */
 struct conn {
-    struct ovs_list node;           /* In engine->conns. */
+    struct ovs_list node; /* In engine->conns. */
     struct engine *eng;
     struct ofswitch *sw;
     struct oflisten_active *active; /* Where it came from, if active. */
     struct flowtab *ft;             /* Once ready. */
     struct bridge *br;              /* Once ready. */
     double connected_at;
-    uint32_t probe_meter_xid;       /* engine-health.c: meter ADD in flight
-                                     * (its error is ours), or 0. */
+    uint32_t probe_meter_xid; /* engine-health.c: meter ADD in flight
+                               * (its error is ours), or 0. */
 };
 
 /* A bridge, by name: known from the config or from a connection. */
 struct bridge {
-    struct hmap_node node;          /* In engine->bridges, by name. */
+    struct hmap_node node; /* In engine->bridges, by name. */
     char *name;
-    struct conn *conn;              /* Serving connection, or NULL. */
-    uint64_t dpid;                  /* Last seen. */
-    uint64_t generation;            /* Last desired state handed over. */
-    uint64_t applied_generation;    /* Last one applied. */
-    bool announce_on_apply;         /* Announce its masters when applied. */
+    struct conn *conn;           /* Serving connection, or NULL. */
+    uint64_t dpid;               /* Last seen. */
+    uint64_t generation;         /* Last desired state handed over. */
+    uint64_t applied_generation; /* Last one applied. */
+    bool announce_on_apply;      /* Announce its masters when applied. */
     unsigned int n_connects;
-    double last_apply_ms;           /* Last bundle's event-to-barrier. */
+    double last_apply_ms; /* Last bundle's event-to-barrier. */
 
     /* What each alias's flows on this bridge were last generated from
      * (engine.c, bridge_sync_parts()): an alias is regenerated only when
      * these inputs change, or the config or the connection does. */
-    uint64_t parts_cfg_seq;         /* engine->cfg_seq they belong to. */
-    unsigned int parts_connect;     /* n_connects they belong to. */
+    uint64_t parts_cfg_seq;     /* engine->cfg_seq they belong to. */
+    unsigned int parts_connect; /* n_connects they belong to. */
     size_t n_inputs;
     struct alias_inputs *inputs;
 };
@@ -63,22 +63,22 @@ struct bridge {
 struct alias_rt {
     struct engine *eng;
     size_t idx;
-    ev_timer wakeup;                /* Election again (preempt delay). */
+    ev_timer wakeup; /* Election again (preempt delay). */
 
     /* A master change waiting for its flows to be applied. */
     bool change_pending;
     uint64_t change_generation;
-    double change_event_time;       /* ev_time() of the triggering event. */
+    double change_event_time; /* ev_time() of the triggering event. */
     int change_old, change_new;
     char *change_reason;
-    bool adopted;                   /* Master taken from the switch. */
-    char *master_bridge;            /* Bridge of the master, last update. */
+    bool adopted;        /* Master taken from the switch. */
+    char *master_bridge; /* Bridge of the master, last update. */
 
     /* Announcements. */
-    ev_timer burst;                 /* count x interval. */
+    ev_timer burst; /* count x interval. */
     unsigned int burst_left;
-    ev_timer refresh;               /* Every refresh_s. */
-    uint64_t n_announced;           /* Packets sent. */
+    ev_timer refresh;     /* Every refresh_s. */
+    uint64_t n_announced; /* Packets sent. */
 };
 
 struct engine {
@@ -86,35 +86,35 @@ struct engine {
     struct config *cfg;
     struct oflisten *ol;
     struct ofchan_options chan_opts;
-    struct ovs_list conns;          /* struct conn. */
-    struct hmap bridges;            /* struct bridge. */
-    struct alias_rt *rts;           /* cfg->n_aliases. */
-    struct alias_state **states;    /* cfg->n_aliases. */
+    struct ovs_list conns;       /* struct conn. */
+    struct hmap bridges;         /* struct bridge. */
+    struct alias_rt *rts;        /* cfg->n_aliases. */
+    struct alias_state **states; /* cfg->n_aliases. */
     uint64_t generation;
-    uint64_t cfg_seq;               /* Bumped whenever 'cfg' changes. */
-    uint32_t *ids_sorted;           /* Alias ids, sorted (lookups). */
-    ev_timer update;                /* Deferred engine_update(). */
+    uint64_t cfg_seq;     /* Bumped whenever 'cfg' changes. */
+    uint32_t *ids_sorted; /* Alias ids, sorted (lookups). */
+    ev_timer update;      /* Deferred engine_update(). */
 
     /* When a master moves to another bridge, that bridge commits first;
      * the others get the new state once it applied (or after
      * 'stage_timer'), so no bridge steers to the uplink before the new
      * master's bridge delivers. */
-    struct sset staged;             /* Bridges committing first. */
+    struct sset staged; /* Bridges committing first. */
     ev_timer stage_timer;
-    double pending_event_time;      /* Earliest event since last update. */
+    double pending_event_time; /* Earliest event since last update. */
     char *pending_reason;
     struct api *api;
     double started;
 
     /* engine-health.c: one prober per probed (alias, member). */
-    struct hmap probers;            /* By alias + member name. */
-    struct hmap probe_targets;      /* Same, by bridge + port + IP. */
+    struct hmap probers;       /* By alias + member name. */
+    struct hmap probe_targets; /* Same, by bridge + port + IP. */
     uint64_t n_packet_ins, n_packet_ins_bad;
-    struct probesched *probesched;  /* When probes are sent. */
+    struct probesched *probesched; /* When probes are sent. */
 
     /* engine-write.c: API writes. */
-    char *config_path;              /* Where writes persist, or NULL. */
-    struct ovs_list waiters;        /* struct engine_waiter. */
+    char *config_path;       /* Where writes persist, or NULL. */
+    struct ovs_list waiters; /* struct engine_waiter. */
 };
 
 struct bridge *engine_bridge_find(const struct engine *, const char *name);
@@ -176,10 +176,9 @@ void engine_write_routes(struct engine *, struct api *);
 struct engine_waiter;
 typedef void engine_applied_cb(struct engine *, const json_t *pending,
                                void *aux);
-struct engine_waiter *engine_when_applied(struct engine *,
-                                          uint64_t generation,
-                                          double timeout,
-                                          engine_applied_cb *, void *aux);
+struct engine_waiter *engine_when_applied(struct engine *, uint64_t generation,
+                                          double timeout, engine_applied_cb *,
+                                          void *aux);
 void engine_waiter_cancel(struct engine_waiter *);
 
 /* Runs the waiters whose condition holds now; engine.c calls it whenever a

@@ -80,8 +80,7 @@ struct flowgen_opts {
 void flowgen_alias_ex(const struct config *, const char *bridge, size_t idx,
                       flowgen_port_lookup *, void *aux,
                       const struct alias_state *,
-                      const struct flowgen_opts *opts,
-                      struct flowgen_out *);
+                      const struct flowgen_opts *opts, struct flowgen_out *);
 
 /* The guard flows of the probe identity of 'bridge' (config_probe_source()),
  * with the base flow's cookie (id 0), when a member on 'bridge' is probed:

@@ -33,9 +33,9 @@ struct flowtab;
 
 struct flowtab_result {
     bool ok;
-    unsigned int n_add, n_modify, n_delete;   /* Flow mods sent. */
+    unsigned int n_add, n_modify, n_delete; /* Flow mods sent. */
     unsigned int n_group_mods;
-    uint64_t generation;        /* Of the desired state now installed. */
+    uint64_t generation; /* Of the desired state now installed. */
 };
 
 /* Called when a desired state was applied (or failed: 'ok' false). */
@@ -77,11 +77,11 @@ bool flowtab_group_first_port(const struct flowtab *, uint32_t group_id,
  * 0x80000000). */
 #define FLOWTAB_GROUP_PART 0x80000000u
 
-char *flowtab_set_part(struct flowtab *, uint32_t id,
-                       const struct svec *flows, const struct svec *groups)
+char *flowtab_set_part(struct flowtab *, uint32_t id, const struct svec *flows,
+                       const struct svec *groups)
     __attribute__((warn_unused_result));
-void flowtab_keep_parts(struct flowtab *,
-                        bool (*keep)(uint32_t id, void *aux), void *aux);
+void flowtab_keep_parts(struct flowtab *, bool (*keep)(uint32_t id, void *aux),
+                        void *aux);
 void flowtab_commit(struct flowtab *, uint64_t generation);
 
 /* Is the installed state known and equal to the desired one? */

@@ -32,7 +32,7 @@ struct svec;
 
 /* One flow or group. */
 struct ft_entry {
-    struct hmap_node node;      /* In its part's flows/groups, by key. */
+    struct hmap_node node; /* In its part's flows/groups, by key. */
     char *key;
     char *value;
     char *line;                 /* Desired only: the ovs-ofctl text. */
@@ -42,19 +42,19 @@ struct ft_entry {
 struct ft_part {
     int refcnt;
     uint32_t id;
-    struct hmap flows;          /* struct ft_entry, by key. */
-    struct hmap groups;         /* struct ft_entry, by key. */
-    struct hmap lines;          /* Desired parts: entries by line. */
+    struct hmap flows;  /* struct ft_entry, by key. */
+    struct hmap groups; /* struct ft_entry, by key. */
+    struct hmap lines;  /* Desired parts: entries by line. */
 };
 
 struct ft_slot {
-    struct hmap_node node;      /* In ft_state->slots, by id. */
+    struct hmap_node node; /* In ft_state->slots, by id. */
     struct ft_part *part;
 };
 
 struct ft_state {
     int refcnt;
-    struct hmap slots;          /* struct ft_slot. */
+    struct hmap slots; /* struct ft_slot. */
     uint64_t generation;
 };
 
@@ -65,10 +65,10 @@ char *ftcanon_group_value(uint8_t type, const struct ovs_list *buckets);
 char *ftcanon_group_key(uint32_t group_id);
 /* Parse 'line' (ovs-ofctl add-flow / add-group syntax), encode, decode and
  * set '*keyp'/'*valuep'.  Return NULL or an error message. */
-char *ftcanon_flow(const char *line, enum ofputil_protocol,
-                   char **keyp, char **valuep);
-char *ftcanon_group(const char *line, enum ofp_version,
-                    char **keyp, char **valuep);
+char *ftcanon_flow(const char *line, enum ofputil_protocol, char **keyp,
+                   char **valuep);
+char *ftcanon_group(const char *line, enum ofp_version, char **keyp,
+                    char **valuep);
 
 /* Parts. */
 struct ft_part *ftpart_create(uint32_t id);
@@ -105,7 +105,7 @@ void ftstate_remove(struct ft_state *, uint32_t id);
 size_t ftstate_n_flows(const struct ft_state *);
 size_t ftstate_n_groups(const struct ft_state *);
 
-#define FTSTATE_FOR_EACH_SLOT(SLOT, STATE) \
+#define FTSTATE_FOR_EACH_SLOT(SLOT, STATE)                                    \
     HMAP_FOR_EACH (SLOT, node, &(STATE)->slots)
 
 #endif /* ftstate.h */

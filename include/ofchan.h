@@ -32,12 +32,12 @@ struct ofchan;
 #define OFCHAN_MIN_MSG 8
 
 struct ofchan_options {
-    uint32_t allowed_versions;  /* Bitmap of 1u << OFPxx_VERSION. */
-    int probe_interval_ms;      /* Idle time before an echo; a peer silent
-                                 * for twice this long is disconnected.
-                                 * Also bounds the wait for HELLO.  0 = off
-                                 * (HELLO then waits 5 s). */
-    size_t max_queue_bytes;     /* Send queue bound; past it: disconnect. */
+    uint32_t allowed_versions; /* Bitmap of 1u << OFPxx_VERSION. */
+    int probe_interval_ms;     /* Idle time before an echo; a peer silent
+                                * for twice this long is disconnected.
+                                * Also bounds the wait for HELLO.  0 = off
+                                * (HELLO then waits 5 s). */
+    size_t max_queue_bytes;    /* Send queue bound; past it: disconnect. */
 };
 
 /* Default options: OpenFlow 1.3 to 1.5, 5 s probe, 64 MiB queue. */

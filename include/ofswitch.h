@@ -23,11 +23,11 @@ struct ofchan_options;
 struct ofswitch;
 
 struct ofswitch_port {
-    uint32_t number;            /* OpenFlow port number. */
+    uint32_t number; /* OpenFlow port number. */
     char name[16];
     struct eth_addr mac;
-    bool admin_down;            /* OFPPC_PORT_DOWN. */
-    bool link_down;             /* OFPPS_LINK_DOWN. */
+    bool admin_down; /* OFPPC_PORT_DOWN. */
+    bool link_down;  /* OFPPS_LINK_DOWN. */
 };
 
 struct ofswitch_callbacks {
@@ -36,8 +36,8 @@ struct ofswitch_callbacks {
     /* Port 'name' was added, removed or changed state. */
     void (*port_changed)(struct ofswitch *, const char *name, void *aux);
     /* A message not handled here (PACKET_IN, untracked errors...). */
-    void (*message)(struct ofswitch *, enum ofptype,
-                    const struct ofp_header *, void *aux);
+    void (*message)(struct ofswitch *, enum ofptype, const struct ofp_header *,
+                    void *aux);
     /* The connection ended; the owner must ofswitch_destroy() it (it may do
      * so inside this callback). */
     void (*closed)(struct ofswitch *, const char *reason, void *aux);
@@ -50,7 +50,7 @@ void ofswitch_destroy(struct ofswitch *);
 
 struct ofchan *ofswitch_chan(const struct ofswitch *);
 bool ofswitch_is_ready(const struct ofswitch *);
-const char *ofswitch_name(const struct ofswitch *);   /* "" before ready. */
+const char *ofswitch_name(const struct ofswitch *); /* "" before ready. */
 const char *ofswitch_peer(const struct ofswitch *);
 uint64_t ofswitch_dpid(const struct ofswitch *);
 

@@ -27,16 +27,16 @@ struct probesched_entry;
 typedef void probesched_func(struct probesched_entry *e, int64_t late_ns);
 
 struct probesched_entry {
-    struct heap_node node;      /* Private. */
-    uint64_t due_ns;            /* Private: next due (CLOCK_MONOTONIC). */
-    uint64_t period_ns;         /* Private. */
-    probesched_func *cb;        /* Private. */
-    bool active;                /* Private. */
+    struct heap_node node; /* Private. */
+    uint64_t due_ns;       /* Private: next due (CLOCK_MONOTONIC). */
+    uint64_t period_ns;    /* Private. */
+    probesched_func *cb;   /* Private. */
+    bool active;           /* Private. */
 };
 
 /* Returns NULL and sets '*errp' if no timerfd could be created. */
 struct probesched *probesched_create(struct ev_loop *, char **errp);
-void probesched_destroy(struct probesched *);   /* NULL-safe. */
+void probesched_destroy(struct probesched *); /* NULL-safe. */
 
 /* Starts 'e': first due after 'delay_ns', then every 'period_ns' (> 0).
  * Restarts it if it was active. */

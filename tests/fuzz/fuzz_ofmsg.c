@@ -53,7 +53,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LOOP_ROUNDS 32
-#define FUZZ_MAX_INPUT 60000     /* Stays below the socketpair's buffer. */
+#define FUZZ_MAX_INPUT 60000 /* Stays below the socketpair's buffer. */
 
 static struct ev_loop *loop;
 
@@ -68,7 +68,7 @@ decode_flow_stats(const struct ofp_header *oh)
     for (;;) {
         struct ofputil_flow_stats fs;
         if (ofputil_decode_flow_stats_reply(&fs, &b, false, &ofpacts)) {
-            break;              /* EOF or an error. */
+            break; /* EOF or an error. */
         }
     }
     ofpbuf_uninit(&ofpacts);
@@ -191,8 +191,8 @@ chan_connected(struct ofchan *c, void *ctx_)
     request_with_xid(c, ofputil_encode_flow_stats_request(&fsr, p), 1, ctx);
     request_with_xid(c, ofputil_encode_group_desc_request(v, OFPG_ALL), 2,
                      ctx);
-    request_with_xid(c, ofputil_encode_port_desc_stats_request(v, OFPP_ANY),
-                     3, ctx);
+    request_with_xid(c, ofputil_encode_port_desc_stats_request(v, OFPP_ANY), 3,
+                     ctx);
     request_with_xid(c, ofpraw_alloc(OFPRAW_OFPT_FEATURES_REQUEST, v, 0), 4,
                      ctx);
     request_with_xid(c, ofputil_encode_barrier_request(v), 5, ctx);
@@ -281,7 +281,7 @@ peer_write(int fd, const void *data, size_t size)
             continue;
         }
         if (n <= 0) {
-            return;             /* Full or closed: the rest is dropped. */
+            return; /* Full or closed: the rest is dropped. */
         }
         p += n;
         size -= n;
@@ -325,15 +325,16 @@ answer_handshake(int fd, const uint8_t *rx, size_t n)
                 = ofputil_protocol_from_ofp_version(oh->version);
             if (type == OFPTYPE_FEATURES_REQUEST) {
                 struct ofputil_switch_features f = {
-                    .datapath_id = 0xf022, .n_tables = 254,
+                    .datapath_id = 0xf022,
+                    .n_tables = 254,
                 };
-                peer_send(fd, ofputil_encode_switch_features(&f, p,
-                                                             oh->xid));
+                peer_send(fd, ofputil_encode_switch_features(&f, p, oh->xid));
             } else if (type == OFPTYPE_PORT_DESC_STATS_REQUEST) {
                 struct ovs_list replies;
                 ofpmp_init(&replies, oh);
                 struct ofputil_phy_port pp = {
-                    .port_no = OFPP_LOCAL, .name = "fz0",
+                    .port_no = OFPP_LOCAL,
+                    .name = "fz0",
                 };
                 ofputil_append_port_desc_stats_reply(&pp, &replies);
                 pp.port_no = OFP_PORT_C(1);
@@ -358,8 +359,8 @@ fuzz_switch(int fds[2], uint32_t versions, const uint8_t *data, size_t size,
     struct ofchan_options opts;
     ofchan_default_options(&opts);
     struct sw_ctx ctx = { .ready = false };
-    struct ofswitch *sw = ofswitch_create(loop, fds[0], "fuzz", &opts,
-                                          &sw_cbs, &ctx);
+    struct ofswitch *sw
+        = ofswitch_create(loop, fds[0], "fuzz", &opts, &sw_cbs, &ctx);
 
     peer_send(fds[1], ofputil_encode_hello(versions));
     uint8_t rx[16384];
@@ -375,7 +376,7 @@ fuzz_switch(int fds[2], uint32_t versions, const uint8_t *data, size_t size,
         }
     }
     if (!ctx.ready) {
-        abort();                /* The handshake itself must work. */
+        abort(); /* The handshake itself must work. */
     }
     peer_write(fds[1], data, size);
     if (eof) {
@@ -388,14 +389,14 @@ fuzz_switch(int fds[2], uint32_t versions, const uint8_t *data, size_t size,
 }
 
 static void
-fuzz_chan(int fds[2], uint32_t versions, bool say_hello,
-          const uint8_t *data, size_t size, bool eof)
+fuzz_chan(int fds[2], uint32_t versions, bool say_hello, const uint8_t *data,
+          size_t size, bool eof)
 {
     struct ofchan_options opts;
     ofchan_default_options(&opts);
     struct chan_ctx ctx = { .connected = false };
-    struct ofchan *c = ofchan_create(loop, fds[0], "fuzz", &opts, &chan_cbs,
-                                     &ctx);
+    struct ofchan *c
+        = ofchan_create(loop, fds[0], "fuzz", &opts, &chan_cbs, &ctx);
     if (say_hello) {
         peer_send(fds[1], ofputil_encode_hello(versions));
         run_loop(2);
@@ -437,10 +438,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t sel = data[0];
     data++;
     size--;
-    uint32_t versions = sel & 0x40 ? 1u << OFP13_VERSION
-                                   : (1u << OFP13_VERSION)
-                                     | (1u << OFP14_VERSION)
-                                     | (1u << OFP15_VERSION);
+    uint32_t versions = sel & 0x40
+                            ? 1u << OFP13_VERSION
+                            : (1u << OFP13_VERSION) | (1u << OFP14_VERSION)
+                                  | (1u << OFP15_VERSION);
     bool eof = (sel & 0x80) != 0;
 
     if ((sel & 3) == 3) {
@@ -466,6 +467,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_switch(fds, versions, data, size, eof);
         break;
     }
-    close(fds[1]);              /* fds[0] belongs to (and died with) ofchan. */
+    close(fds[1]); /* fds[0] belongs to (and died with) ofchan. */
     return 0;
 }

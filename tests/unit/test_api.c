@@ -747,8 +747,7 @@ test_index(void **state)
     bool found = false;
     size_t i;
     json_t *r;
-    json_array_foreach(routes, i, r)
-    {
+    json_array_foreach (routes, i, r) {
         const char *m = json_string_value(json_object_get(r, "method"));
         const char *p = json_string_value(json_object_get(r, "path"));
         if (!strcmp(m, "DELETE") && !strcmp(p, "/v1/aliases/{name}")) {

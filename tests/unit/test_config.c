@@ -320,8 +320,8 @@ test_access_bridges(void **state OVS_UNUSED)
     char *text = dump(cfg);
     assert_non_null(strstr(text, "\"access_bridges\": ["));
     /* Only web has the key. */
-    assert_null(strstr(strstr(text, "\"access_bridges\"") + 1,
-                       "\"access_bridges\""));
+    assert_null(
+        strstr(strstr(text, "\"access_bridges\"") + 1, "\"access_bridges\""));
     char *err = NULL;
     struct config *again = config_parse_string(text, "dump", &err);
     assert_non_null(again);

@@ -537,8 +537,8 @@ test_access_bridge(void **state OVS_UNUSED)
     assert_int_equal(out.groups.n, 2);
     assert_string_equal(out.groups.names[0],
                         "group_id=4097,type=fast_failover,"
-                        "bucket=watch_port:3,actions=set_field:"
-                        VMAC "->eth_dst,output:3");
+                        "bucket=watch_port:3,actions=set_field:" VMAC
+                        "->eth_dst,output:3");
     assert_parses(&out);
     flowgen_out_destroy(&out);
     fixture_destroy(&f);
@@ -557,11 +557,9 @@ test_flows_and_group_apart(void **state OVS_UNUSED)
     flowgen_out_init(&group);
     flowgen_alias(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &all);
     struct flowgen_opts o = { .what = FLOWGEN_FLOWS };
-    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o,
-                     &flows);
+    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o, &flows);
     o.what = FLOWGEN_GROUP;
-    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o,
-                     &group);
+    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &o, &group);
 
     assert_int_equal(flows.groups.n, 0);
     assert_int_equal(group.flows.n, 0);

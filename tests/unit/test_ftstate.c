@@ -46,8 +46,8 @@ test_canonical_equal(void **state)
 
     /* Different actions, same key. */
     char *k1, *v1, *k2, *v2;
-    assert_null(ftcanon_flow("priority=5,cookie=0x1,ip,actions=drop", P15,
-                             &k1, &v1));
+    assert_null(
+        ftcanon_flow("priority=5,cookie=0x1,ip,actions=drop", P15, &k1, &v1));
     assert_null(ftcanon_flow("priority=5,cookie=0x1,ip,actions=NORMAL", P15,
                              &k2, &v2));
     assert_string_equal(k1, k2);
@@ -59,16 +59,16 @@ test_canonical_equal(void **state)
 
     /* Groups. */
     assert_null(ftcanon_group("group_id=9,type=fast_failover,"
-                              "bucket=watch_port:1,actions=output:1", OFP15_VERSION,
-                              &k1, &v1));
+                              "bucket=watch_port:1,actions=output:1",
+                              OFP15_VERSION, &k1, &v1));
     assert_string_equal(k1, "group_id=9");
     assert_non_null(strstr(v1, "watch_port:1"));
     free(k1);
     free(v1);
 
     /* Errors name the line. */
-    char *error = ftcanon_flow("priority=1,nonsense=3,actions=drop", P15,
-                               &k1, &v1);
+    char *error
+        = ftcanon_flow("priority=1,nonsense=3,actions=drop", P15, &k1, &v1);
     assert_non_null(error);
     assert_non_null(strstr(error, "nonsense"));
     free(error);

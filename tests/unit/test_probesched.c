@@ -16,7 +16,7 @@ struct counter {
     struct probesched_entry e;
     struct probesched *s;
     int calls;
-    int stop_after;         /* Stops itself after this many calls (0: no). */
+    int stop_after; /* Stops itself after this many calls (0: no). */
     uint64_t first_ns, last_ns;
 };
 
@@ -55,10 +55,10 @@ test_periodic(void **state)
 
     struct counter a = { .s = s }, b = { .s = s, .stop_after = 5 };
     struct counter c = { .s = s };
-    probesched_start(s, &a.e, 0, 5000000, count_cb);          /* 5 ms. */
-    probesched_start(s, &b.e, 1000000, 5000000, count_cb);    /* Stops. */
+    probesched_start(s, &a.e, 0, 5000000, count_cb);       /* 5 ms. */
+    probesched_start(s, &b.e, 1000000, 5000000, count_cb); /* Stops. */
     probesched_start(s, &c.e, 0, 5000000, count_cb);
-    probesched_stop(s, &c.e);                                  /* Never. */
+    probesched_stop(s, &c.e); /* Never. */
     run_for(loop, 0.2);
 
     /* About 40 calls in 200 ms, never a catch-up burst. */
@@ -70,7 +70,7 @@ test_periodic(void **state)
 
     /* Restarting an active entry does not duplicate it. */
     int before = a.calls;
-    probesched_start(s, &a.e, 0, 50000000, count_cb);         /* 50 ms. */
+    probesched_start(s, &a.e, 0, 50000000, count_cb); /* 50 ms. */
     run_for(loop, 0.12);
     assert_in_range(a.calls - before, 2, 4);
 
