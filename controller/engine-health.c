@@ -47,6 +47,11 @@
 
 VLOG_DEFINE_THIS_MODULE(health_io);
 
+/* Buckets of probe send lateness (upper bounds, ms), for the API: counters
+ * that a reader can difference over any window. */
+static const double late_bucket_ms[] = { 0.1, 0.5, 1, 2, 5, 10, 20 };
+#define N_LATE_BUCKETS (ARRAY_SIZE(late_bucket_ms) + 1)
+
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* First TCP source port of the probes; each prober has its own. */
@@ -89,6 +94,7 @@ struct prober {
     /* Send timing: how late each probe left against its schedule. */
     double late_max_ms, late_sum_ms; /* Over 'n_late' sends. */
     uint64_t n_late;
+    uint64_t late_hist[N_LATE_BUCKETS]; /* Sends by lateness bucket. */
 };
 
 static void prober_send_cb(struct probesched_entry *, int64_t late_ns);
@@ -316,6 +322,11 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     p->late_max_ms = MAX(p->late_max_ms, late_ms);
     p->late_sum_ms += late_ms;
     p->n_late++;
+    size_t b = 0;
+    while (b < N_LATE_BUCKETS - 1 && late_ms >= late_bucket_ms[b]) {
+        b++;
+    }
+    p->late_hist[b]++;
 
     if (p->outstanding) {
         /* timeout_ms >= interval_ms: the previous probe is a miss now. */
@@ -905,6 +916,17 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
                         p->last_rtt_ms >= 0 ? json_real(p->last_rtt_ms)
                                             : json_null());
     json_object_set_new(o, "send_late_max_ms", json_real(p->late_max_ms));
+    json_t *hist = json_object();
+    for (size_t b = 0; b < N_LATE_BUCKETS; b++) {
+        char name[32];
+        if (b < N_LATE_BUCKETS - 1) {
+            snprintf(name, sizeof name, "lt_%gms", late_bucket_ms[b]);
+        } else {
+            snprintf(name, sizeof name, "ge_%gms", late_bucket_ms[b - 1]);
+        }
+        json_object_set_new(hist, name, json_integer(p->late_hist[b]));
+    }
+    json_object_set_new(o, "send_late_histogram", hist);
     json_object_set_new(
         o, "send_late_mean_ms",
         json_real(p->n_late ? p->late_sum_ms / p->n_late : 0.0));
