@@ -1,0 +1,481 @@
+/*
+ * config-alias: parsing and validation of "aliases[]" and their members
+ * (config-private.h); the cross checks between aliases use the parser's
+ * hash maps, so ten thousand aliases still parse in linear time.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "config-private.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "util.h"
+
+static bool
+parse_announce(struct cfg_parser *p, const json_t *v, struct cfg_announce *an)
+{
+    static const char *const keys[] = {
+        "count",
+        "interval_ms",
+        "refresh_s",
+        NULL,
+    };
+    return (
+        cfgp_check_object(p, v, keys)
+        && cfgp_field_uint(p, v, "count", 0, 100, NULL, &an->count)
+        && cfgp_field_uint(p, v, "interval_ms", 1, 60000, NULL,
+                           &an->interval_ms)
+        && cfgp_field_uint(p, v, "refresh_s", 0, 299,
+                           "keep it below the typical switch MAC aging time "
+                           "of 300 s (0 disables refreshes)",
+                           &an->refresh_s));
+}
+
+static bool
+parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
+{
+    static const char *const keys[] = {
+        "type", "interval_ms", "timeout_ms", "fall", "rise", "port", NULL,
+    };
+    if (!cfgp_check_object(p, v, keys)) {
+        return false;
+    }
+
+    const json_t *type = json_object_get(v, "type");
+    if (type) {
+        size_t mark = cfgp_path_push_key(p, "type");
+        const char *s;
+        if (cfgp_check_string(p, type, &s)) {
+            if (!strcmp(s, "arp")) {
+                pr->type = CFG_PROBE_ARP;
+            } else if (!strcmp(s, "tcp")) {
+                pr->type = CFG_PROBE_TCP;
+            } else if (!strcmp(s, "none")) {
+                pr->type = CFG_PROBE_NONE;
+            } else {
+                cfgp_error(p,
+                           "\"%s\" is not a probe type (expected \"arp\", "
+                           "\"tcp\" or \"none\")",
+                           s);
+            }
+        }
+        cfgp_path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+
+    bool has_timeout = json_object_get(v, "timeout_ms") != NULL;
+    /* A member's probe starts from its alias's: it inherits the port while
+     * it stays a tcp probe. */
+    unsigned int port = pr->type == CFG_PROBE_TCP ? pr->tcp_port : 0;
+    if (!cfgp_field_uint(p, v, "interval_ms", 10, 60000, NULL,
+                         &pr->interval_ms)
+        || !cfgp_field_uint(p, v, "timeout_ms", 1, 60000, NULL,
+                            &pr->timeout_ms)
+        || !cfgp_field_uint(p, v, "fall", 1, 100, NULL, &pr->fall)
+        || !cfgp_field_uint(p, v, "rise", 1, 100, NULL, &pr->rise)
+        || !cfgp_field_uint(p, v, "port", 1, 65535, NULL, &port)) {
+        return false;
+    }
+    if (!has_timeout) {
+        pr->timeout_ms = pr->interval_ms;
+    }
+
+    if (pr->type == CFG_PROBE_TCP && !port) {
+        cfgp_error(p, "a tcp probe needs \"port\" (1..65535)");
+        return false;
+    } else if (pr->type != CFG_PROBE_TCP && port) {
+        size_t mark = cfgp_path_push_key(p, "port");
+        cfgp_error(p, "only a tcp probe takes a port");
+        cfgp_path_pop(p, mark);
+        return false;
+    }
+    pr->tcp_port = port;
+    return true;
+}
+
+static bool
+parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
+             struct cfg_member *m)
+{
+    static const char *const keys[] = {
+        "name",     "bridge", "port",    "mac", "ip",
+        "priority", "probe",  "drained", NULL,
+    };
+    if (!cfgp_check_object(p, v, keys)
+        || !cfgp_field_string(p, v, "name", cfgp_check_name, &m->name)
+        || !cfgp_field_string(p, v, "bridge", cfgp_check_ifname, &m->bridge)
+        || !cfgp_field_string(p, v, "port", cfgp_check_ifname, &m->port)) {
+        return false;
+    }
+
+    if (config_is_uplink(cfg, m->bridge, m->port)) {
+        size_t mark = cfgp_path_push_key(p, "port");
+        cfgp_error(p,
+                   "\"%s\" is an uplink of bridge \"%s\"; a member "
+                   "cannot sit behind an uplink",
+                   m->port, m->bridge);
+        cfgp_path_pop(p, mark);
+        return false;
+    }
+    if (!strcmp(m->port, m->bridge)) {
+        size_t mark = cfgp_path_push_key(p, "port");
+        cfgp_error(p, "\"%s\" is the bridge's own LOCAL port", m->port);
+        cfgp_path_pop(p, mark);
+        return false;
+    }
+
+    const json_t *mac = json_object_get(v, "mac");
+    if (mac) {
+        size_t mark = cfgp_path_push_key(p, "mac");
+        const char *s;
+        m->has_mac = (cfgp_check_string(p, mac, &s)
+                      && cfgp_check_mac(p, s, "a member's mac", &m->mac));
+        cfgp_path_pop(p, mark);
+        if (!m->has_mac) {
+            return false;
+        }
+    }
+
+    const json_t *ip = json_object_get(v, "ip");
+    if (ip) {
+        size_t mark = cfgp_path_push_key(p, "ip");
+        const char *s;
+        struct cfg_ip a;
+        m->has_ip = (cfgp_check_string(p, ip, &s)
+                     && cfgp_check_ip(p, s, "a member's ip", &a));
+        cfgp_path_pop(p, mark);
+        if (!m->has_ip) {
+            return false;
+        }
+        m->ip_is_v6 = a.is_v6;
+        m->ip4 = a.ip4;
+        m->ip6 = a.ip6;
+    }
+
+    unsigned int prio = DEFAULT_PRIORITY;
+    if (!cfgp_field_uint(p, v, "priority", 0, 255, NULL, &prio)) {
+        return false;
+    }
+    m->priority = prio;
+
+    const json_t *probe = json_object_get(v, "probe");
+    if (probe) {
+        size_t mark = cfgp_path_push_key(p, "probe");
+        m->has_probe = true;
+        parse_probe(p, probe, &m->probe);
+        cfgp_path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+    return cfgp_field_bool(p, v, "drained", &m->drained);
+}
+
+static bool
+parse_members(struct cfg_parser *p, const struct config *cfg,
+              const json_t *arr, struct cfg_alias *al)
+{
+    if (!cfgp_check_array(p, arr)) {
+        return false;
+    }
+
+    size_t n = json_array_size(arr);
+    al->members = xcalloc(n, sizeof *al->members);
+    al->n_members = n;
+    for (size_t i = 0; i < n && !p->error; i++) {
+        size_t mark = cfgp_path_push_index(p, i);
+        struct cfg_member *m = &al->members[i];
+        m->probe = al->probe;
+        if (parse_member(p, cfg, json_array_get(arr, i), m)) {
+            for (size_t j = 0; j < i; j++) {
+                const struct cfg_member *o = &al->members[j];
+                if (!strcmp(o->name, m->name)) {
+                    size_t m2 = cfgp_path_push_key(p, "name");
+                    cfgp_error(p,
+                               "member \"%s\" is listed twice (also "
+                               "members[%" PRIuSIZE "])",
+                               m->name, j);
+                    cfgp_path_pop(p, m2);
+                    break;
+                }
+                if (!strcmp(o->bridge, m->bridge)
+                    && !strcmp(o->port, m->port)) {
+                    cfgp_error(p,
+                               "port \"%s\" on bridge \"%s\" is already "
+                               "used by member \"%s\"",
+                               m->port, m->bridge, o->name);
+                    break;
+                }
+            }
+        }
+        cfgp_path_pop(p, mark);
+    }
+    return !p->error;
+}
+
+static bool
+parse_addresses(struct cfg_parser *p, const json_t *arr, size_t alias_idx,
+                struct cfg_alias *al, const struct config *cfg)
+{
+    if (!cfgp_check_array(p, arr)) {
+        return false;
+    }
+    size_t n = json_array_size(arr);
+    if (!n) {
+        cfgp_error(p, "an alias needs at least one address");
+        return false;
+    }
+
+    al->ip4 = xcalloc(n, sizeof *al->ip4);
+    al->ip6 = xcalloc(n, sizeof *al->ip6);
+    for (size_t i = 0; i < n && !p->error; i++) {
+        size_t mark = cfgp_path_push_index(p, i);
+        const char *s;
+        struct cfg_ip ip;
+        if (cfgp_check_string(p, json_array_get(arr, i), &s)
+            && cfgp_check_ip(p, s, "an alias address", &ip)) {
+            char text[INET6_ADDRSTRLEN];
+            cfgp_cfg_ip_format(&ip, text);
+
+            void *prev = shash_find_data(&p->addresses, text);
+            if (!prev) {
+                shash_add(&p->addresses, text, cfgp_index_to_data(alias_idx));
+                if (ip.is_v6) {
+                    al->ip6[al->n_ip6++] = ip.ip6;
+                } else {
+                    al->ip4[al->n_ip4++] = ip.ip4;
+                }
+            } else if (cfgp_data_to_index(prev) == alias_idx) {
+                cfgp_error(p, "%s is listed twice in this alias", text);
+            } else {
+                cfgp_error(p, "%s is already used by alias \"%s\"", text,
+                           cfg->aliases[cfgp_data_to_index(prev)].name);
+            }
+        }
+        cfgp_path_pop(p, mark);
+    }
+    return !p->error;
+}
+
+/* "access_bridges": bridge names, each once, none that already has a
+ * member of the alias (it carries the alias anyway). */
+static void
+parse_access_bridges(struct cfg_parser *p, const json_t *v,
+                     struct cfg_alias *al)
+{
+    if (!cfgp_check_array(p, v)) {
+        return;
+    }
+    size_t n = json_array_size(v);
+    al->access_bridges = xcalloc(MAX(n, 1), sizeof *al->access_bridges);
+    for (size_t i = 0; i < n && !p->error; i++) {
+        size_t mark = cfgp_path_push_index(p, i);
+        const char *s;
+        if (cfgp_check_string(p, json_array_get(v, i), &s)
+            && cfgp_check_ifname(p, s)) {
+            for (size_t j = 0; j < al->n_access_bridges && !p->error; j++) {
+                if (!strcmp(al->access_bridges[j], s)) {
+                    cfgp_error(p,
+                               "bridge \"%s\" is listed twice (also "
+                               "access_bridges[%" PRIuSIZE "])",
+                               s, j);
+                }
+            }
+            for (size_t m = 0; m < al->n_members && !p->error; m++) {
+                if (!strcmp(al->members[m].bridge, s)) {
+                    cfgp_error(p,
+                               "bridge \"%s\" has member \"%s\" of this "
+                               "alias; list only bridges without members",
+                               s, al->members[m].name);
+                }
+            }
+            if (!p->error) {
+                al->access_bridges[al->n_access_bridges++] = xstrdup(s);
+            }
+        }
+        cfgp_path_pop(p, mark);
+    }
+}
+
+bool
+cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
+                 size_t idx)
+{
+    static const char *const keys[] = {
+        "name",    "addresses",        "vmac",
+        "preempt", "preempt_delay_ms", "announce",
+        "probe",   "members",          "access_bridges",
+        NULL,
+    };
+    struct cfg_alias *al = &cfg->aliases[idx];
+
+    al->preempt = true;
+    al->announce = (struct cfg_announce){
+        .count = DEFAULT_ANNOUNCE_COUNT,
+        .interval_ms = DEFAULT_ANNOUNCE_INTERVAL_MS,
+        .refresh_s = DEFAULT_ANNOUNCE_REFRESH_S,
+    };
+    al->probe = (struct cfg_probe){
+        .type = CFG_PROBE_ARP,
+        .interval_ms = DEFAULT_PROBE_INTERVAL_MS,
+        .timeout_ms = DEFAULT_PROBE_INTERVAL_MS,
+        .fall = DEFAULT_PROBE_FALL,
+        .rise = DEFAULT_PROBE_RISE,
+    };
+
+    if (!cfgp_check_object(p, v, keys)
+        || !cfgp_field_string(p, v, "name", cfgp_check_name, &al->name)) {
+        return false;
+    }
+    void *prev = shash_find_data(&p->alias_names, al->name);
+    if (prev) {
+        size_t mark = cfgp_path_push_key(p, "name");
+        cfgp_error(
+            p, "alias \"%s\" is defined twice (also aliases[%" PRIuSIZE "])",
+            al->name, cfgp_data_to_index(prev));
+        cfgp_path_pop(p, mark);
+        return false;
+    }
+    shash_add(&p->alias_names, al->name, cfgp_index_to_data(idx));
+
+    /* Required arrays and the VMAC. */
+    const json_t *addrs = json_object_get(v, "addresses");
+    const json_t *vmac = json_object_get(v, "vmac");
+    const json_t *members = json_object_get(v, "members");
+    if (!addrs) {
+        return cfgp_field_missing(p, "addresses");
+    } else if (!vmac) {
+        return cfgp_field_missing(p, "vmac");
+    } else if (!members) {
+        return cfgp_field_missing(p, "members");
+    }
+
+    size_t mark = cfgp_path_push_key(p, "addresses");
+    parse_addresses(p, addrs, idx, al, cfg);
+    cfgp_path_pop(p, mark);
+    if (p->error) {
+        return false;
+    }
+
+    mark = cfgp_path_push_key(p, "vmac");
+    const char *s;
+    if (cfgp_check_string(p, vmac, &s)
+        && cfgp_check_mac(p, s, "a VMAC", &al->vmac)) {
+        char text[ETH_ADDR_STRLEN + 1];
+        snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(al->vmac));
+        void *other = shash_find_data(&p->vmacs, text);
+        if (other) {
+            cfgp_error(p, "%s is already the VMAC of alias \"%s\"", text,
+                       cfg->aliases[cfgp_data_to_index(other)].name);
+        } else {
+            shash_add(&p->vmacs, text, cfgp_index_to_data(idx));
+        }
+    }
+    cfgp_path_pop(p, mark);
+    if (p->error) {
+        return false;
+    }
+
+    if (!cfgp_field_bool(p, v, "preempt", &al->preempt)
+        || !cfgp_field_uint(p, v, "preempt_delay_ms", 0, 3600000, NULL,
+                            &al->preempt_delay_ms)) {
+        return false;
+    }
+
+    const json_t *announce = json_object_get(v, "announce");
+    if (announce) {
+        mark = cfgp_path_push_key(p, "announce");
+        parse_announce(p, announce, &al->announce);
+        cfgp_path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+
+    const json_t *probe = json_object_get(v, "probe");
+    if (probe) {
+        mark = cfgp_path_push_key(p, "probe");
+        parse_probe(p, probe, &al->probe);
+        cfgp_path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
+    }
+
+    mark = cfgp_path_push_key(p, "members");
+    parse_members(p, cfg, members, al);
+    cfgp_path_pop(p, mark);
+    if (p->error) {
+        return false;
+    }
+
+    const json_t *access = json_object_get(v, "access_bridges");
+    if (access) {
+        mark = cfgp_path_push_key(p, "access_bridges");
+        parse_access_bridges(p, access, al);
+        cfgp_path_pop(p, mark);
+    }
+    return !p->error;
+}
+
+/* Checks members against every alias: a member's mac must not be a VMAC
+ * and its ip must not be an alias address. */
+bool
+cfgp_check_members_vs_aliases(struct cfg_parser *p, const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_aliases && !p->error; i++) {
+        const struct cfg_alias *al = &cfg->aliases[i];
+        for (size_t j = 0; j < al->n_members && !p->error; j++) {
+            const struct cfg_member *m = &al->members[j];
+            size_t mark = p->path.length;
+            ds_put_format(&p->path,
+                          "aliases[%" PRIuSIZE "].members[%" PRIuSIZE "]", i,
+                          j);
+            if (m->has_mac) {
+                char text[ETH_ADDR_STRLEN + 1];
+                snprintf(text, sizeof text, ETH_ADDR_FMT,
+                         ETH_ADDR_ARGS(m->mac));
+                void *other = shash_find_data(&p->vmacs, text);
+                if (other) {
+                    cfgp_path_push_key(p, "mac");
+                    cfgp_error(p,
+                               "%s is the VMAC of alias \"%s\"; a member "
+                               "needs its own MAC",
+                               text,
+                               cfg->aliases[cfgp_data_to_index(other)].name);
+                }
+            }
+            if (m->has_ip && !p->error) {
+                struct cfg_ip ip = {
+                    .is_v6 = m->ip_is_v6,
+                    .ip4 = m->ip4,
+                    .ip6 = m->ip6,
+                };
+                char text[INET6_ADDRSTRLEN];
+                cfgp_cfg_ip_format(&ip, text);
+                void *other = shash_find_data(&p->addresses, text);
+                if (other) {
+                    cfgp_path_push_key(p, "ip");
+                    cfgp_error(p,
+                               "%s is an address of alias \"%s\"; a "
+                               "member's ip is its own address",
+                               text,
+                               cfg->aliases[cfgp_data_to_index(other)].name);
+                }
+            }
+            cfgp_path_pop(p, mark);
+        }
+    }
+    return !p->error;
+}

@@ -1,0 +1,101 @@
+/*
+ * config internals, shared by config.c (top level, openflow, api, bridges,
+ * entry points), config-alias.c (aliases and members) and config-check.c
+ * (the parser's state, value checkers and field helpers).
+ */
+#ifndef VMACD_CONFIG_PRIVATE_H
+#define VMACD_CONFIG_PRIVATE_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "openvswitch/compiler.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+
+/* Defaults (also documented in config.h and docs/config.md). */
+#define DEFAULT_LISTEN "ptcp:6653:127.0.0.1"
+#define DEFAULT_INACTIVITY_PROBE_MS 5000
+#define DEFAULT_COOKIE_PREFIX 0x766d6163 /* "vmac" */
+#define DEFAULT_API_SOCKET "/run/vmacd/vmacd.sock"
+#define DEFAULT_PRIORITY 100
+#define DEFAULT_ANNOUNCE_COUNT 3
+#define DEFAULT_ANNOUNCE_INTERVAL_MS 100
+#define DEFAULT_ANNOUNCE_REFRESH_S 60
+#define DEFAULT_PROBE_INTERVAL_MS 100
+#define DEFAULT_PROBE_FALL 3
+#define DEFAULT_PROBE_RISE 3
+#define DEFAULT_PROBE_METER_ID 0x766d
+#define MAX_METER_ID 0xffff0000u
+
+#define NAME_MAX_LEN 63
+#define IFNAME_MAX_LEN 15
+#define SUN_PATH_MAX (sizeof((struct sockaddr_un *) NULL)->sun_path - 1)
+#define ALIAS_ID_MAX 0x7fffffffu
+
+/* Parser state: the origin for messages, the path of the field being
+ * parsed, the first error, and indexes for the cross checks. */
+struct cfg_parser {
+    const char *origin;
+    struct ds path;
+    char *error;
+
+    struct shash alias_names; /* Alias name -> index + 1. */
+    struct shash addresses;   /* Canonical alias address -> index + 1. */
+    struct shash vmacs;       /* Canonical VMAC -> alias index + 1. */
+};
+
+/* An address as the config holds it. */
+struct cfg_ip {
+    bool is_v6;
+    ovs_be32 ip4;
+    struct in6_addr ip6;
+};
+
+/* config-check.c */
+void cfgp_error(struct cfg_parser *p, const char *format, ...)
+    OVS_PRINTF_FORMAT(2, 3);
+size_t cfgp_path_push_key(struct cfg_parser *p, const char *key);
+size_t cfgp_path_push_index(struct cfg_parser *p, size_t index);
+void cfgp_path_pop(struct cfg_parser *p, size_t mark);
+void cfgp_free_strings(char **strings, size_t n);
+void *cfgp_index_to_data(size_t index);
+size_t cfgp_data_to_index(const void *data);
+const char *cfgp_json_kind(const json_t *v);
+bool cfgp_check_object(struct cfg_parser *p, const json_t *v,
+                       const char *const allowed[]);
+bool cfgp_check_string(struct cfg_parser *p, const json_t *v, const char **s);
+bool cfgp_check_array(struct cfg_parser *p, const json_t *v);
+bool cfgp_check_int(struct cfg_parser *p, const json_t *v, long long min,
+                    long long max, const char *hint, long long *out);
+bool cfgp_check_name(struct cfg_parser *p, const char *s);
+bool cfgp_check_ifname(struct cfg_parser *p, const char *s);
+bool cfgp_check_mac(struct cfg_parser *p, const char *s, const char *what,
+                    struct eth_addr *mac);
+void cfgp_cfg_ip_format(const struct cfg_ip *ip, char buf[INET6_ADDRSTRLEN]);
+const char *cfgp_ip_unusable_reason(const struct cfg_ip *ip);
+bool cfgp_check_ip(struct cfg_parser *p, const char *s, const char *what,
+                   struct cfg_ip *ip);
+bool cfgp_parse_port(const char *s, size_t len);
+bool cfgp_parse_target_ip(const char *s, size_t len);
+const char *cfgp_target_problem(const char *s, bool passive);
+bool cfgp_field_missing(struct cfg_parser *p, const char *key);
+bool cfgp_field_uint(struct cfg_parser *p, const json_t *obj, const char *key,
+                     long long min, long long max, const char *hint,
+                     unsigned int *out);
+bool cfgp_field_bool(struct cfg_parser *p, const json_t *obj, const char *key,
+                     bool *out);
+bool cfgp_field_string(struct cfg_parser *p, const json_t *obj,
+                       const char *key,
+                       bool (*check)(struct cfg_parser *, const char *),
+                       char **out);
+
+/* config-alias.c */
+bool cfgp_parse_alias(struct cfg_parser *p, struct config *cfg,
+                      const json_t *v, size_t idx);
+bool cfgp_check_members_vs_aliases(struct cfg_parser *p,
+                                   const struct config *cfg);
+
+#endif /* config-private.h */
