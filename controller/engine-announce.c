@@ -43,8 +43,9 @@ engine_announce_stop(struct alias_rt *rt)
     ev_timer_stop(rt->eng->loop, &rt->refresh);
 }
 
-static bool
-send_packet(struct ofchan *chan, const struct dp_packet *pkt, uint32_t port)
+bool
+engine_packet_out(struct ofchan *chan, const struct dp_packet *pkt,
+                  uint32_t port)
 {
     uint64_t stub[64 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
@@ -95,11 +96,13 @@ announce_round(struct engine *eng, size_t idx)
         }
         for (size_t i = 0; i < a->n_ip4; i++) {
             announce_build_garp(&pkt, a->vmac, a->ip4[i]);
-            n += send_packet(ofswitch_chan(br->conn->sw), &pkt, p->number);
+            n += engine_packet_out(ofswitch_chan(br->conn->sw), &pkt,
+                                   p->number);
         }
         for (size_t i = 0; i < a->n_ip6; i++) {
             announce_build_una(&pkt, a->vmac, &a->ip6[i]);
-            n += send_packet(ofswitch_chan(br->conn->sw), &pkt, p->number);
+            n += engine_packet_out(ofswitch_chan(br->conn->sw), &pkt,
+                                   p->number);
         }
     }
     dp_packet_uninit(&pkt);

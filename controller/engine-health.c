@@ -241,27 +241,6 @@ prober_result(struct prober *p, bool ok)
 
 /* Sending. */
 
-static bool
-send_packet(struct ofchan *chan, const struct dp_packet *pkt, uint32_t port)
-{
-    uint64_t stub[64 / 8];
-    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
-    ofpact_put_OUTPUT(&ofpacts)->port = u16_to_ofp(port);
-
-    struct ofputil_packet_out po = {
-        .packet = dp_packet_data(pkt),
-        .packet_len = dp_packet_size(pkt),
-        .buffer_id = UINT32_MAX,
-        .ofpacts = ofpacts.data,
-        .ofpacts_len = ofpacts.size,
-    };
-    match_init_catchall(&po.flow_metadata);
-    match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
-    struct ofpbuf *msg = ofputil_encode_packet_out(&po, ofchan_protocol(chan));
-    ofpbuf_uninit(&ofpacts);
-    return !ofchan_send(chan, msg);
-}
-
 /* A TCP SYN (or RST) from 'src' to 'dst', built on the packets.h
  * structures. */
 static void
@@ -352,14 +331,14 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     if (!tcp || p->arp_refresh) {
         compose_arp(&pkt, ARP_OP_REQUEST, ps->mac, eth_addr_zero, true,
                     htonl(0), p->ip);
-        send_packet(chan, &pkt, port);
+        engine_packet_out(chan, &pkt, port);
         p->arp_refresh = false;
     }
     if (tcp) {
         p->tcp_seq = random_uint32();
         compose_tcp(&pkt, ps->mac, p->mac, ps->ip4, p->ip, p->tcp_sport,
                     p->probe.tcp_port, p->tcp_seq, 0, TCP_SYN);
-        send_packet(chan, &pkt, port);
+        engine_packet_out(chan, &pkt, port);
     }
     dp_packet_uninit(&pkt);
 
@@ -807,7 +786,7 @@ handle_tcp(struct engine *eng, struct conn *conn, const char *port,
             dp_packet_use_stub(&rst, stub, sizeof stub);
             compose_tcp(&rst, ps->mac, flow->dl_src, ps->ip4, p->ip,
                         p->tcp_sport, p->probe.tcp_port, ack, 0, TCP_RST);
-            send_packet(ofswitch_chan(conn->sw), &rst, ofport);
+            engine_packet_out(ofswitch_chan(conn->sw), &rst, ofport);
             dp_packet_uninit(&rst);
             prober_reply(p, true);
         } else if (flags & TCP_RST) {

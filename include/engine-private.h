@@ -131,6 +131,11 @@ void engine_schedule_update(struct engine *, double event_time,
 void engine_publish(struct engine *, const char *type, json_t *event);
 
 /* engine-announce.c */
+/* Sends 'pkt' out of OpenFlow port 'port' by packet-out (in_port
+ * CONTROLLER).  Returns false if the channel refused it. */
+struct dp_packet;
+bool engine_packet_out(struct ofchan *, const struct dp_packet *,
+                       uint32_t port);
 void engine_announce_start(struct alias_rt *);
 void engine_announce_init(struct alias_rt *);
 void engine_announce_stop(struct alias_rt *);
