@@ -33,6 +33,8 @@ def main():
     ap.add_argument("--members", type=int, default=200)
     ap.add_argument("--interval", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pidfile", default=None,
+                    help="write vmacd's PID here once it runs")
     ap.add_argument("--nice", type=int, default=None,
                     help="renice vmacd to this value after it starts")
     args = ap.parse_args()
@@ -56,6 +58,9 @@ def main():
         cfg = make_config(sb, bridges=[{"name": "br0"}], aliases=[alias])
         v = Vmacd(sb, cfg, log_level="warn")
         v.start()
+        if args.pidfile:
+            with open(args.pidfile, "w") as f:
+                f.write("%d\n" % v.pid)
         if args.nice is not None:
             os.setpriority(os.PRIO_PROCESS, v.pid, args.nice)
         sb.add_bridge("br0", "unix:%s" % of_socket(sb))

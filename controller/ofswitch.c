@@ -16,6 +16,7 @@
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "util.h"
@@ -46,6 +47,7 @@ struct ofswitch {
     char name[16];
 
     struct ofswitch_port *ports; /* Sorted by number. */
+    struct shash by_name;           /* Port name -> index in 'ports' + 1. */
     size_t n_ports, allocated_ports;
     struct ofswitch_port *new_ports; /* PORT_DESC being received. */
     size_t n_new_ports, allocated_new_ports;
@@ -72,6 +74,7 @@ ofswitch_create(struct ev_loop *loop, int fd, const char *peer,
     sw->cbs = cbs;
     sw->aux = aux;
     sw->state = SW_NEGOTIATING;
+    shash_init(&sw->by_name);
     sw->chan = ofchan_create(loop, fd, peer, opts, &sw_chan_cbs, sw);
     return sw;
 }
@@ -83,6 +86,7 @@ ofswitch_destroy(struct ofswitch *sw)
         return;
     }
     ofchan_destroy(sw->chan);
+    shash_destroy(&sw->by_name);
     free(sw->ports);
     free(sw->new_ports);
     free(sw->peer);
@@ -112,6 +116,17 @@ port_find(struct ofswitch_port *ports, size_t n, uint32_t number)
 {
     struct ofswitch_port key = { .number = number };
     return bsearch(&key, ports, n, sizeof *ports, port_cmp);
+}
+
+/* Rebuilds the name index after 'ports' changed. */
+static void
+index_rebuild(struct ofswitch *sw)
+{
+    shash_clear(&sw->by_name);
+    for (size_t i = 0; i < sw->n_ports; i++) {
+        shash_add_once(&sw->by_name, sw->ports[i].name,
+                       (void *) (uintptr_t) (i + 1));
+    }
 }
 
 static void
@@ -226,6 +241,7 @@ sw_port_desc_reply(struct ofchan *chan, const struct ofp_header *oh,
     sw->new_ports = NULL;
     sw->n_new_ports = sw->allocated_new_ports = 0;
     qsort(sw->ports, sw->n_ports, sizeof *sw->ports, port_cmp);
+    index_rebuild(sw);
     sw->have_ports = true;
     sw_maybe_ready(sw);
 }
@@ -278,6 +294,7 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
         size_t i = p - sw->ports;
         memmove(p, p + 1, (sw->n_ports - i - 1) * sizeof *p);
         sw->n_ports--;
+        index_rebuild(sw);
     } else if (p) {
         if (!memcmp(p, &np, sizeof np)) {
             return;
@@ -287,6 +304,7 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
             char old[16];
             ovs_strlcpy(old, p->name, sizeof old);
             *p = np;
+            index_rebuild(sw);
             if (sw->state == SW_READY) {
                 sw->cbs->port_changed(sw, old, sw->aux);
             }
@@ -304,6 +322,7 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
         }
         sw->ports[sw->n_ports++] = np;
         qsort(sw->ports, sw->n_ports, sizeof *sw->ports, port_cmp);
+        index_rebuild(sw);
     }
     VLOG_DBG("%s: port %s (%" PRIu32 ") %s%s%s", sw->peer, np.name, np.number,
              ps.reason == OFPPR_DELETE ? "deleted"
@@ -381,12 +400,8 @@ ofswitch_get_owner_data(const struct ofswitch *sw)
 const struct ofswitch_port *
 ofswitch_port_by_name(const struct ofswitch *sw, const char *name)
 {
-    for (size_t i = 0; i < sw->n_ports; i++) {
-        if (!strcmp(sw->ports[i].name, name)) {
-            return &sw->ports[i];
-        }
-    }
-    return NULL;
+    uintptr_t i = (uintptr_t) shash_find_data(&sw->by_name, name);
+    return i ? &sw->ports[i - 1] : NULL;
 }
 
 const struct ofswitch_port *
