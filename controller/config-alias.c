@@ -44,7 +44,9 @@ static bool
 parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
 {
     static const char *const keys[] = {
-        "type", "interval_ms", "timeout_ms", "fall", "rise", "port", NULL,
+        "type",       "interval_ms", "backup_interval_ms",
+        "timeout_ms", "fall",        "rise",
+        "port",       NULL,
     };
     if (!cfgp_check_object(p, v, keys)) {
         return false;
@@ -80,6 +82,8 @@ parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
     unsigned int port = pr->type == CFG_PROBE_TCP ? pr->tcp_port : 0;
     if (!cfgp_field_uint(p, v, "interval_ms", 10, 60000, NULL,
                          &pr->interval_ms)
+        || !cfgp_field_uint(p, v, "backup_interval_ms", 10, 60000, NULL,
+                            &pr->backup_interval_ms)
         || !cfgp_field_uint(p, v, "timeout_ms", 1, 60000, NULL,
                             &pr->timeout_ms)
         || !cfgp_field_uint(p, v, "fall", 1, 100, NULL, &pr->fall)

@@ -87,6 +87,10 @@ probe_to_json(const struct cfg_probe *pr)
     json_t *probe = new_object();
     json_object_set_new(probe, "type", new_string(probe_type_name(pr->type)));
     json_object_set_new(probe, "interval_ms", new_integer(pr->interval_ms));
+    if (pr->backup_interval_ms) {
+        json_object_set_new(probe, "backup_interval_ms",
+                            new_integer(pr->backup_interval_ms));
+    }
     json_object_set_new(probe, "timeout_ms", new_integer(pr->timeout_ms));
     json_object_set_new(probe, "fall", new_integer(pr->fall));
     json_object_set_new(probe, "rise", new_integer(pr->rise));
@@ -100,6 +104,7 @@ static bool
 probe_equal(const struct cfg_probe *a, const struct cfg_probe *b)
 {
     return (a->type == b->type && a->interval_ms == b->interval_ms
+            && a->backup_interval_ms == b->backup_interval_ms
             && a->timeout_ms == b->timeout_ms && a->fall == b->fall
             && a->rise == b->rise && a->tcp_port == b->tcp_port);
 }
@@ -345,6 +350,7 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
         || a->announce.refresh_s != b->announce.refresh_s
         || a->probe.type != b->probe.type
         || a->probe.interval_ms != b->probe.interval_ms
+        || a->probe.backup_interval_ms != b->probe.backup_interval_ms
         || a->probe.timeout_ms != b->probe.timeout_ms
         || a->probe.fall != b->probe.fall || a->probe.rise != b->probe.rise
         || a->probe.tcp_port != b->probe.tcp_port

@@ -71,6 +71,7 @@ struct prober {
 
     struct health h;
     struct probesched_entry send; /* Every interval (probesched). */
+    uint64_t period_ns;           /* Current: the master's or a backup's. */
     ev_timer timeout;             /* One-shot per probe. */
     ev_timer wake;                /* health_next_wakeup(). */
     bool outstanding;
@@ -411,6 +412,46 @@ prober_create(struct engine *eng, const struct cfg_alias *a,
     return p;
 }
 
+/* The probe period 'p' should have now: interval_ms while its member is
+ * the master (or the alias has none), backup_interval_ms otherwise. */
+static uint64_t
+prober_period_ns(const struct prober *p)
+{
+    const struct engine *eng = p->eng;
+    int master = alias_state_master(eng->states[p->alias_idx]);
+    unsigned int ms = p->probe.interval_ms;
+    if (p->probe.backup_interval_ms && master >= 0
+        && (size_t) master != p->member_idx) {
+        ms = p->probe.backup_interval_ms;
+    }
+    return (uint64_t) ms * 1000000;
+}
+
+void
+engine_health_periods(struct engine *eng)
+{
+    struct prober *p;
+    if (!eng->probesched) {
+        return;
+    }
+    HMAP_FOR_EACH (p, node, &eng->probers) {
+        uint64_t period = prober_period_ns(p);
+        if (period != p->period_ns) {
+            /* A new master is probed at once (or once its outstanding
+             * probe has had its time), then every interval. */
+            uint64_t delay = period;
+            if (period < p->period_ns) {
+                delay = p->outstanding
+                            ? (uint64_t) p->probe.timeout_ms * 1000000 + 1
+                            : 0;
+            }
+            probesched_start(eng->probesched, &p->send, delay, period,
+                             prober_send_cb);
+            p->period_ns = period;
+        }
+    }
+}
+
 void
 engine_health_sync(struct engine *eng)
 {
@@ -510,13 +551,16 @@ engine_health_sync(struct engine *eng)
                 }
                 p = prober_find(eng, a->name, m->name);
                 size_t k = c[1]++;
-                double interval = m->probe.interval_ms / 1000.0;
                 p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
                 if (eng->probesched) {
-                    uint64_t period = (uint64_t) (interval * 1e9);
+                    /* Spread over the interval; the master's probes go
+                     * at interval_ms, the others' at backup_interval_ms
+                     * (engine_health_periods()). */
+                    uint64_t period = prober_period_ns(p);
                     probesched_start(eng->probesched, &p->send,
                                      period * k / c[0] + 1000000, period,
                                      prober_send_cb);
+                    p->period_ns = period;
                 }
                 prober_arm_wake(p);
             }
@@ -894,6 +938,7 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
     json_object_set_new(o, "last_rtt_ms",
                         p->last_rtt_ms >= 0 ? json_real(p->last_rtt_ms)
                                             : json_null());
+    json_object_set_new(o, "period_ms", json_real(p->period_ns / 1e6));
     json_object_set_new(o, "send_late_max_ms", json_real(p->late_max_ms));
     json_t *hist = json_object();
     for (size_t b = 0; b < N_LATE_BUCKETS; b++) {

@@ -436,6 +436,8 @@ engine_update(struct engine *eng)
         }
     }
 
+    engine_health_periods(eng);     /* Masters probed fastest. */
+
     bool staging = engine_stage_pending(eng);
     if (staging && !ev_is_active(&eng->stage_timer)) {
         ev_timer_set(&eng->stage_timer, 1., 0.);

@@ -150,6 +150,9 @@ int engine_announce_now(struct engine *, size_t alias_idx, char **errp);
  * the alias states are (re)created. */
 void engine_health_init(struct engine *);
 void engine_health_sync(struct engine *);
+/* Probes masters at interval_ms and the other members at
+ * backup_interval_ms; engine_update() calls it after each election. */
+void engine_health_periods(struct engine *);
 void engine_health_destroy(struct engine *);
 void engine_health_conn_ready(struct conn *);
 void engine_health_ports(struct engine *, const struct bridge *);

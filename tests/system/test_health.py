@@ -233,3 +233,47 @@ def test_flapping_link_is_held_down_then_recovers(make_topo):
     wait_probe_state(t, "m1", "up", timeout=30)
     t.wait_settled("m1", timeout=5)
     t.vmacd.check_logs()
+
+
+def sent(t):
+    return {m["name"]: m["probe_state"]["sent"] for m in t.alias()["members"]}
+
+
+def test_backups_probed_slower_than_the_master(make_topo):
+    """backup_interval_ms: only the master is probed at interval_ms; after
+    a failover the new master is, and a hung new master still fails over
+    at the fast rate."""
+    interval, backup = int(20 * SLOW), int(200 * SLOW)
+    t = make_topo(probe={"type": "arp", "interval_ms": interval,
+                         "backup_interval_ms": backup, "timeout_ms":
+                         int(10 * SLOW), "fall": 2, "rise": 2})
+    wait_probe_state(t, "m1", "up")
+    wait_probe_state(t, "m2", "up")
+    assert member(t, "m1")["probe_state"]["period_ms"] == interval
+    assert member(t, "m2")["probe_state"]["period_ms"] == backup
+
+    s0 = sent(t)
+    time.sleep(2.0)
+    s1 = sent(t)
+    rate = {n: (s1[n] - s0[n]) / 2.0 for n in s0}
+    # About 50/s for the master, 5/s for each backup (generous bounds).
+    assert 30 / SLOW <= rate["m1"] <= 60 / SLOW, rate
+    assert rate["m2"] <= 8 / SLOW and rate["m3"] <= 8 / SLOW, rate
+
+    # The master hangs: it fails over; m2 is probed fast from then on.
+    hang(t, "m1")
+    t.wait_settled("m2", timeout=5)
+    wait_until(lambda: member(t, "m2")["probe_state"]["period_ms"]
+               == interval, 2 * SLOW, 0.02, "m2 probed at interval_ms")
+    assert member(t, "m1")["probe_state"]["period_ms"] == backup
+    t.wait_answer("m2")
+
+    # m2 hangs too: m3 takes over, detected at m2's new, fast rate.
+    t0 = time.monotonic()
+    hang(t, "m2")
+    t.wait_settled("m3", timeout=5)
+    assert time.monotonic() - t0 < 1.0 * SLOW
+    hang(t, "m1", hung=False)
+    hang(t, "m2", hung=False)
+    t.wait_settled("m1", timeout=5)
+    t.vmacd.check_logs()

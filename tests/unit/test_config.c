@@ -269,6 +269,39 @@ dump(const struct config *cfg)
     return s;
 }
 
+/* backup_interval_ms: parsed, written back only when set, inherited by
+ * members' probe overrides. */
+static void
+test_backup_interval(void **state OVS_UNUSED)
+{
+    struct config *cfg = parse_ok(
+        "{'aliases': [{'name': 'web', 'addresses': ['192.0.2.100'], "
+        "'vmac': '02:00:5e:00:01:01', 'probe': {'interval_ms': 10, "
+        "'backup_interval_ms': 100}, 'members': [{'name': 'm1', "
+        "'bridge': 'br0', 'port': 'p1', 'ip': '192.0.2.11', "
+        "'probe': {'fall': 1}}, {'name': 'm2', 'bridge': 'br0', "
+        "'port': 'p2', 'ip': '192.0.2.12'}]}]}");
+    const struct cfg_alias *a = &cfg->aliases[0];
+    assert_int_equal(a->probe.backup_interval_ms, 100);
+    assert_int_equal(a->members[0].probe.backup_interval_ms, 100);
+    assert_int_equal(a->members[0].probe.fall, 1);
+    char *text = dump(cfg);
+    assert_non_null(strstr(text, "\"backup_interval_ms\": 100"));
+    char *err = NULL;
+    struct config *again = config_parse_string(text, "dump", &err);
+    assert_non_null(again);
+    assert_true(config_equal(cfg, again));
+    config_destroy(again);
+    free(text);
+    config_destroy(cfg);
+
+    cfg = parse_ok("{}");
+    text = dump(cfg);
+    assert_null(strstr(text, "backup_interval_ms"));
+    free(text);
+    config_destroy(cfg);
+}
+
 /* The API's TCP listener and socket group. */
 static void
 test_api_options(void **state OVS_UNUSED)
@@ -636,6 +669,8 @@ static const struct bad_case bad_cases[] = {
       "aliases[0].access_bridges: " },
     { ONE_ALIAS("'members': [], 'access_bridges': ['a-bridge-name-too-long']"),
       "aliases[0].access_bridges[0]: " },
+    { WITH_PROBE("'backup_interval_ms': 5"),
+      "aliases[0].probe.backup_interval_ms: " },
     { "{'api': {'tcp': {'address': '192.0.2.1', 'port': 8080}}}",
       "api.tcp.address: 192.0.2.1 is not a loopback address" },
     { "{'api': {'tcp': {'address': 'localhost', 'port': 8080}}}",
@@ -840,6 +875,7 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_access_bridges),
         cmocka_unit_test(test_api_options),
+        cmocka_unit_test(test_backup_interval),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid_edge_cases),
