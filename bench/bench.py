@@ -274,7 +274,11 @@ class Bench:
                     ("10ms-fall3", {"type": "arp", "interval_ms": 10,
                                     "fall": 3}, "probes 10 ms, fall 3"),
                     ("10ms-fall1", {"type": "arp", "interval_ms": 10,
-                                    "fall": 1}, "probes 10 ms, fall 1")]
+                                    "fall": 1}, "probes 10 ms, fall 1"),
+                    ("10ms-fall1-backup100",
+                     {"type": "arp", "interval_ms": 10,
+                      "backup_interval_ms": 100, "fall": 1},
+                     "probes 10 ms (backups 100 ms), fall 1")]
         for slug, probe, label in variants:
             if probe is not None:
                 t.start_vmacd(probe)
@@ -794,6 +798,7 @@ def render_table(res):
              ("vmacd-linkdown-1k", "ka-10ms-dta1-linkdown"),
              ("vmacd-hung-10ms-fall3", "ka-10ms-hung"),
              ("vmacd-hung-10ms-fall1", "ka-10ms-dta1-hung"),
+             ("vmacd-hung-10ms-fall1-backup100", "ka-10ms-dta1-hung"),
              ("vmacd-move-1k", "ka-10ms-dta1-planned")]
     rl = []
     for a, b in pairs:
