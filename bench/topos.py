@@ -311,16 +311,6 @@ class VmacdTopo(BaseTopo):
             conn.close()
         return [json.loads(x) for x in raw.splitlines() if x.strip()]
 
-    def probes_implemented(self):
-        """Whether this vmacd probes member health: its API shows probe
-        state per member (any member field naming probes or health)."""
-        st, al = self.api("GET", "/v1/aliases/%s" % ALIAS)
-        for m in (al or {}).get("members", []):
-            for key in m:
-                if "probe" in key or "health" in key:
-                    return True
-        return False
-
     def stop(self):
         if self.vmacd is not None and self.vmacd.running():
             try:

@@ -48,12 +48,8 @@ cfgedit_fail(struct cfgedit_error *e, unsigned int status, const char *code,
 static int
 find_alias(const struct config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        if (!strcmp(cfg->aliases[i].name, name)) {
-            return i;
-        }
-    }
-    return -1;
+    const struct cfg_alias *a = config_find_alias(cfg, name);
+    return a ? a - cfg->aliases : -1;
 }
 
 static int

@@ -120,17 +120,6 @@ engine_alias_to_json(const struct engine *eng, size_t idx)
     return o;
 }
 
-static int
-find_alias(const struct engine *eng, const char *name)
-{
-    for (size_t i = 0; i < eng->cfg->n_aliases; i++) {
-        if (!strcmp(eng->cfg->aliases[i].name, name)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 static void
 get_status(struct api_request *req, void *eng_)
 {
@@ -250,7 +239,7 @@ static int
 alias_or_404(struct engine *eng, struct api_request *req)
 {
     const char *name = api_request_param(req, "name");
-    int idx = find_alias(eng, name);
+    int idx = engine_alias_index(eng, name);
     if (idx < 0) {
         api_reply_error(req, 404, "not_found", "name", "no alias \"%s\"",
                         name);

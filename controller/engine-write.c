@@ -195,17 +195,6 @@ struct write_req {
     uint64_t generation;
 };
 
-static int
-find_alias(const struct engine *eng, const char *name)
-{
-    for (size_t i = 0; i < eng->cfg->n_aliases; i++) {
-        if (!strcmp(eng->cfg->aliases[i].name, name)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 static void
 write_req_free(struct write_req *wr)
 {
@@ -217,7 +206,7 @@ static void
 write_applied(struct engine *eng, const json_t *pending, void *wr_)
 {
     struct write_req *wr = wr_;
-    int idx = wr->deleted ? -1 : find_alias(eng, wr->alias);
+    int idx = wr->deleted ? -1 : engine_alias_index(eng, wr->alias);
     json_t *body;
 
     if (idx >= 0) {
@@ -283,7 +272,7 @@ static int
 alias_or_404(struct engine *eng, struct api_request *req)
 {
     const char *name = api_request_param(req, "name");
-    int idx = find_alias(eng, name);
+    int idx = engine_alias_index(eng, name);
     if (idx < 0) {
         api_reply_error(req, 404, "not_found", "name", "no alias \"%s\"",
                         name);

@@ -117,6 +117,13 @@ aliases_create(struct engine *eng)
     engine_health_sync(eng); /* Health probes (engine-health.c). */
 }
 
+int
+engine_alias_index(const struct engine *eng, const char *name)
+{
+    const struct cfg_alias *a = config_find_alias(eng->cfg, name);
+    return a ? a - eng->cfg->aliases : -1;
+}
+
 bool
 engine_has_alias_id(const struct engine *eng, uint32_t id)
 {
@@ -436,7 +443,7 @@ engine_update(struct engine *eng)
         }
     }
 
-    engine_health_periods(eng);     /* Masters probed fastest. */
+    engine_health_periods(eng); /* Masters probed fastest. */
 
     bool staging = engine_stage_pending(eng);
     if (staging && !ev_is_active(&eng->stage_timer)) {

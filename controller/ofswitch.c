@@ -47,7 +47,7 @@ struct ofswitch {
     char name[16];
 
     struct ofswitch_port *ports; /* Sorted by number. */
-    struct shash by_name;           /* Port name -> index in 'ports' + 1. */
+    struct shash by_name;        /* Port name -> index in 'ports' + 1. */
     size_t n_ports, allocated_ports;
     struct ofswitch_port *new_ports; /* PORT_DESC being received. */
     size_t n_new_ports, allocated_new_ports;

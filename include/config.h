@@ -28,13 +28,13 @@ enum cfg_probe_type {
 
 struct cfg_probe {
     enum cfg_probe_type type;
-    unsigned int interval_ms; /* Default 100. */
-    unsigned int timeout_ms;  /* Default = interval_ms. */
+    unsigned int interval_ms;        /* Default 100. */
+    unsigned int timeout_ms;         /* Default = interval_ms. */
     unsigned int backup_interval_ms; /* Members that are not the master;
                                       * 0 (default): interval_ms. */
-    unsigned int fall;        /* Default 3. */
-    unsigned int rise;        /* Default 3. */
-    uint16_t tcp_port;        /* Required when type == CFG_PROBE_TCP. */
+    unsigned int fall;               /* Default 3. */
+    unsigned int rise;               /* Default 3. */
+    uint16_t tcp_port;               /* Required when type == CFG_PROBE_TCP. */
 };
 
 struct cfg_member {

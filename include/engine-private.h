@@ -118,6 +118,8 @@ struct engine {
 };
 
 struct bridge *engine_bridge_find(const struct engine *, const char *name);
+/* Index of the alias named 'name' in the current config, or -1. */
+int engine_alias_index(const struct engine *, const char *name);
 /* Is 'id' the id of an alias of the current config? */
 bool engine_has_alias_id(const struct engine *, uint32_t id);
 long long engine_now_ms(const struct engine *);
