@@ -18,6 +18,7 @@
 #include "config.h"
 #include "engine.h"
 #include "openvswitch/vlog.h"
+#include "procsched.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
@@ -43,6 +44,9 @@ usage(void)
            "  -l, --log-level LEVEL  emer, err, warn, info (default), dbg\n"
            "      --log-module M:LEVEL  level of one module (repeatable)\n"
            "      --syslog           also log to syslog (stderr always)\n"
+           "      --realtime-priority N  run in SCHED_FIFO at priority N\n"
+           "                         (1..99) for punctual health probes\n"
+           "      --mlockall         lock all memory (no paging stalls)\n"
            "  -h, --help             this help\n"
            "  -V, --version          version\n"
            "Signals: SIGTERM/SIGINT exit and leave the flows in place;\n"
@@ -115,19 +119,22 @@ set_level(const char *module, const char *level)
 int
 main(int argc, char *argv[])
 {
-    enum { OPT_SYSLOG = 256, OPT_LOG_MODULE };
+    enum { OPT_SYSLOG = 256, OPT_LOG_MODULE, OPT_REALTIME, OPT_MLOCKALL };
     static const struct option long_options[] = {
         { "config", required_argument, NULL, 'c' },
         { "check-config", no_argument, NULL, 't' },
         { "log-level", required_argument, NULL, 'l' },
         { "log-module", required_argument, NULL, OPT_LOG_MODULE },
         { "syslog", no_argument, NULL, OPT_SYSLOG },
+        { "realtime-priority", required_argument, NULL, OPT_REALTIME },
+        { "mlockall", no_argument, NULL, OPT_MLOCKALL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     struct vmacd d = { .exit_code = 0 };
-    bool check_only = false, use_syslog = false;
+    bool check_only = false, use_syslog = false, mlock = false;
+    int rt_prio = 0;
 
     set_program_name(argv[0]);
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
@@ -168,6 +175,18 @@ main(int argc, char *argv[])
         case OPT_SYSLOG:
             use_syslog = true;
             break;
+        case OPT_REALTIME:
+            if (!procsched_parse_priority(optarg, &rt_prio)) {
+                fprintf(stderr,
+                        "vmacd: bad --realtime-priority \"%s\" (expected "
+                        "%d..%d)\n",
+                        optarg, PROCSCHED_MIN_PRIO, PROCSCHED_MAX_PRIO);
+                return 2;
+            }
+            break;
+        case OPT_MLOCKALL:
+            mlock = true;
+            break;
         case 'h':
             usage();
             return 0;
@@ -202,6 +221,15 @@ main(int argc, char *argv[])
                cfg->n_bridges);
         config_destroy(cfg);
         return 0;
+    }
+
+    /* Before anything runs on the loop: probes are timed from the start. */
+    error = procsched_apply(rt_prio, mlock);
+    if (error) {
+        fprintf(stderr, "vmacd: %s\n", error);
+        free(error);
+        config_destroy(cfg);
+        return 1;
     }
 
     signal(SIGPIPE, SIG_IGN);

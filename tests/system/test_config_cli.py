@@ -7,6 +7,8 @@ OVS and no network.  The expected messages are those of controller/config.c
 """
 
 import copy
+import os
+import shutil
 import json
 import re
 import subprocess
@@ -352,3 +354,33 @@ def test_example_config_valid(tmp_path):
     assert proc.stdout.strip() == "%s: valid (2 aliases, 1 bridges)" \
         % EXAMPLE
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("value", ["0", "100", "-1", "fifo", "5x", ""])
+def test_bad_realtime_priority_refused(value):
+    proc = subprocess.run([str(vmacd_bin()), "--realtime-priority", value],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 2
+    assert proc.stderr == ('vmacd: bad --realtime-priority "%s" (expected '
+                           '1..99)\n' % value)
+
+
+def test_refused_realtime_priority_stops_the_start(tmp_path):
+    """Without CAP_SYS_NICE (dropped from the bounding set) SCHED_FIFO is
+    refused: vmacd says so and does not start, rather than run without
+    the punctuality it was asked for."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv")
+    path = tmp_path / "vmacd.json"
+    sock = tmp_path / "api.sock"
+    path.write_text(json.dumps({"openflow": {"listen": [
+                                    "punix:%s" % (tmp_path / "of.sock")]},
+                                "api": {"socket": str(sock)}}))
+    proc = subprocess.run(["setpriv", "--bounding-set=-sys_nice",
+                           str(vmacd_bin()), "--config", str(path),
+                           "--realtime-priority", "5"],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 1, proc.stderr
+    assert ("vmacd: --realtime-priority 5: sched_setscheduler failed "
+            "(Operation not permitted)") in proc.stderr
+    assert not sock.exists()

@@ -6,6 +6,8 @@ is no iptables/nft or sch_netem on the test machines, so this is how a hang
 is made without touching the link.
 """
 
+import os
+import re
 import signal
 import time
 
@@ -98,6 +100,24 @@ def test_meter_and_probe_flows(make_topo):
     st = member(t, "m1")["probe_state"]
     assert st["type"] == "arp" and st["replies"] > 0
     assert st["last_rtt_ms"] is not None
+
+
+def test_realtime_priority_and_mlockall(make_topo):
+    t = make_topo(start=False, probe={"interval_ms": int(10 * SLOW)})
+    t.vmacd.args = ["--realtime-priority", "7", "--mlockall"]
+    t.start()
+    pid = t.vmacd.pid
+    assert os.sched_getscheduler(pid) == os.SCHED_FIFO
+    assert os.sched_getparam(pid).sched_priority == 7
+    with open("/proc/%d/status" % pid) as f:
+        locked_kb = int(re.search(r"^VmLck:\s+(\d+) kB", f.read(),
+                                  re.M).group(1))
+    assert locked_kb > 0
+    sched = t.vmacd.api("GET", "/v1/status")[1]["scheduling"]
+    assert sched == {"policy": "fifo", "priority": 7, "nice": 0,
+                     "memory_locked": True}, sched
+    wait_probe_state(t, "m1", "up")
+    t.vmacd.check_logs()
 
 
 def tcp_topo(make_topo, **kw):

@@ -69,12 +69,13 @@ class Vmacd:
     """One vmacd process; Vmacd(sandbox, config).start() runs it."""
 
     def __init__(self, sandbox, config, name="vmacd", log_level="info",
-                 netns=None):
+                 netns=None, args=()):
         self.sandbox = sandbox
         self.config = config
         self.name = name
         self.log_level = log_level
         self.netns = netns      # Run inside this network namespace.
+        self.args = list(args)  # More command-line options.
         self.config_path = sandbox.dir / ("%s.json" % name)
         self.log_path = sandbox.dir / ("%s.log" % name)
         self.proc = None
@@ -92,7 +93,7 @@ class Vmacd:
         assert not self.running(), "%s already running" % self.name
         self.config_path.write_text(json.dumps(self.config, indent=2))
         cmd = [str(vmacd_bin()), "--config", str(self.config_path),
-               "--log-level", self.log_level]
+               "--log-level", self.log_level] + self.args
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=%d" % VALGRIND_ERROR,
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
