@@ -18,8 +18,11 @@ CPPFLAGS := -Iinclude -isystem $(OVS_SRC) -isystem $(OVS_SRC)/include \
 LDLIBS   := $(OVS_LIBS) -lev -ljansson -lmicrohttpd -lcap-ng -lunbound \
             -latomic -lm -lpthread -lrt
 
-DAEMON_MAINS := controller/main.c controller/vmacctl.c
-LIB_SRCS := $(filter-out $(DAEMON_MAINS),$(wildcard controller/*.c))
+# vmacctl (the CLI) is its own program: its files stay out of libvmacd.
+VMACCTL_SRCS := $(wildcard controller/vmacctl*.c)
+VMACCTL_OBJS := $(VMACCTL_SRCS:controller/%.c=$(BUILD)/obj/%.o)
+LIB_SRCS := $(filter-out controller/main.c $(VMACCTL_SRCS), \
+                         $(wildcard controller/*.c))
 LIB_OBJS := $(LIB_SRCS:controller/%.c=$(BUILD)/obj/%.o)
 LIBVMACD := $(BUILD)/libvmacd.a
 
@@ -27,7 +30,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
-BINS := $(BUILD)/bin/vmacd $(if $(wildcard controller/vmacctl.c),$(BUILD)/bin/vmacctl)
+BINS := $(BUILD)/bin/vmacd $(if $(VMACCTL_SRCS),$(BUILD)/bin/vmacctl)
 
 .PHONY: all deps check unit system check-memory demo bench clean format \
         distclean
@@ -52,7 +55,7 @@ $(BUILD)/bin/vmacd: $(BUILD)/obj/main.o $(LIBVMACD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/vmacctl: $(BUILD)/obj/vmacctl.o $(LIBVMACD)
+$(BUILD)/bin/vmacctl: $(VMACCTL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcurl
 

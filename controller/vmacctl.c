@@ -2,14 +2,17 @@
  * vmacctl: command-line client for vmacd's HTTP/JSON API over its unix
  * socket (libcurl).
  *
+ * This file: the options, the usage texts and the commands.  The API client
+ * is in vmacctl-http.c, the rendering of replies as text in
+ * vmacctl-table.c.
+ *
  * Exit codes: 0 ok, 1 the API answered with an error, 2 usage error,
  * 3 cannot connect (or the connection failed).
  */
-#include <curl/curl.h>
+#include "vmacctl-private.h"
+
 #include <getopt.h>
-#include <jansson.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +23,9 @@
 
 #define DEFAULT_SOCKET "/run/vmacd/vmacd.sock"
 
-enum {
-    EXIT_OK = 0,
-    EXIT_API = 1,
-    EXIT_USAGE = 2,
-    EXIT_CONNECT = 3,
-};
-
-static const char *socket_path;
-static const char *if_match;
-static bool json_output;
+const char *vmacctl_socket_path;
+const char *vmacctl_if_match;
+bool vmacctl_json_output;
 
 /* Usage texts. */
 
@@ -158,317 +154,22 @@ valid_name(const char *s)
            == len;
 }
 
-/* HTTP. */
-
-struct call {
-    CURL *curl;
-    struct ds body;
-    bool stream;    /* Print lines as they come (events). */
-    struct ds line; /* Partial line while streaming. */
-    void (*on_line)(const char *line);
-};
-
-static size_t
-call_write_cb(char *data, size_t size, size_t n, void *call_)
-{
-    struct call *call = call_;
-    size_t len = size * n;
-    long status = 0;
-
-    curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (!call->stream || status >= 300) {
-        ds_put_buffer(&call->body, data, len);
-        return len;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (data[i] == '\n') {
-            call->on_line(ds_cstr(&call->line));
-            ds_clear(&call->line);
-        } else {
-            ds_put_char(&call->line, data[i]);
-        }
-    }
-    fflush(stdout);
-    return len;
-}
-
-/* Prints the API's error message from 'body' for HTTP 'status'. */
-static void
-print_api_error(long status, const char *body)
-{
-    json_t *j = json_loads(body, 0, NULL);
-    json_t *e = json_object_get(j, "error");
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    const char *code = json_string_value(json_object_get(e, "code"));
-
-    if (json_output && j) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
-    }
-    if (msg) {
-        fprintf(stderr, "vmacctl: %s (%s, HTTP %ld)\n", msg,
-                code ? code : "error", status);
-    } else {
-        fprintf(stderr, "vmacctl: HTTP %ld\n", status);
-    }
-    json_decref(j);
-}
-
-/* Sends 'method' 'path' with optional 'body'.  On success (2xx) stores the
- * parsed reply (or NULL if empty, or when streaming) in '*replyp' and
- * returns EXIT_OK; otherwise prints the error and returns an exit code. */
-static int
-call_api(const char *method, const char *path, const char *body,
-         void (*on_line)(const char *), json_t **replyp)
-{
-    struct call call = { .stream = on_line != NULL, .on_line = on_line };
-    struct curl_slist *headers = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    char *url = xasprintf("http://localhost%s", path);
-    int ret = EXIT_OK;
-
-    *replyp = NULL;
-    ds_init(&call.body);
-    ds_init(&call.line);
-    call.curl = curl_easy_init();
-    if (!call.curl) {
-        fprintf(stderr, "vmacctl: cannot initialize libcurl\n");
-        free(url);
-        return EXIT_CONNECT;
-    }
-    curl_easy_setopt(call.curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
-    curl_easy_setopt(call.curl, CURLOPT_URL, url);
-    curl_easy_setopt(call.curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(call.curl, CURLOPT_WRITEFUNCTION, call_write_cb);
-    curl_easy_setopt(call.curl, CURLOPT_WRITEDATA, &call);
-    curl_easy_setopt(call.curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(call.curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(call.curl, CURLOPT_NOSIGNAL, 1L);
-    if (!on_line) {
-        curl_easy_setopt(call.curl, CURLOPT_TIMEOUT, 60L);
-    }
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (if_match && strcmp(method, "GET")) {
-        char *h = xasprintf("If-Match: %s", if_match);
-        headers = curl_slist_append(headers, h);
-        free(h);
-    }
-    if (body) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(call.curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(call.curl, CURLOPT_POSTFIELDSIZE,
-                         (long) strlen(body));
-    }
-    curl_easy_setopt(call.curl, CURLOPT_HTTPHEADER, headers);
-
-    CURLcode rc = curl_easy_perform(call.curl);
-    long status = 0;
-    curl_easy_getinfo(call.curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK && !(status >= 300 && call.body.length)) {
-        long os_errno = 0;
-        curl_easy_getinfo(call.curl, CURLINFO_OS_ERRNO, &os_errno);
-        if (rc == CURLE_COULDNT_CONNECT || !status) {
-            fprintf(stderr, "vmacctl: cannot connect to vmacd at %s: %s\n",
-                    socket_path,
-                    (os_errno    ? ovs_strerror(os_errno)
-                     : errbuf[0] ? errbuf
-                                 : curl_easy_strerror(rc)));
-        } else {
-            fprintf(stderr, "vmacctl: %s %s: %s\n", method, path,
-                    errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        }
-        ret = EXIT_CONNECT;
-    } else if (status >= 300) {
-        print_api_error(status, ds_cstr(&call.body));
-        ret = EXIT_API;
-    } else if (!on_line && call.body.length) {
-        json_error_t error;
-        *replyp = json_loadb(call.body.string, call.body.length, 0, &error);
-        if (!*replyp) {
-            fprintf(stderr, "vmacctl: invalid JSON reply: %s\n", error.text);
-            ret = EXIT_API;
-        }
-    } else if (on_line && call.line.length) {
-        on_line(ds_cstr(&call.line));
-    }
-
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(call.curl);
-    ds_destroy(&call.body);
-    ds_destroy(&call.line);
-    free(url);
-    return ret;
-}
-
-static void
-print_json(const json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-    if (s) {
-        puts(s);
-        free(s);
-    }
-}
-
-/* Fetches 'path' with GET into '*replyp'.  In --json mode, prints the reply
- * instead and sets '*replyp' to NULL: callers render only a non-NULL reply. */
-static int
-get(const char *path, json_t **replyp)
-{
-    int ret = call_api("GET", path, NULL, NULL, replyp);
-    if (ret == EXIT_OK && !*replyp) {
-        *replyp = json_object();
-    }
-    if (ret == EXIT_OK && json_output) {
-        print_json(*replyp);
-        json_decref(*replyp);
-        *replyp = NULL;
-    }
-    return ret;
-}
-
-/* Rendering helpers. */
-
-/* A value as text: strings as is, booleans yes/no, null and missing "-",
- * arrays of scalars comma-separated. */
-static void
-put_value(struct ds *s, const json_t *v)
-{
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_STRING:
-        ds_put_cstr(s, json_string_value(v));
-        break;
-    case JSON_INTEGER:
-        ds_put_format(s, "%lld", (long long) json_integer_value(v));
-        break;
-    case JSON_REAL:
-        ds_put_format(s, "%g", json_real_value(v));
-        break;
-    case JSON_TRUE:
-        ds_put_cstr(s, "yes");
-        break;
-    case JSON_FALSE:
-        ds_put_cstr(s, "no");
-        break;
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *e;
-        if (!json_array_size(v)) {
-            ds_put_cstr(s, "-");
-        }
-        json_array_foreach (v, i, e) {
-            if (i) {
-                ds_put_char(s, ',');
-            }
-            put_value(s, e);
-        }
-        break;
-    }
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *e;
-        bool first = true;
-        if (!json_object_size(v)) {
-            ds_put_cstr(s, "-");
-        }
-        json_object_foreach ((json_t *) v, key, e) {
-            ds_put_format(s, "%s%s=", first ? "" : " ", key);
-            put_value(s, e);
-            first = false;
-        }
-        break;
-    }
-    case JSON_NULL:
-    default:
-        ds_put_cstr(s, "-");
-        break;
-    }
-}
-
-static char *
-value_str(const json_t *obj, const char *key)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    put_value(&s, json_object_get(obj, key));
-    return ds_steal_cstr(&s);
-}
-
-/* A table: cells are collected row by row, then printed with every column
- * padded to its widest cell. */
-struct table {
-    size_t n_cols;
-    size_t n_cells;
-    char **cells;
-};
-
-static void
-table_init(struct table *t, const char *const *header, size_t n_cols)
-{
-    t->n_cols = n_cols;
-    t->n_cells = 0;
-    t->cells = NULL;
-    for (size_t i = 0; i < n_cols; i++) {
-        t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
-        t->cells[t->n_cells++] = xstrdup(header[i]);
-    }
-}
-
-/* Adds a cell, taking ownership of 'cell'. */
-static void
-table_add(struct table *t, char *cell)
-{
-    t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
-    t->cells[t->n_cells++] = cell;
-}
-
-static void
-table_print(struct table *t)
-{
-    size_t *width = xcalloc(t->n_cols, sizeof *width);
-
-    for (size_t i = 0; i < t->n_cells; i++) {
-        size_t len = strlen(t->cells[i]);
-        width[i % t->n_cols] = MAX(width[i % t->n_cols], len);
-    }
-    struct ds line = DS_EMPTY_INITIALIZER;
-    for (size_t i = 0; i < t->n_cells; i++) {
-        size_t col = i % t->n_cols;
-        ds_put_format(&line, "%-*s", (int) width[col], t->cells[i]);
-        if (col == t->n_cols - 1) {
-            while (line.length && line.string[line.length - 1] == ' ') {
-                line.length--;
-            }
-            printf("%s\n", ds_cstr(&line));
-            ds_clear(&line);
-        } else {
-            ds_put_cstr(&line, "  ");
-        }
-    }
-    ds_destroy(&line);
-    for (size_t i = 0; i < t->n_cells; i++) {
-        free(t->cells[i]);
-    }
-    free(t->cells);
-    free(width);
-}
-
 static const char *const bridge_header[] = {
     "NAME", "DATAPATH_ID", "CONNECTED", "OPENFLOW", "PORTS", "ALIASES",
 };
 
 static void
-bridge_row(struct table *t, const json_t *b)
+bridge_row(struct vmacctl_table *t, const json_t *b)
 {
-    table_add(t, value_str(b, "name"));
-    table_add(t, value_str(b, "datapath_id"));
-    table_add(t, value_str(b, "connected"));
-    table_add(t, value_str(b, "openflow_version"));
+    vmacctl_table_add(t, vmacctl_value_str(b, "name"));
+    vmacctl_table_add(t, vmacctl_value_str(b, "datapath_id"));
+    vmacctl_table_add(t, vmacctl_value_str(b, "connected"));
+    vmacctl_table_add(t, vmacctl_value_str(b, "openflow_version"));
     const json_t *ports = json_object_get(b, "ports");
-    table_add(t, json_is_array(ports)
-                     ? xasprintf("%zu", json_array_size(ports))
-                     : xstrdup("-"));
-    table_add(t, value_str(b, "aliases"));
+    vmacctl_table_add(t, json_is_array(ports)
+                             ? xasprintf("%zu", json_array_size(ports))
+                             : xstrdup("-"));
+    vmacctl_table_add(t, vmacctl_value_str(b, "aliases"));
 }
 
 /* Commands. */
@@ -482,11 +183,11 @@ cmd_status(int argc, char *argv[] OVS_UNUSED)
     if (argc) {
         return usage_error(usage_status, "status takes no arguments");
     }
-    ret = get("/v1/status", &j);
+    ret = vmacctl_get("/v1/status", &j);
     if (ret || !j) {
         return ret;
     }
-    char *version = value_str(j, "version");
+    char *version = vmacctl_value_str(j, "version");
     const json_t *uptime = json_object_get(j, "uptime_s");
     if (json_is_number(uptime)) {
         printf("vmacd %s, up %.0f s\n", version, json_number_value(uptime));
@@ -502,7 +203,7 @@ cmd_status(int argc, char *argv[] OVS_UNUSED)
         struct ds s = DS_EMPTY_INITIALIZER;
         json_object_foreach ((json_t *) counts, key, v) {
             ds_put_format(&s, "%s%s: ", s.length ? ", " : "", key);
-            put_value(&s, v);
+            vmacctl_put_value(&s, v);
         }
         printf("%s\n", ds_cstr(&s));
         ds_destroy(&s);
@@ -515,17 +216,17 @@ cmd_status(int argc, char *argv[] OVS_UNUSED)
             "DATAPATH_ID",
             "CONNECTED",
         };
-        struct table t;
+        struct vmacctl_table t;
         size_t i;
         json_t *b;
         printf("\n");
-        table_init(&t, header, ARRAY_SIZE(header));
+        vmacctl_table_init(&t, header, ARRAY_SIZE(header));
         json_array_foreach (bridges, i, b) {
-            table_add(&t, value_str(b, "name"));
-            table_add(&t, value_str(b, "datapath_id"));
-            table_add(&t, value_str(b, "connected"));
+            vmacctl_table_add(&t, vmacctl_value_str(b, "name"));
+            vmacctl_table_add(&t, vmacctl_value_str(b, "datapath_id"));
+            vmacctl_table_add(&t, vmacctl_value_str(b, "connected"));
         }
-        table_print(&t);
+        vmacctl_table_print(&t);
     }
     json_decref(j);
     return EXIT_OK;
@@ -535,28 +236,20 @@ static int
 bridge_list(void)
 {
     json_t *j;
-    int ret = get("/v1/bridges", &j);
+    int ret = vmacctl_get("/v1/bridges", &j);
     if (ret || !j) {
         return ret;
     }
-    struct table t;
+    struct vmacctl_table t;
     size_t i;
     json_t *b;
-    table_init(&t, bridge_header, ARRAY_SIZE(bridge_header));
+    vmacctl_table_init(&t, bridge_header, ARRAY_SIZE(bridge_header));
     json_array_foreach (json_object_get(j, "bridges"), i, b) {
         bridge_row(&t, b);
     }
-    table_print(&t);
+    vmacctl_table_print(&t);
     json_decref(j);
     return EXIT_OK;
-}
-
-static void
-print_field(const json_t *obj, const char *key, const char *label)
-{
-    char *v = value_str(obj, key);
-    printf("%-17s %s\n", label, v);
-    free(v);
 }
 
 static int
@@ -564,40 +257,40 @@ bridge_show(const char *name)
 {
     char *path = xasprintf("/v1/bridges/%s", name);
     json_t *b;
-    int ret = get(path, &b);
+    int ret = vmacctl_get(path, &b);
     free(path);
     if (ret || !b) {
         return ret;
     }
-    print_field(b, "name", "name:");
-    print_field(b, "datapath_id", "datapath_id:");
-    print_field(b, "connected", "connected:");
-    print_field(b, "openflow_version", "openflow_version:");
-    print_field(b, "aliases", "aliases:");
+    vmacctl_print_field(b, "name", "name:");
+    vmacctl_print_field(b, "datapath_id", "datapath_id:");
+    vmacctl_print_field(b, "connected", "connected:");
+    vmacctl_print_field(b, "openflow_version", "openflow_version:");
+    vmacctl_print_field(b, "aliases", "aliases:");
 
     static const char *const header[] = {
         "PORT", "NUMBER", "MAC", "LINK", "ADMIN", "UPLINK",
     };
-    struct table t;
+    struct vmacctl_table t;
     size_t i;
     json_t *p;
     printf("\n");
-    table_init(&t, header, ARRAY_SIZE(header));
+    vmacctl_table_init(&t, header, ARRAY_SIZE(header));
     json_array_foreach (json_object_get(b, "ports"), i, p) {
         const json_t *ld = json_object_get(p, "link_down");
         const json_t *ad = json_object_get(p, "admin_down");
-        table_add(&t, value_str(p, "name"));
-        table_add(&t, value_str(p, "number"));
-        table_add(&t, value_str(p, "mac"));
-        table_add(&t, xstrdup(!json_is_boolean(ld) ? "-"
-                              : json_is_true(ld)   ? "down"
-                                                   : "up"));
-        table_add(&t, xstrdup(!json_is_boolean(ad) ? "-"
-                              : json_is_true(ad)   ? "down"
-                                                   : "up"));
-        table_add(&t, value_str(p, "uplink"));
+        vmacctl_table_add(&t, vmacctl_value_str(p, "name"));
+        vmacctl_table_add(&t, vmacctl_value_str(p, "number"));
+        vmacctl_table_add(&t, vmacctl_value_str(p, "mac"));
+        vmacctl_table_add(&t, xstrdup(!json_is_boolean(ld) ? "-"
+                                      : json_is_true(ld)   ? "down"
+                                                           : "up"));
+        vmacctl_table_add(&t, xstrdup(!json_is_boolean(ad) ? "-"
+                                      : json_is_true(ad)   ? "down"
+                                                           : "up"));
+        vmacctl_table_add(&t, vmacctl_value_str(p, "uplink"));
     }
-    table_print(&t);
+    vmacctl_table_print(&t);
     json_decref(b);
     return EXIT_OK;
 }
@@ -638,25 +331,25 @@ static int
 alias_list(void)
 {
     json_t *j;
-    int ret = get("/v1/aliases", &j);
+    int ret = vmacctl_get("/v1/aliases", &j);
     if (ret || !j) {
         return ret;
     }
     static const char *const header[] = {
         "NAME", "ADDRESSES", "VMAC", "MASTER", "MEMBERS",
     };
-    struct table t;
+    struct vmacctl_table t;
     size_t i;
     json_t *a;
-    table_init(&t, header, ARRAY_SIZE(header));
+    vmacctl_table_init(&t, header, ARRAY_SIZE(header));
     json_array_foreach (json_object_get(j, "aliases"), i, a) {
-        table_add(&t, value_str(a, "name"));
-        table_add(&t, value_str(a, "addresses"));
-        table_add(&t, value_str(a, "vmac"));
-        table_add(&t, value_str(a, "master"));
-        table_add(&t, members_summary(a));
+        vmacctl_table_add(&t, vmacctl_value_str(a, "name"));
+        vmacctl_table_add(&t, vmacctl_value_str(a, "addresses"));
+        vmacctl_table_add(&t, vmacctl_value_str(a, "vmac"));
+        vmacctl_table_add(&t, vmacctl_value_str(a, "master"));
+        vmacctl_table_add(&t, members_summary(a));
     }
-    table_print(&t);
+    vmacctl_table_print(&t);
     json_decref(j);
     return EXIT_OK;
 }
@@ -666,41 +359,41 @@ alias_show(const char *name)
 {
     char *path = xasprintf("/v1/aliases/%s", name);
     json_t *a;
-    int ret = get(path, &a);
+    int ret = vmacctl_get(path, &a);
     free(path);
     if (ret || !a) {
         return ret;
     }
-    print_field(a, "name", "name:");
-    print_field(a, "addresses", "addresses:");
-    print_field(a, "vmac", "vmac:");
-    print_field(a, "master", "master:");
-    print_field(a, "preempt", "preempt:");
-    print_field(a, "preempt_delay_ms", "preempt_delay_ms:");
-    print_field(a, "announce", "announce:");
-    print_field(a, "probe", "probe:");
+    vmacctl_print_field(a, "name", "name:");
+    vmacctl_print_field(a, "addresses", "addresses:");
+    vmacctl_print_field(a, "vmac", "vmac:");
+    vmacctl_print_field(a, "master", "master:");
+    vmacctl_print_field(a, "preempt", "preempt:");
+    vmacctl_print_field(a, "preempt_delay_ms", "preempt_delay_ms:");
+    vmacctl_print_field(a, "announce", "announce:");
+    vmacctl_print_field(a, "probe", "probe:");
 
     static const char *const header[] = {
         "MEMBER", "BRIDGE", "PORT", "MAC", "IP", "PRIORITY", "STATE", "MASTER",
     };
-    struct table t;
+    struct vmacctl_table t;
     size_t i;
     json_t *m;
     printf("\n");
-    table_init(&t, header, ARRAY_SIZE(header));
+    vmacctl_table_init(&t, header, ARRAY_SIZE(header));
     json_array_foreach (json_object_get(a, "members"), i, m) {
-        table_add(&t, value_str(m, "name"));
-        table_add(&t, value_str(m, "bridge"));
-        table_add(&t, value_str(m, "port"));
-        table_add(&t, value_str(m, "mac"));
-        table_add(&t, value_str(m, "ip"));
-        table_add(&t, value_str(m, "priority"));
-        table_add(&t, value_str(m, "state"));
-        table_add(&t, json_is_true(json_object_get(m, "master"))
-                          ? xstrdup("*")
-                          : xstrdup(""));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "name"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "bridge"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "port"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "mac"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "ip"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "priority"));
+        vmacctl_table_add(&t, vmacctl_value_str(m, "state"));
+        vmacctl_table_add(&t, json_is_true(json_object_get(m, "master"))
+                                  ? xstrdup("*")
+                                  : xstrdup(""));
     }
-    table_print(&t);
+    vmacctl_table_print(&t);
     json_decref(a);
     return EXIT_OK;
 }
@@ -745,7 +438,7 @@ cmd_flows(int argc, char *argv[])
     }
     char *path = xasprintf("/v1/bridges/%s/flows", argv[0]);
     json_t *j;
-    int ret = get(path, &j);
+    int ret = vmacctl_get(path, &j);
     free(path);
     if (ret || !j) {
         return ret;
@@ -772,7 +465,7 @@ cmd_flows(int argc, char *argv[])
 static void
 print_event(const char *line)
 {
-    if (json_output) {
+    if (vmacctl_json_output) {
         printf("%s\n", line);
         return;
     }
@@ -797,7 +490,7 @@ print_event(const char *line)
         ds_put_format(&s, "%s.%03d ", buf,
                       (int) ((json_number_value(time) - t) * 1000));
     }
-    char *type = value_str(e, "type");
+    char *type = vmacctl_value_str(e, "type");
     ds_put_cstr(&s, type);
     free(type);
     const char *key;
@@ -805,7 +498,7 @@ print_event(const char *line)
     json_object_foreach (e, key, v) {
         if (strcmp(key, "seq") && strcmp(key, "time") && strcmp(key, "type")) {
             ds_put_format(&s, " %s=", key);
-            put_value(&s, v);
+            vmacctl_put_value(&s, v);
         }
     }
     printf("%s\n", ds_cstr(&s));
@@ -827,7 +520,7 @@ cmd_events(int argc, char *argv[])
         }
     }
     json_t *j;
-    int ret = call_api(
+    int ret = vmacctl_call_api(
         "GET", follow ? "/v1/events?history=true" : "/v1/events?follow=false",
         NULL, print_event, &j);
     json_decref(j);
@@ -849,9 +542,10 @@ cmd_raw(int argc, char *argv[])
         return usage_error(usage_raw, "PATH must start with '/'");
     }
     json_t *j;
-    int ret = call_api(method, path, argc == 3 ? argv[2] : NULL, NULL, &j);
+    int ret
+        = vmacctl_call_api(method, path, argc == 3 ? argv[2] : NULL, NULL, &j);
     if (!ret && j) {
-        print_json(j);
+        vmacctl_print_json(j);
     }
     json_decref(j);
     return ret;
@@ -867,15 +561,15 @@ write_call(const char *method, const char *path, const json_t *body,
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_t *j;
-    int ret = call_api(method, path,
-                       text ? text : (strcmp(method, "POST") ? NULL : "{}"),
-                       NULL, &j);
+    int ret = vmacctl_call_api(
+        method, path, text ? text : (strcmp(method, "POST") ? NULL : "{}"),
+        NULL, &j);
     free(text);
     if (ret) {
         return ret;
     }
-    if (json_output) {
-        print_json(j ? j : json_null());
+    if (vmacctl_json_output) {
+        vmacctl_print_json(j ? j : json_null());
     } else {
         const json_t *master = json_object_get(j, "master");
         printf("%s", what);
@@ -889,7 +583,7 @@ write_call(const char *method, const char *path, const json_t *body,
     const json_t *pending = json_object_get(j, "pending_bridges");
     if (json_array_size(pending)) {
         struct ds s = DS_EMPTY_INITIALIZER;
-        put_value(&s, pending);
+        vmacctl_put_value(&s, pending);
         fprintf(stderr,
                 "vmacctl: change pending on disconnected or lagging "
                 "bridges: %s\n",
@@ -1150,21 +844,21 @@ main(int argc, char *argv[])
     };
     int c;
 
-    socket_path = getenv("VMACD_SOCKET");
-    if (!socket_path || !*socket_path) {
-        socket_path = DEFAULT_SOCKET;
+    vmacctl_socket_path = getenv("VMACD_SOCKET");
+    if (!vmacctl_socket_path || !*vmacctl_socket_path) {
+        vmacctl_socket_path = DEFAULT_SOCKET;
     }
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
         switch (c) {
         case 's':
-            socket_path = optarg;
+            vmacctl_socket_path = optarg;
             break;
         case 'j':
-            json_output = true;
+            vmacctl_json_output = true;
             break;
         case 'm':
-            if_match = optarg;
+            vmacctl_if_match = optarg;
             break;
         case 'h':
             fputs(usage_main, stdout);
@@ -1189,9 +883,9 @@ main(int argc, char *argv[])
                 fputs(commands[i].usage, stdout);
                 return EXIT_OK;
             }
-            curl_global_init(CURL_GLOBAL_DEFAULT);
+            vmacctl_http_init();
             int ret = commands[i].run(n_args, args);
-            curl_global_cleanup();
+            vmacctl_http_cleanup();
             return ret;
         }
     }
