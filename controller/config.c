@@ -22,6 +22,7 @@
 #include "config-private.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
+#include "probemeter.h"
 #include "util.h"
 
 /* Sections. */
@@ -511,6 +512,77 @@ assign_alias_ids(struct config *cfg)
     free(sorted);
 }
 
+/* Checks that the probe reply meters of every bridge (one per probed port,
+ * probemeter.h) fit: their ids up to MAX_METER_ID, and an explicit
+ * rate_pps for each within the bridge's total.  The error names the first
+ * member (config order) whose port does not fit. */
+static bool
+check_probe_meters(struct cfg_parser *p, const struct config *cfg)
+{
+    struct probemeter_plan *plan = probemeter_plan_create(cfg);
+    const struct probemeter_bridge *bad_b = NULL;
+    const struct probemeter *bad = NULL;
+    bool bad_rate = false;
+
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &plan->bridges) {
+        const struct probemeter_bridge *b = node->data;
+        unsigned int rate = config_probe_source(cfg, b->name)->rate_pps;
+        /* The first port past the id range, and past the rate total. */
+        size_t k_id = MAX_METER_ID - b->base + 1;
+        size_t k_rate = rate ? PROBEMETER_MAX_BRIDGE_PPS / rate : SIZE_MAX;
+        size_t k = MIN(k_id, k_rate);
+        if (k >= b->n) {
+            continue;
+        }
+        const struct probemeter *m = &b->meters[k];
+        if (!bad || m->alias_idx < bad->alias_idx
+            || (m->alias_idx == bad->alias_idx
+                && m->member_idx < bad->member_idx)) {
+            bad_b = b;
+            bad = m;
+            bad_rate = k_rate < k_id;
+        }
+    }
+
+    if (bad) {
+        size_t mark = p->path.length;
+        ds_put_format(&p->path,
+                      "aliases[%" PRIuSIZE "].members[%" PRIuSIZE "]",
+                      bad->alias_idx, bad->member_idx);
+        size_t k = bad - bad_b->meters;
+        if (bad_rate) {
+            unsigned int rate
+                = config_probe_source(cfg, bad_b->name)->rate_pps;
+            cfgp_error(p,
+                       "port \"%s\" is probed port number %" PRIuSIZE
+                       " on bridge %s, whose probe meters at "
+                       "probe_source.rate_pps %u each would pass %llu "
+                       "packets/s, more than %d in all; lower rate_pps (at "
+                       "most %" PRIuSIZE " for its %" PRIuSIZE
+                       " probed ports) or set it to 0 (automatic)",
+                       bad->port, k + 1, bad_b->name, rate,
+                       (unsigned long long) rate * (k + 1),
+                       PROBEMETER_MAX_BRIDGE_PPS,
+                       PROBEMETER_MAX_BRIDGE_PPS / bad_b->n, bad_b->n);
+        } else {
+            cfgp_error(p,
+                       "port \"%s\" would get probe meter %llu on bridge "
+                       "%s (probe_source.meter_id %" PRIu32 " + %" PRIuSIZE
+                       "), past the largest meter id %u (0x%x): with one "
+                       "meter per probed port (%" PRIuSIZE "), the bridge's "
+                       "probe_source.meter_id must be at most %llu",
+                       bad->port, (unsigned long long) bad_b->base + k,
+                       bad_b->name, bad_b->base, k, MAX_METER_ID, MAX_METER_ID,
+                       bad_b->n,
+                       (unsigned long long) MAX_METER_ID - bad_b->n + 1);
+        }
+        cfgp_path_pop(p, mark);
+    }
+    probemeter_plan_destroy(plan);
+    return !p->error;
+}
+
 static bool
 parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
 {
@@ -558,7 +630,8 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
         cfgp_path_pop(p, mark);
     }
 
-    if (p->error || !cfgp_check_members_vs_aliases(p, cfg)) {
+    if (p->error || !cfgp_check_members_vs_aliases(p, cfg)
+        || !check_probe_meters(p, cfg)) {
         return false;
     }
     assign_alias_ids(cfg);

@@ -5,11 +5,11 @@
  * repeating libev timer sends one probe every interval_ms by packet-out on
  * the member's port, from the bridge's probe identity
  * (config_probe_source()); the probers of a bridge are spread evenly over
- * the interval.  A reply (packet-in from the meter-protected flow that
- * flowgen installs for the identity's MAC) or the lack of one within the
- * timeout is fed to the member's health state machine (health.h); its
- * verdict, and whether the member's MAC is known, become the member's
- * health in the alias model.
+ * the interval.  A reply (packet-in from the flow that flowgen installs
+ * for the identity's MAC, through the meter of the member's port,
+ * engine-meter.c) or the lack of one within the timeout is fed to the
+ * member's health state machine (health.h); its verdict, and whether the
+ * member's MAC is known, become the member's health in the alias model.
  *
  * ARP probes are RFC 5227 probes (sender IP 0.0.0.0, broadcast): the member
  * answers to the identity's MAC and learns no neighbour entry.  TCP probes
@@ -32,12 +32,12 @@
 #include "flow.h"
 #include "hash.h"
 #include "health.h"
+#include "probemeter.h"
 #include "probesched.h"
 #include "ofswitch.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-errors.h"
-#include "openvswitch/ofp-meter.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
@@ -101,8 +101,6 @@ struct prober {
 static void prober_send_cb(struct probesched_entry *, int64_t late_ns);
 static void prober_timeout_cb(struct ev_loop *, ev_timer *, int revents);
 static void prober_wake_cb(struct ev_loop *, ev_timer *, int revents);
-static struct ofpbuf *meter_mod(const struct engine *, const char *bridge,
-                                uint16_t command, enum ofp_version);
 
 static uint32_t
 prober_hash(const char *alias, const char *member)
@@ -135,6 +133,7 @@ engine_health_init(struct engine *eng)
 {
     hmap_init(&eng->probers);
     hmap_init(&eng->probe_targets);
+    engine_meter_init(eng);
     char *error;
     eng->probesched = probesched_create(eng->loop, &error);
     if (!eng->probesched) {
@@ -174,6 +173,7 @@ engine_health_destroy(struct engine *eng)
     hmap_destroy(&eng->probe_targets);
     probesched_destroy(eng->probesched);
     eng->probesched = NULL;
+    engine_meter_destroy(eng);
 }
 
 /* The member's health as the alias model sees it.  While its link is
@@ -593,15 +593,7 @@ engine_health_sync(struct engine *eng)
     }
     shash_destroy(&owners);
 
-    /* The meter's rate follows the config (it was added on connect). */
-    struct bridge *br;
-    HMAP_FOR_EACH (br, node, &eng->bridges) {
-        if (br->conn && br->conn->ft) {
-            struct ofchan *chan = ofswitch_chan(br->conn->sw);
-            ofchan_send(chan, meter_mod(eng, br->name, OFPMC13_MODIFY,
-                                        ofchan_version(chan)));
-        }
-    }
+    engine_meter_sync(eng); /* One reply meter per probed port. */
 }
 
 /* Link events: the ports of the members on bridge 'br'. */
@@ -632,89 +624,6 @@ engine_health_ports(struct engine *eng, const struct bridge *br)
             p->outstanding = false;
         }
     }
-}
-
-/* The probe meter. */
-
-static unsigned int
-meter_rate(const struct engine *eng, const char *bridge)
-{
-    const struct cfg_probe_source *ps = config_probe_source(eng->cfg, bridge);
-    if (ps->rate_pps) {
-        return ps->rate_pps;
-    }
-    /* Twice what the probes can legitimately bring back (an ARP reply and
-     * a SYN-ACK per probe), plus some headroom. */
-    double pps = 100;
-    const struct prober *p;
-    HMAP_FOR_EACH (p, node, &eng->probers) {
-        if (!strcmp(p->bridge, bridge)) {
-            pps += 2 * 2 * 1000.0 / p->probe.interval_ms;
-        }
-    }
-    return MIN(pps, 1000000);
-}
-
-static struct ofpbuf *
-meter_mod(const struct engine *eng, const char *bridge, uint16_t command,
-          enum ofp_version version)
-{
-    const struct cfg_probe_source *ps = config_probe_source(eng->cfg, bridge);
-    unsigned int rate = meter_rate(eng, bridge);
-    struct ofputil_meter_band band = {
-        .type = OFPMBT13_DROP,
-        .rate = rate,
-        .burst_size = rate / 10 + 10,
-    };
-    struct ofputil_meter_mod mm = {
-        .command = command,
-        .meter = {
-            .meter_id = ps->meter_id,
-            .flags = OFPMF13_PKTPS | OFPMF13_BURST,
-            .n_bands = 1,
-            .bands = &band,
-        },
-    };
-    return ofputil_encode_meter_mod(version, &mm);
-}
-
-/* Installs the probe meter before anything can use it: OpenFlow processes
- * the connection's messages in order, and the flows that use the meter are
- * only sent after the flow table was read. */
-void
-engine_health_conn_ready(struct conn *conn)
-{
-    struct engine *eng = conn->eng;
-    struct ofchan *chan = ofswitch_chan(conn->sw);
-    struct ofpbuf *msg
-        = meter_mod(eng, conn->br->name, OFPMC13_ADD, ofchan_version(chan));
-    conn->probe_meter_xid = ntohl(((struct ofp_header *) msg->data)->xid);
-    if (ofchan_send(chan, msg)) {
-        conn->probe_meter_xid = 0;
-    }
-}
-
-bool
-engine_health_error(struct conn *conn, const struct ofp_header *oh)
-{
-    if (!conn->probe_meter_xid || ntohl(oh->xid) != conn->probe_meter_xid) {
-        return false;
-    }
-    conn->probe_meter_xid = 0;
-    enum ofperr err = ofperr_decode_msg(oh, NULL);
-    struct ofchan *chan = ofswitch_chan(conn->sw);
-    if (err == OFPERR_OFPMMFC_METER_EXISTS && conn->br) {
-        /* Left by an earlier vmacd: bring its rate up to date. */
-        ofchan_send(chan, meter_mod(conn->eng, conn->br->name, OFPMC13_MODIFY,
-                                    ofchan_version(chan)));
-    } else {
-        VLOG_ERR_RL(&rl,
-                    "%s: the probe meter was refused (%s): probe "
-                    "replies cannot reach vmacd",
-                    ofswitch_peer(conn->sw),
-                    err ? ofperr_to_string(err) : "undecodable error");
-    }
-    return true;
 }
 
 /* Packet-ins. */
@@ -973,16 +882,25 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
     }
     json_object_set_new(o, "mac_learned", json_boolean(!p->mac_configured));
     json_object_set_new(o, "mac_changes", json_integer(p->n_mac_changes));
+    /* The meter its replies go through (one per probed port). */
+    const struct probemeter *pm = engine_meter_find(eng, p->bridge, p->port);
+    json_object_set_new(o, "meter_id",
+                        pm ? json_integer(pm->id) : json_null());
+    json_object_set_new(o, "meter_rate_pps",
+                        pm ? json_integer(pm->rate_pps) : json_null());
     return o;
 }
 
 bool
 engine_probe_port_owner(const struct engine *eng, size_t alias, size_t member,
-                        bool *tcp)
+                        bool *tcp, uint32_t *meter_id)
 {
     const struct cfg_alias *a = &eng->cfg->aliases[alias];
     const struct prober *p
         = prober_find(eng, a->name, a->members[member].name);
+    const struct probemeter *m
+        = p ? engine_meter_find(eng, p->bridge, p->port) : NULL;
     *tcp = p && p->port_tcp;
-    return p && p->owns_port;
+    *meter_id = m ? m->id : 0;
+    return p && p->owns_port && m;
 }

@@ -280,9 +280,10 @@ member_mac(void *eng_, size_t alias, size_t member, struct eth_addr *mac)
 }
 
 static bool
-probe_owner(void *eng_, size_t alias, size_t member, bool *tcp)
+probe_owner(void *eng_, size_t alias, size_t member, bool *tcp,
+            uint32_t *meter_id)
 {
-    return engine_probe_port_owner(eng_, alias, member, tcp);
+    return engine_probe_port_owner(eng_, alias, member, tcp, meter_id);
 }
 
 static bool
@@ -591,6 +592,7 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         }
     }
     br->announce_on_apply = false;
+    engine_meter_applied(conn, r->generation); /* Unused probe meters. */
     engine_check_applied(eng); /* API writes (engine-write.c). */
 }
 
@@ -672,7 +674,7 @@ conn_ready(struct ofswitch *sw, void *conn_)
     conn->ft = flowtab_create(eng->loop, ofswitch_chan(sw), cookie,
                               0xffffffff00000000ULL, flows_applied, conn);
     flowtab_set_read_callback(conn->ft, flows_read);
-    engine_health_conn_ready(conn); /* Probe meter, before any flow. */
+    engine_meter_conn_ready(conn); /* Probe meters, before any flow. */
     flowtab_start(conn->ft);
     members_sync_ports(eng, br);
 
@@ -720,7 +722,7 @@ conn_message(struct ofswitch *sw, enum ofptype type,
     if (type == OFPTYPE_PACKET_IN) {
         engine_health_packet_in(conn, oh); /* Probe replies. */
     } else if (type == OFPTYPE_ERROR) {
-        if (engine_health_error(conn, oh)
+        if (engine_meter_error(conn, oh)
             || (conn->ft && flowtab_handle_error(conn->ft, oh))) {
             return;
         }

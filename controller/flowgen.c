@@ -552,7 +552,7 @@ flowgen_probes(const struct config *cfg, const char *bridge,
 
 /* The probe reply flows of the member ports this alias owns (see
  * flowgen_opts.probe_owner): replies to the probe identity go to vmacd, at
- * most at the meter's rate. */
+ * most at the rate of the port's own meter. */
 static void
 fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
                  const char *bridge)
@@ -564,22 +564,24 @@ fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
     for (size_t m = 0; m < c->alias->n_members; m++) {
         int64_t port = c->member_port[m];
         bool tcp = false;
+        uint32_t meter = 0;
         if (port < 0
-            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &tcp)) {
+            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &tcp,
+                                     &meter)) {
             continue;
         }
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
                 "in_port=%" PRId64
                 ",arp,dl_dst=%s,arp_op=2,actions=meter:%" PRIu32
                 ",controller(max_len=128)",
-                port, pmac, ps->meter_id);
+                port, pmac, meter);
         if (!tcp || !ps->has_ip) {
             continue;
         }
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
                 "in_port=%" PRId64 ",tcp,dl_dst=%s,nw_dst=" IP_FMT
                 ",actions=meter:%" PRIu32 ",controller(max_len=128)",
-                port, pmac, IP_ARGS(ps->ip4), ps->meter_id);
+                port, pmac, IP_ARGS(ps->ip4), meter);
         /* A member answering a TCP probe resolves the identity's IP. */
         FG_FLOW(c, c->table, FG_PRIO_PROBE,
                 "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT ",actions="

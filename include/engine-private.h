@@ -13,10 +13,12 @@
 #include "ofchan.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
+#include "openvswitch/shash.h"
 #include "sset.h"
 
 struct alias_inputs;
 struct probesched;
+struct probemeter_plan;
 struct alias_state;
 struct eth_addr;
 struct ofp_header;
@@ -34,8 +36,6 @@ struct conn {
     struct flowtab *ft;             /* Once ready. */
     struct bridge *br;              /* Once ready. */
     double connected_at;
-    uint32_t probe_meter_xid; /* engine-health.c: meter ADD in flight
-                               * (its error is ours), or 0. */
 };
 
 /* A bridge, by name: known from the config or from a connection. */
@@ -112,6 +112,10 @@ struct engine {
     uint64_t n_packet_ins, n_packet_ins_bad;
     struct probesched *probesched; /* When probes are sent. */
 
+    /* engine-meter.c: the probe reply meters, one per probed port. */
+    struct probemeter_plan *meter_plan; /* Wanted, from 'cfg'. */
+    struct shash meters_sent; /* Bridge name -> struct meters_sent. */
+
     /* engine-write.c: API writes. */
     char *config_path;       /* Where writes persist, or NULL. */
     struct ovs_list waiters; /* struct engine_waiter. */
@@ -156,16 +160,39 @@ void engine_health_sync(struct engine *);
  * backup_interval_ms; engine_update() calls it after each election. */
 void engine_health_periods(struct engine *);
 void engine_health_destroy(struct engine *);
-void engine_health_conn_ready(struct conn *);
 void engine_health_ports(struct engine *, const struct bridge *);
-bool engine_health_error(struct conn *, const struct ofp_header *);
 void engine_health_packet_in(struct conn *, const struct ofp_header *);
 bool engine_member_mac(const struct engine *, size_t alias, size_t member,
                        struct eth_addr *);
+/* Does the member carry its port's probe reply flows (see
+ * flowgen_opts.probe_owner)?  '*tcp', '*meter_id': as there. */
 bool engine_probe_port_owner(const struct engine *, size_t alias,
-                             size_t member, bool *tcp);
+                             size_t member, bool *tcp, uint32_t *meter_id);
 json_t *engine_health_to_json(const struct engine *, size_t alias,
                               size_t member);
+
+/* engine-meter.c: the probe reply meters (probemeter.h says which), on
+ * the switches.  A meter is added (OFPMC13_ADD; if it exists, as after a
+ * restart of vmacd, OFPMC13_MODIFY) when its bridge connects, before the
+ * flow table is read, and by engine_meter_sync() when the config creates
+ * it or changes its rate, before the flows that use it are generated: a
+ * connection's messages are processed in order.  A meter the config no
+ * longer wants is deleted (OFPMC13_DELETE, which would also delete the
+ * flows that still use it) once the bridge applied a generation computed
+ * after that, i.e. after the bundle that moved its flows away. */
+void engine_meter_init(struct engine *);
+void engine_meter_destroy(struct engine *);
+/* The config changed (engine_health_sync() calls it). */
+void engine_meter_sync(struct engine *);
+void engine_meter_conn_ready(struct conn *);
+/* Handles an OFPT_ERROR about a meter mod; returns false for others. */
+bool engine_meter_error(struct conn *, const struct ofp_header *);
+/* 'conn''s bridge applied 'generation' (its flow table's barrier). */
+void engine_meter_applied(struct conn *, uint64_t generation);
+/* The meter of the probed port 'port' on 'bridge', or NULL. */
+struct probemeter;
+const struct probemeter *
+engine_meter_find(const struct engine *, const char *bridge, const char *port);
 
 /* engine-api.c */
 void engine_api_routes(struct engine *, struct api *);

@@ -65,9 +65,11 @@ struct flowgen_opts {
 
     /* Does member 'member' of alias 'alias' carry the probe reply flows of
      * its port (the first probed member on each port, in config order,
-     * does)?  '*tcp': a member on that port is probed over TCP.  NULL: no
-     * probe flows. */
-    bool (*probe_owner)(void *aux, size_t alias, size_t member, bool *tcp);
+     * does)?  '*tcp': a member on that port is probed over TCP.
+     * '*meter_id': the meter of that port (probemeter.h), which the flows
+     * go through.  NULL: no probe flows. */
+    bool (*probe_owner)(void *aux, size_t alias, size_t member, bool *tcp,
+                        uint32_t *meter_id);
     void *aux;
 
     /* What to generate: both (default), only the flows, or only the group
@@ -85,8 +87,9 @@ void flowgen_alias_ex(const struct config *, const char *bridge, size_t idx,
 /* The guard flows of the probe identity of 'bridge' (config_probe_source()),
  * with the base flow's cookie (id 0), when a member on 'bridge' is probed:
  * anything to or from the identity is dropped, except the replies from the
- * probed members' ports that flowgen_alias_ex() sends to vmacd through the
- * meter (with the cookie of the alias whose member owns the port).  They
+ * probed members' ports that flowgen_alias_ex() sends to vmacd through
+ * each port's meter (with the cookie of the alias whose member owns the
+ * port).  They
  * depend only on the config.  See flows/README.md, "Health
  * probes". */
 void flowgen_probes(const struct config *, const char *bridge,

@@ -6,14 +6,17 @@ is no iptables/nft or sch_netem on the test machines, so this is how a hang
 is made without touching the link.
 """
 
+import json
+import math
 import os
 import re
 import signal
+import subprocess
 import time
 
 from sandbox import wait_until
 from topo import make_topo  # noqa: F401  (pytest fixture)
-from topo import ALIAS4, HOSTS, SERVICE_PORT
+from topo import ALIAS, ALIAS4, HOSTS, SERVICE_PORT
 from vmacd import SLOW
 
 PROBE_MAC = "02:76:6d:61:63:70"     # vmacd's default probe identity.
@@ -192,44 +195,184 @@ print(n)
 """
 
 
-def meter_drops(t):
-    import re
-    stats = t.sb.ofctl("meter-stats", "br0")
-    m = re.search(r"0: packet_count:(\d+)", stats)
-    assert m, stats
-    return int(m.group(1))
+def meters(t):
+    """{meter id: rate of its drop band} from ovs-ofctl dump-meters."""
+    out = t.sb.ofctl("dump-meters", "br0")
+    return {int(m): int(r) for m, r in
+            re.findall(r"meter=(\d+) .*\n\s*type=drop rate=(\d+)", out)}
+
+
+def meter_stats(t):
+    """{meter id: {"flows", "packet_in", "drops"}} from ovs-ofctl
+    meter-stats ("drops": packets its drop band dropped)."""
+    out = t.sb.ofctl("meter-stats", "br0")
+    found = re.findall(r"meter:(\d+) flow_count:(\d+) packet_in_count:(\d+)"
+                       r".*\n0: packet_count:(\d+)", out)
+    assert found, out
+    return {int(m): {"flows": int(f), "packet_in": int(p), "drops": int(d)}
+            for m, f, p, d in found}
+
+
+def ofport(t, port):
+    return int(t.sb.vsctl("get", "Interface", port, "ofport"))
+
+
+def reply_meter(t, name):
+    """The meter of the ARP probe reply flow of member 'name''s port."""
+    flows = t.sb.ofctl("dump-flows", "--no-stats", "br0",
+                       "arp,in_port=%d,dl_dst=%s,arp_op=2"
+                       % (ofport(t, HOSTS[name][0]), PROBE_MAC))
+    found = re.findall(r"actions=meter:(\d+),CONTROLLER", flows)
+    assert len(found) == 1, flows
+    return int(found[0])
+
+
+def probe_states(t):
+    return {m["name"]: m["probe_state"] for m in t.alias()["members"]}
 
 
 def test_flood_at_probe_identity_is_metered(make_topo):
-    # (Slower probes under valgrind, which cannot keep up with 10 ms.)
-    t = make_topo(start=False, probe={"interval_ms": int(10 * SLOW),
-                                      "timeout_ms": int(5 * SLOW)})
-    t.config["bridges"][0]["probe_source"] = {"rate_pps": 2000}
-    t.start()
-    wait_probe_state(t, "m2", "up")
+    """One meter per probed port: a member that floods replies at the
+    probe identity uses up its own port's meter only, and the other
+    members' probe replies keep reaching vmacd."""
+    # (Slower probes under valgrind, which cannot keep up with 20 ms.  The
+    # timeout leaves room for a switch and a host busy with the flood.)
+    interval = int(20 * SLOW)
+    t = make_topo(probe={"interval_ms": interval,
+                         "timeout_ms": int(15 * SLOW)})
+    for name in ("m1", "m2", "m3"):
+        wait_probe_state(t, name, "up")
+    ids = {"m1": 30317, "m2": 30318, "m3": 30319}  # Config order.
+    rate = math.ceil(4000 / interval) + 10           # Automatic.
+    assert meters(t) == {i: rate for i in ids.values()}, meters(t)
+    for name, st in probe_states(t).items():
+        assert st["meter_id"] == ids[name] == reply_meter(t, name)
+        assert st["meter_rate_pps"] == rate
     cap = t.capture("c1", "ether src %s" % PROBE_MAC)
 
     # A client floods ARP replies at the probe identity: dropped by the
-    # switch before the meter; every member keeps being probed.
+    # switch before any meter; every member keeps being probed.
     sent = int(t.py("c1", _FLOOD, PROBE_MAC, HOSTS["c1"][1],
                     HOSTS["c1"][2], "2"))
     assert sent > 1000
-    for name in ("m1", "m2", "m3"):
-        st = member(t, name)["probe_state"]
+    for name, st in probe_states(t).items():
         assert st["state"] == "up" and st["flaps"] == 0, (name, st)
     assert t.alias()["master"] == "m1"
-    assert t.vmacd.api("GET", "/v1/status")[0] == 200
 
-    # A member floods (its port may send replies to vmacd): the meter
-    # bounds what reaches vmacd.
-    before = meter_drops(t)
-    sent = int(t.py("m3", _FLOOD, PROBE_MAC, HOSTS["m3"][1],
-                    HOSTS["m3"][2], "1"))
-    assert meter_drops(t) - before > sent // 4, (sent, meter_drops(t))
+    # m3 floods (its port may send replies to vmacd): its own meter drops
+    # the excess; m1's and m2's replies keep coming through theirs.
+    before = meter_stats(t)
+    flood = t.sb.host_popen("m3", "/usr/bin/python3", "-c", _FLOOD,
+                            PROBE_MAC, HOSTS["m3"][1], HOSTS["m3"][2], "3",
+                            stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    samples = []
+    for _ in range(4):
+        samples.append(probe_states(t))
+        time.sleep(0.5)
+    out, _ = flood.communicate(timeout=30)
+    assert flood.returncode == 0
+    sent = int(out)
+    after = meter_stats(t)
+    for name in ("m1", "m2"):
+        for a, b in zip(samples, samples[1:]):
+            assert b[name]["state"] == "up" and b[name]["flaps"] == 0, \
+                (name, b[name])
+            # Most probes of the last 0.5 s were answered (with one meter
+            # for all ports, practically none are).
+            probes = b[name]["sent"] - a[name]["sent"]
+            replies = b[name]["replies"] - a[name]["replies"]
+            assert probes > 0 and replies >= probes * 3 // 4, (
+                name, a[name], b[name])
+        assert after[ids[name]]["drops"] == before[ids[name]]["drops"]
+    drops = after[ids["m3"]]["drops"] - before[ids["m3"]]["drops"]
+    assert drops > sent // 4, (sent, before, after)
+    assert t.alias()["master"] == "m1"
     assert t.vmacd.api("GET", "/v1/status")[0] == 200
 
     frames = cap.stop()
     assert not frames, "probe traffic seen on c1: %r" % frames[:3]
+    t.vmacd.check_logs()
+
+
+def test_probe_meters_follow_members_and_restart(make_topo):
+    """Members removed and added through the API: a port no longer probed
+    loses its meter (after the flows that used it moved away), a new port
+    gets one first.  A restart against a switch that has the meters
+    modifies them in place."""
+    t = make_topo(probe={"interval_ms": int(20 * SLOW)})
+    for name in ("m1", "m2", "m3"):
+        wait_probe_state(t, name, "up")
+    assert sorted(meters(t)) == [30317, 30318, 30319]
+    path = "/v1/aliases/%s/members/" % ALIAS
+
+    # Without m2, m3's port is the second probed port: its flow moves to
+    # meter 30318 and 30319 is deleted.
+    m2 = next(m for m in t.alias()["members"] if m["name"] == "m2")
+    status, body = t.vmacd.api("DELETE", path + "m2")
+    assert status == 200, body
+    wait_until(lambda: sorted(meters(t)) == [30317, 30318], 5 * SLOW, 0.05,
+               "meter 30319 deleted")
+    assert reply_meter(t, "m3") == 30318
+    assert member(t, "m3")["probe_state"]["meter_id"] == 30318
+    stats = meter_stats(t)
+    assert {i: s["flows"] for i, s in stats.items()} == {30317: 1,
+                                                         30318: 1}, stats
+    # m3's replies come through its new meter, without a miss.
+    st = member(t, "m3")["probe_state"]
+    wait_until(lambda: member(t, "m3")["probe_state"]["replies"]
+               >= st["replies"] + 10, 5 * SLOW, 0.05, "m3 answered")
+    st = member(t, "m3")["probe_state"]
+    assert st["state"] == "up" and st["flaps"] == 0, st
+    assert st["timeouts"] == 0, st
+
+    # m2 back, now last in the config: its port gets meter 30319.
+    body = {k: v for k, v in m2.items()
+            if k not in ("name", "state", "master", "probe_state")}
+    status, reply = t.vmacd.api("PUT", path + "m2", body)
+    assert status == 201, reply
+    wait_until(lambda: sorted(meters(t)) == [30317, 30318, 30319],
+               5 * SLOW, 0.05, "meter 30319 added")
+    wait_probe_state(t, "m2", "up")
+    assert reply_meter(t, "m2") == 30319
+    assert member(t, "m2")["probe_state"]["meter_id"] == 30319
+
+    # Restart on the persisted config with another rate: every ADD finds
+    # its meter, which is then modified (no error logged).
+    t.vmacd.config = json.loads(t.vmacd.config_path.read_text())
+    t.vmacd.config["bridges"][0]["probe_source"] = {"rate_pps": 777}
+    t.vmacd.restart()
+    t.wait_settled("m1", timeout=15)
+    wait_until(lambda: meters(t) == {30317: 777, 30318: 777, 30319: 777},
+               5 * SLOW, 0.05, "meters modified to 777 pps")
+    for name, want in (("m1", 30317), ("m3", 30318), ("m2", 30319)):
+        wait_probe_state(t, name, "up")
+        st = member(t, name)["probe_state"]
+        assert st["meter_id"] == want == reply_meter(t, name), (name, st)
+        assert st["meter_rate_pps"] == 777 and st["flaps"] == 0, st
+    t.vmacd.check_logs()
+
+
+def test_probe_meter_range_refused_through_api(make_topo):
+    """A member whose port would need a meter id past 0xffff0000 is
+    refused with a clear error, and nothing changes."""
+    t = make_topo(start=False)
+    # Three probed ports fit exactly (..0xffff0000).
+    t.config["bridges"][0]["probe_source"] = {"meter_id": 0xffff0000 - 2}
+    t.start()
+    before = meters(t)
+    assert sorted(before) == [0xffff0000 - 2, 0xffff0000 - 1, 0xffff0000]
+    status, body = t.vmacd.api(
+        "PUT", "/v1/aliases/%s/members/m9" % ALIAS,
+        {"bridge": "br0", "port": "m9-p", "ip": "192.0.2.19"})
+    assert status == 400, body
+    assert body["error"]["message"] == (
+        'port "m9-p" would get probe meter 4294901761 on bridge br0 '
+        "(probe_source.meter_id 4294901758 + 3), past the largest meter id "
+        "4294901760 (0xffff0000): with one meter per probed port (4), the "
+        "bridge's probe_source.meter_id must be at most 4294901757"), body
+    assert [m["name"] for m in t.alias()["members"]] == ["m1", "m2", "m3"]
+    assert meters(t) == before
     t.vmacd.check_logs()
 
 
@@ -297,3 +440,4 @@ def test_backups_probed_slower_than_the_master(make_topo):
     hang(t, "m2", hung=False)
     t.wait_settled("m1", timeout=5)
     t.vmacd.check_logs()
+
