@@ -291,6 +291,21 @@ prober_chan(const struct prober *p, uint32_t *port)
     return ofswitch_chan(br->conn->sw);
 }
 
+/* Before a probe counts as missed: its reply may be waiting unread on the
+ * bridge's connection when the loop was busy past the deadline (a large
+ * API reply, a reload), and silence must not be concluded from vmacd's own
+ * delay.  Reads what the switch has sent so far; returns true if the probe
+ * is still unanswered. */
+static bool
+prober_still_unanswered(struct prober *p)
+{
+    const struct bridge *br = engine_bridge_find(p->eng, p->bridge);
+    if (p->outstanding && br && br->conn && br->conn->sw) {
+        ofchan_receive_pending(ofswitch_chan(br->conn->sw), 1 << 20);
+    }
+    return p->outstanding;
+}
+
 static void
 prober_send_cb(struct probesched_entry *e, int64_t late_ns)
 {
@@ -308,7 +323,7 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     }
     p->late_hist[b]++;
 
-    if (p->outstanding) {
+    if (prober_still_unanswered(p)) {
         /* timeout_ms >= interval_ms: the previous probe is a miss now. */
         ev_timer_stop(loop, &p->timeout);
         p->outstanding = false;
@@ -357,7 +372,7 @@ prober_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
                   int revents OVS_UNUSED)
 {
     struct prober *p = CONTAINER_OF(w, struct prober, timeout);
-    if (p->outstanding) {
+    if (prober_still_unanswered(p)) {
         p->outstanding = false;
         p->n_timeouts++;
         p->arp_refresh = true;

@@ -489,25 +489,25 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
     return c->state != OFCHAN_CLOSED;
 }
 
-static void
-ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
-               int revents OVS_UNUSED)
+/* Reads once (up to 64 kB) and handles every complete message.  Returns
+ * the number of bytes read: 0 when nothing was waiting or the channel
+ * failed. */
+static size_t
+ofchan_receive(struct ofchan *c)
 {
-    struct ofchan *c = CONTAINER_OF(w, struct ofchan, rio);
-
     ofpbuf_prealloc_tailroom(&c->rx, 65536);
     ssize_t n = recv(c->fd, ofpbuf_tail(&c->rx), ofpbuf_tailroom(&c->rx),
                      MSG_DONTWAIT);
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-            return;
+            return 0;
         }
         ofchan_fail(c, "receive failed (%s)", ovs_strerror(errno));
-        return;
+        return 0;
     }
     if (n == 0) {
         ofchan_fail(c, "connection closed by peer");
-        return;
+        return 0;
     }
     c->rx.size += n;
     c->probe_sent = false;
@@ -527,7 +527,7 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
             VLOG_WARN_RL(&rl, "%s: message length %zu is below %d", c->name,
                          len, OFCHAN_MIN_MSG);
             ofchan_fail(c, "protocol error: bad message length");
-            return;
+            return 0;
         }
         if (c->rx.size - ofs < len) {
             break;
@@ -538,7 +538,7 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
         bool ok = ofchan_handle_message(c, msg->data);
         ofpbuf_delete(msg);
         if (!ok) {
-            return;
+            return 0;
         }
         ofs += len;
     }
@@ -546,6 +546,28 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
         memmove(c->rx.data, (char *) c->rx.data + ofs, c->rx.size - ofs);
         c->rx.size -= ofs;
     }
+    return n;
+}
+
+static void
+ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
+               int revents OVS_UNUSED)
+{
+    ofchan_receive(CONTAINER_OF(w, struct ofchan, rio));
+}
+
+size_t
+ofchan_receive_pending(struct ofchan *c, size_t max_bytes)
+{
+    size_t total = 0;
+    while (c->state == OFCHAN_CONNECTED && total < max_bytes) {
+        size_t n = ofchan_receive(c);
+        if (!n) {
+            break;
+        }
+        total += n;
+    }
+    return total;
 }
 
 static void

@@ -97,6 +97,13 @@ int ofchan_request(struct ofchan *, struct ofpbuf *msg, ofchan_reply_func *cb,
 void ofchan_forget_requests(struct ofchan *, const void *aux);
 
 /* Negotiated version (0 before HELLO completes). */
+/* Reads and handles, right now, what the peer has sent and the loop has
+ * not read yet, up to about 'max_bytes' (callbacks run as from the loop).
+ * For a caller about to conclude that the peer said nothing by a deadline,
+ * when the loop may have been busy past it.  Returns the bytes read.  The
+ * channel may have failed meanwhile ('closed' still comes from the loop). */
+size_t ofchan_receive_pending(struct ofchan *, size_t max_bytes);
+
 enum ofp_version ofchan_version(const struct ofchan *);
 enum ofputil_protocol ofchan_protocol(const struct ofchan *);
 const char *ofchan_name(const struct ofchan *);

@@ -441,3 +441,72 @@ def test_backups_probed_slower_than_the_master(make_topo):
     t.wait_settled("m1", timeout=5)
     t.vmacd.check_logs()
 
+
+def counts(t, key):
+    return {m["name"]: m["probe_state"][key] for m in t.alias()["members"]}
+
+
+# Answers ARP requests for argv[1] (from MAC argv[2]) on eth0 after
+# argv[3] seconds, for argv[4] seconds: a member whose replies take a few
+# milliseconds, so that a probe is often in flight.
+_SLOW_ARP = r"""
+import socket, struct, sys, time
+ip, mac = socket.inet_aton(sys.argv[1]), bytes.fromhex(sys.argv[2].replace(":", ""))
+delay, end = float(sys.argv[3]), time.monotonic() + float(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+s.settimeout(0.2)
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    if len(f) < 42 or f[20:22] != b"\x00\x01" or f[38:42] != ip:
+        continue
+    time.sleep(delay)
+    s.send(f[22:28] + mac + b"\x08\x06" + f[14:20] + b"\x00\x02" + mac
+           + ip + f[22:28] + f[28:32])
+"""
+
+
+def test_busy_vmacd_does_not_take_its_own_delay_for_silence(make_topo):
+    """vmacd is stopped (SIGSTOP) for 40 ms, 100 times, as a long API reply
+    or reload would hold its loop, while the master answers its probes
+    after 4 ms (12 ms timeout, so a probe is often in flight): replies that
+    arrived meanwhile wait unread on the OpenFlow connection when the probe
+    timeouts fire.  They must be read before a probe counts as missed.
+    Without that, 25-30 of the 100 stops cost the master a false miss (and
+    about 12 each backup); a couple are allowed for a slow responder on a
+    loaded machine."""
+    t = make_topo(probe={"type": "arp", "interval_ms": int(20 * SLOW),
+                         "timeout_ms": int(12 * SLOW), "fall": 3,
+                         "rise": 3})
+    wait_probe_state(t, "m1", "up")
+    t.sb.host_exec("m1", "sysctl", "-q", "-w",
+                   "net.ipv4.conf.eth0.arp_ignore=8")
+    slow = t.sb.host_popen("m1", "/usr/bin/python3", "-u", "-c", _SLOW_ARP,
+                           HOSTS["m1"][2], HOSTS["m1"][1], "0.004", "30",
+                           stdout=subprocess.PIPE)
+    try:
+        assert slow.stdout.readline().strip() == b"ready"
+        time.sleep(0.3)
+        wait_probe_state(t, "m1", "up")
+        timeouts0, replies0 = counts(t, "timeouts"), counts(t, "replies")
+        pid = t.vmacd.pid
+        for i in range(100):
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.04)
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.011 + (i % 7) * 0.003)
+        time.sleep(0.2)
+        timeouts1, replies1 = counts(t, "timeouts"), counts(t, "replies")
+    finally:
+        slow.kill()
+        slow.wait()
+    assert all(replies1[n] > replies0[n] + 100 for n in replies0), replies1
+    missed = {n: timeouts1[n] - timeouts0[n] for n in timeouts0}
+    assert max(missed.values()) <= 3, missed
+    assert t.alias()["master"] == "m1"
+    assert counts(t, "state") == {"m1": "up", "m2": "up", "m3": "up"}
+    t.vmacd.check_logs()
