@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -271,13 +272,15 @@ class Bench:
         """Master hung with its link up, for several probe settings."""
         variants = [("default", None, "probes 100 ms, fall 3"),
                     ("10ms-fall3", {"type": "arp", "interval_ms": 10,
-                                    "fall": 3}, "probes 10 ms, fall 3"),
+                                    "timeout_ms": 5, "fall": 3},
+                     "probes 10 ms (timeout 5), fall 3"),
                     ("10ms-fall1", {"type": "arp", "interval_ms": 10,
-                                    "fall": 1}, "probes 10 ms, fall 1"),
+                                    "timeout_ms": 5, "fall": 1},
+                     "probes 10 ms (timeout 5), fall 1"),
                     ("10ms-fall1-backup100",
-                     {"type": "arp", "interval_ms": 10,
+                     {"type": "arp", "interval_ms": 10, "timeout_ms": 5,
                       "backup_interval_ms": 100, "fall": 1},
-                     "probes 10 ms (backups 100 ms), fall 1")]
+                     "probes 10 ms (timeout 5; backups 100 ms), fall 1")]
         for slug, probe, label in variants:
             if probe is not None:
                 t.start_vmacd(probe)
@@ -643,13 +646,34 @@ class Bench:
             self.results["arp"][label] = r
             self.log("ARP %s: %s" % (label, r))
 
+    # ------------------------------------------------------------ probes
+    def part_probes(self):
+        """Probe send timing at 200 members x 10 ms (probe_jitter.py)."""
+        variants = [("default scheduling", []),
+                    ("--realtime-priority 50 --mlockall", ["--realtime"]),
+                    ("--realtime-priority, alias view read 1/s",
+                     ["--realtime", "--poll-hz", "1"])]
+        if self.quick:
+            variants = variants[1:2]
+        self.results["probe_timing"] = {}
+        for label, extra in variants:
+            out = self.tmp / "probe_jitter.json"
+            cmd = [sys.executable, str(topos.REPO / "bench" /
+                                       "probe_jitter.py"),
+                   "--seconds", str(self.n(10, 5)), "--out", str(out)]
+            subprocess.run(cmd + extra, check=True, timeout=300)
+            r = json.loads(out.read_text())
+            self.results["probe_timing"][label] = r
+            self.log("probe timing, %s: %s" % (label, r["window_histogram"]))
+
     # ------------------------------------------------------------ main
     def run(self, parts):
         self.parts = parts
         ok = True
         for part, fn in ((("vmacd", "api", "arp"), self.part_vmacd),
                          (("keepalived",), self.part_keepalived),
-                         (("scale",), self.part_scale)):
+                         (("scale",), self.part_scale),
+                         (("probes",), self.part_probes)):
             if not parts.intersection(part):
                 continue
             try:
@@ -886,6 +910,25 @@ def render_table(res):
                         a["latency"]["p50_us"], a["latency"]["p99_us"],
                         a["throughput"]["lost"] + a["latency"]["lost"]))
         L.append("")
+    pt = res.get("probe_timing")
+    if pt:
+        L.append("Health probe send timing: 200 members on one bridge, ARP "
+                 "every 10 ms; how late each send left against its "
+                 "schedule, over a steady window")
+        L.append("")
+        L.append("| vmacd | sends | p99 | worst | over 2 ms | timeouts "
+                 "| members down |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for label, r in pt.items():
+            h = r["window_histogram"]
+            over2 = sum(n for k, n in h.items()
+                        if k.startswith("ge_") or float(
+                            k.split("_")[1][:-2]) > 2)
+            L.append("| %s | %d | %s | %s | %d | %d | %d |"
+                     % (label, r["window_sends"], r["window_p99_bucket"],
+                        r["window_worst_bucket"], over2,
+                        r["window_timeouts"], r["members_down"]))
+        L.append("")
     if res.get("keepalived_version"):
         L.append("keepalived: %s (VRRPv3). Elapsed: %s s."
                  % (res["keepalived_version"], res.get("elapsed_s")))
@@ -895,7 +938,8 @@ def render_table(res):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="vmacd,keepalived,scale,api,arp")
+    ap.add_argument("--only",
+                    default="vmacd,keepalived,scale,api,arp,probes")
     ap.add_argument("--out", default=str(topos.REPO / "bench" / "results"))
     args = ap.parse_args()
     if os.geteuid() != 0:

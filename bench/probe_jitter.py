@@ -6,7 +6,12 @@ bench/results/probe_jitter.json.
 
 Needs root (a private OVS sandbox in network namespaces, documentation
 addresses only).  Usage: probe_jitter.py [--members 200] [--interval 10]
-[--seconds 10]
+[--seconds 10] [--realtime] [--poll-hz 1] [--out FILE]
+
+--realtime runs vmacd with --realtime-priority 50 --mlockall.  --poll-hz N
+reads the whole alias view (GET /v1/aliases/web, 200 members) N times a
+second during the window, as a monitoring system would: each read holds
+vmacd's loop for a few milliseconds.
 """
 import argparse
 import json
@@ -35,8 +40,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--pidfile", default=None,
                     help="write vmacd's PID here once it runs")
-    ap.add_argument("--nice", type=int, default=None,
-                    help="renice vmacd to this value after it starts")
+    ap.add_argument("--timeout", type=int, default=None,
+                    help="probe timeout_ms (default: vmacd's, interval/2)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="vmacd --realtime-priority 50 --mlockall")
+    ap.add_argument("--poll-hz", type=float, default=0,
+                    help="GET the alias view this often during the window")
+    ap.add_argument("--out", default=os.path.join(HERE, "results",
+                                                  "probe_jitter.json"))
     args = ap.parse_args()
     assert 1 <= args.members <= 500
 
@@ -52,17 +63,19 @@ def main():
         alias = {"name": "web", "addresses": ["192.0.2.100"],
                  "vmac": "02:00:5e:00:01:01",
                  "probe": {"type": "arp", "interval_ms": args.interval,
-                           "timeout_ms": args.interval, "fall": 3,
+                           "fall": 3,
+                           **({"timeout_ms": args.timeout}
+                              if args.timeout else {}),
                            "rise": 3},
                  "members": members}
         cfg = make_config(sb, bridges=[{"name": "br0"}], aliases=[alias])
-        v = Vmacd(sb, cfg, log_level="warn")
+        v = Vmacd(sb, cfg, log_level="warn",
+                  args=(["--realtime-priority", "50", "--mlockall"]
+                        if args.realtime else []))
         v.start()
         if args.pidfile:
             with open(args.pidfile, "w") as f:
                 f.write("%d\n" % v.pid)
-        if args.nice is not None:
-            os.setpriority(os.PRIO_PROCESS, v.pid, args.nice)
         sb.add_bridge("br0", "unix:%s" % of_socket(sb))
         t0 = time.monotonic()
         for i, m in enumerate(members):
@@ -83,8 +96,20 @@ def main():
                 for k, n in m["probe_state"]["send_late_histogram"].items():
                     total[k] = total.get(k, 0) + n
             return total, a
-        h0, _ = histogram()
-        time.sleep(args.seconds)
+        def timeouts(a):
+            return sum(m["probe_state"]["timeouts"] for m in a["members"])
+        h0, a0 = histogram()
+        t_end = time.monotonic() + args.seconds
+        get_ms = []
+        while time.monotonic() < t_end:
+            if args.poll_hz:
+                t = time.monotonic()
+                histogram()
+                get_ms.append((time.monotonic() - t) * 1000)
+                time.sleep(max(0.0, min(1 / args.poll_hz,
+                                        t_end - time.monotonic())))
+            else:
+                time.sleep(max(0.0, t_end - time.monotonic()))
         h1, a = histogram()
         window = {k: h1[k] - h0.get(k, 0) for k in h1}
         order = sorted(window, key=lambda k: float(
@@ -103,11 +128,14 @@ def main():
         sent = sum(p.get("sent", 0) for p in ps)
         res = {
             "members": args.members, "interval_ms": args.interval,
+            "realtime": args.realtime, "poll_hz": args.poll_hz,
+            "get_alias_ms_max": round(max(get_ms), 2) if get_ms else None,
             "seconds": args.seconds, "setup_s": round(setup_s, 1),
             "send_late_max_ms": round(max(late_max), 3),
             "send_late_p99_of_member_max_ms": round(
                 sorted(late_max)[int(0.99 * (len(late_max) - 1))], 3),
             "send_late_mean_ms": round(statistics.mean(late_mean), 3),
+            "window_timeouts": timeouts(a) - timeouts(a0),
             "members_down": sum(1 for m in a["members"]
                                 if m["state"] != "up"),
             "window_sends": n_window,
@@ -116,15 +144,17 @@ def main():
             "window_p99_bucket": p99,
             "probes_sent": sent,
         }
-        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-        with open(os.path.join(HERE, "results", "probe_jitter.json"),
-                  "w") as f:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)),
+                    exist_ok=True)
+        with open(args.out, "w") as f:
             json.dump(res, f, indent=2)
-        print("probe send timing: %(members)d members every "
+        print("probe send timing (realtime %(realtime)s, API polls "
+              "%(poll_hz)g/s): %(members)d members every "
               "%(interval_ms)d ms, %(window_sends)d sends in the window: "
               "p99 %(window_p99_bucket)s, worst %(window_worst_bucket)s; "
               "since start: max %(send_late_max_ms).3f ms, mean "
-              "%(send_late_mean_ms).3f ms; %(members_down)d members marked "
+              "%(send_late_mean_ms).3f ms; %(window_timeouts)d probe "
+              "timeouts in the window; %(members_down)d members marked "
               "down" % res)
         print("  window histogram: %s" % ", ".join(
             "%s %d" % (k, n) for k, n in res["window_histogram"].items()))

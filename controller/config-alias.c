@@ -92,7 +92,7 @@ parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
         return false;
     }
     if (!has_timeout) {
-        pr->timeout_ms = cfgp_default_probe_timeout(pr->interval_ms);
+        pr->timeout_ms = pr->interval_ms;
     }
 
     if (pr->type == CFG_PROBE_TCP && !port) {
@@ -333,7 +333,7 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     al->probe = (struct cfg_probe){
         .type = CFG_PROBE_ARP,
         .interval_ms = DEFAULT_PROBE_INTERVAL_MS,
-        .timeout_ms = cfgp_default_probe_timeout(DEFAULT_PROBE_INTERVAL_MS),
+        .timeout_ms = DEFAULT_PROBE_INTERVAL_MS,
         .fall = DEFAULT_PROBE_FALL,
         .rise = DEFAULT_PROBE_RISE,
     };

@@ -25,14 +25,6 @@
 #define DEFAULT_ANNOUNCE_INTERVAL_MS 100
 #define DEFAULT_ANNOUNCE_REFRESH_S 60
 #define DEFAULT_PROBE_INTERVAL_MS 100
-/* A probe's default timeout is half its interval: a member on the local
- * bridge answers in well under a millisecond, and a hung member is then
- * found within fall x interval + interval / 2. */
-static inline unsigned int
-cfgp_default_probe_timeout(unsigned int interval_ms)
-{
-    return interval_ms / 2 ? interval_ms / 2 : 1;
-}
 #define DEFAULT_PROBE_FALL 3
 #define DEFAULT_PROBE_RISE 3
 #define DEFAULT_PROBE_METER_ID 0x766d

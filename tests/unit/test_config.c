@@ -249,7 +249,7 @@ test_defaults(void **state OVS_UNUSED)
     assert_int_equal(al->announce.refresh_s, 60);
     assert_int_equal(al->probe.type, CFG_PROBE_ARP);
     assert_int_equal(al->probe.interval_ms, 250);
-    assert_int_equal(al->probe.timeout_ms, 125); /* interval_ms / 2. */
+    assert_int_equal(al->probe.timeout_ms, 250); /* = interval_ms. */
     assert_int_equal(al->probe.fall, 3);
     assert_int_equal(al->probe.rise, 3);
     assert_int_equal(al->probe.tcp_port, 0);
