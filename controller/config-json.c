@@ -253,7 +253,7 @@ config_probe_source(const struct config *cfg, const char *bridge)
 bool
 config_member_probed(const struct cfg_member *m)
 {
-    return (m->probe.type != CFG_PROBE_NONE && m->has_ip && !m->ip_is_v6);
+    return m->probe.type != CFG_PROBE_NONE && m->has_ip;
 }
 
 const struct cfg_alias *

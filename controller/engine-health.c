@@ -11,10 +11,12 @@
  * member's health state machine (health.h); its verdict, and whether the
  * member's MAC is known, become the member's health in the alias model.
  *
- * ARP probes are RFC 5227 probes (sender IP 0.0.0.0, broadcast): the member
- * answers to the identity's MAC and learns no neighbour entry.  TCP probes
- * are SYNs from the identity's IP to the member's port: a SYN-ACK is alive
- * (vmacd resets the connection), RST or silence is dead.
+ * The probe type "arp" resolves the member's address: an ARP probe for an
+ * IPv4 ip, an ND probe (Neighbor Solicitation) for an IPv6 one.  TCP
+ * probes are SYNs from the identity's IP to the member's port: a SYN-ACK
+ * is alive (vmacd resets the connection), RST or silence is dead; a
+ * member with an IPv6 ip is probed with ND instead.  probepkt.h describes
+ * the packets.
  */
 #include "engine-private.h"
 
@@ -27,12 +29,13 @@
 
 #include "alias.h"
 #include "config.h"
-#include "csum.h"
 #include "dp-packet.h"
 #include "flow.h"
+#include "flowgen.h"
 #include "hash.h"
 #include "health.h"
 #include "probemeter.h"
+#include "probepkt.h"
 #include "probesched.h"
 #include "ofswitch.h"
 #include "openvswitch/match.h"
@@ -71,7 +74,7 @@ struct prober {
 
     /* Target (a change of any of these restarts the state). */
     char *bridge, *port;
-    ovs_be32 ip;
+    struct in6_addr ip; /* IPv4 as ::ffff:a.b.c.d (prober_nd()). */
     struct cfg_probe probe;
 
     struct health h;
@@ -92,7 +95,9 @@ struct prober {
     uint64_t n_mac_changes, n_mac_mismatch;
 
     bool owns_port; /* Carries its port's reply flows. */
-    bool port_tcp;  /* A prober on the port uses TCP. */
+    bool port_arp;  /* A prober on the port uses ARP (or TCP), */
+    bool port_nd;   /* ND, */
+    bool port_tcp;  /* TCP. */
 
     double last_rtt_ms; /* -1 when none yet. */
     uint64_t n_sent, n_replies, n_timeouts, n_refused;
@@ -114,10 +119,24 @@ prober_hash(const char *alias, const char *member)
 }
 
 static uint32_t
-target_hash(const char *bridge, const char *port, ovs_be32 ip)
+target_hash(const char *bridge, const char *port, const struct in6_addr *ip)
 {
-    return hash_int((OVS_FORCE uint32_t) ip,
-                    hash_string(port, hash_string(bridge, 0)));
+    return hash_bytes(ip, sizeof *ip,
+                      hash_string(port, hash_string(bridge, 0)));
+}
+
+/* Does 'p' probe an IPv6 address (with ND)? */
+static bool
+prober_nd(const struct prober *p)
+{
+    return !IN6_IS_ADDR_V4MAPPED(&p->ip);
+}
+
+/* The address of member 'm' as a prober keeps it. */
+static struct in6_addr
+member_target(const struct cfg_member *m)
+{
+    return m->ip_is_v6 ? m->ip6 : in6_addr_mapped_ipv4(m->ip4);
 }
 
 static struct prober *
@@ -247,38 +266,6 @@ prober_result(struct prober *p, bool ok)
 
 /* Sending. */
 
-/* A TCP SYN (or RST) from 'src' to 'dst', built on the packets.h
- * structures. */
-static void
-compose_tcp(struct dp_packet *b, struct eth_addr eth_src,
-            struct eth_addr eth_dst, ovs_be32 src, ovs_be32 dst,
-            uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-            uint16_t flags)
-{
-    dp_packet_clear(b);
-    struct ip_header *ip = eth_compose(b, eth_dst, eth_src, ETH_TYPE_IP,
-                                       IP_HEADER_LEN + TCP_HEADER_LEN);
-    memset(ip, 0, IP_HEADER_LEN + TCP_HEADER_LEN);
-    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(IP_HEADER_LEN + TCP_HEADER_LEN);
-    ip->ip_frag_off = htons(0x4000) /* Don't fragment. */;
-    ip->ip_ttl = 64;
-    ip->ip_proto = IPPROTO_TCP;
-    put_16aligned_be32(&ip->ip_src, src);
-    put_16aligned_be32(&ip->ip_dst, dst);
-    ip->ip_csum = csum(ip, IP_HEADER_LEN);
-
-    struct tcp_header *tcp = (struct tcp_header *) (ip + 1);
-    tcp->tcp_src = htons(sport);
-    tcp->tcp_dst = htons(dport);
-    put_16aligned_be32(&tcp->tcp_seq, htonl(seq));
-    put_16aligned_be32(&tcp->tcp_ack, htonl(ack));
-    tcp->tcp_ctl = TCP_CTL(flags, 5);
-    tcp->tcp_winsz = htons(flags & TCP_SYN ? 1024 : 0);
-    tcp->tcp_csum = csum_finish(
-        csum_continue(packet_csum_pseudoheader(ip), tcp, TCP_HEADER_LEN));
-}
-
 /* The connection and port the prober sends on, or NULL. */
 static struct ofchan *
 prober_chan(const struct prober *p, uint32_t *port)
@@ -349,17 +336,22 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     dp_packet_use_stub(&pkt, stub, sizeof stub);
 
     bool tcp = p->probe.type == CFG_PROBE_TCP && p->has_mac && ps->has_ip;
-    if (!tcp || p->arp_refresh) {
-        compose_arp(&pkt, ARP_OP_REQUEST, ps->mac, eth_addr_zero, true,
-                    htonl(0), p->ip);
+    if (prober_nd(p)) {
+        probepkt_nd(&pkt, ps->mac, &p->ip);
         engine_packet_out(chan, &pkt, port);
-        p->arp_refresh = false;
-    }
-    if (tcp) {
-        p->tcp_seq = random_uint32();
-        compose_tcp(&pkt, ps->mac, p->mac, ps->ip4, p->ip, p->tcp_sport,
-                    p->probe.tcp_port, p->tcp_seq, 0, TCP_SYN);
-        engine_packet_out(chan, &pkt, port);
+    } else {
+        ovs_be32 ip4 = in6_addr_get_mapped_ipv4(&p->ip);
+        if (!tcp || p->arp_refresh) {
+            probepkt_arp(&pkt, ps->mac, ip4);
+            engine_packet_out(chan, &pkt, port);
+            p->arp_refresh = false;
+        }
+        if (tcp) {
+            p->tcp_seq = random_uint32();
+            probepkt_tcp(&pkt, ps->mac, p->mac, ps->ip4, ip4, p->tcp_sport,
+                         p->probe.tcp_port, p->tcp_seq, 0, TCP_SYN);
+            engine_packet_out(chan, &pkt, port);
+        }
     }
     dp_packet_uninit(&pkt);
 
@@ -403,8 +395,9 @@ prober_wake_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 static bool
 target_equal(const struct prober *p, const struct cfg_member *m)
 {
+    struct in6_addr ip = member_target(m);
     return (!strcmp(p->bridge, m->bridge) && !strcmp(p->port, m->port)
-            && p->ip == m->ip4 && p->probe.type == m->probe.type
+            && ipv6_addr_equals(&p->ip, &ip) && p->probe.type == m->probe.type
             && p->probe.tcp_port == m->probe.tcp_port
             && p->probe.fall == m->probe.fall
             && p->probe.rise == m->probe.rise);
@@ -420,7 +413,7 @@ prober_create(struct engine *eng, const struct cfg_alias *a,
     p->member = xstrdup(m->name);
     p->bridge = xstrdup(m->bridge);
     p->port = xstrdup(m->port);
-    p->ip = m->ip4;
+    p->ip = member_target(m);
     p->probe = m->probe;
     p->last_rtt_ms = -1;
     health_init(&p->h, m->probe.fall, m->probe.rise, true, engine_now_ms(eng));
@@ -428,7 +421,7 @@ prober_create(struct engine *eng, const struct cfg_alias *a,
     ev_init(&p->wake, prober_wake_cb);
     hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
     hmap_insert(&eng->probe_targets, &p->tnode,
-                target_hash(p->bridge, p->port, p->ip));
+                target_hash(p->bridge, p->port, &p->ip));
     return p;
 }
 
@@ -501,10 +494,17 @@ engine_health_sync(struct engine *eng)
                 }
                 continue;
             }
-            /* A TCP probe needs the bridge's probe_source.ip. */
+            /* A TCP probe needs an IPv4 ip and the bridge's
+             * probe_source.ip. */
             struct cfg_member em = *m;
-            if (m->probe.type == CFG_PROBE_TCP
-                && !config_probe_source(cfg, m->bridge)->has_ip) {
+            if (m->probe.type == CFG_PROBE_TCP && m->ip_is_v6) {
+                VLOG_WARN("alias %s: member %s: tcp probes need an IPv4 "
+                          "ip; probing its IPv6 ip with ND",
+                          a->name, m->name);
+                em.probe.type = CFG_PROBE_ARP;
+                em.probe.tcp_port = 0;
+            } else if (m->probe.type == CFG_PROBE_TCP
+                       && !config_probe_source(cfg, m->bridge)->has_ip) {
                 VLOG_WARN("alias %s: member %s: no probe_source.ip on "
                           "bridge %s for its tcp probe; probing with ARP",
                           a->name, m->name, m->bridge);
@@ -600,10 +600,15 @@ engine_health_sync(struct engine *eng)
             }
             char *key = xasprintf("%s/%s", p->bridge, p->port);
             struct prober *owner = shash_find_data(&owners, key);
+            bool nd = prober_nd(p);
             bool tcp = p->probe.type == CFG_PROBE_TCP;
             p->owns_port = !owner;
+            p->port_arp = !nd;
+            p->port_nd = nd;
             p->port_tcp = tcp;
             if (owner) {
+                owner->port_arp |= !nd;
+                owner->port_nd |= nd;
                 owner->port_tcp |= tcp;
             } else {
                 shash_add(&owners, key, p);
@@ -700,26 +705,29 @@ prober_reply(struct prober *p, bool ok)
     prober_result(p, ok);
 }
 
+/* An answer to an address resolution probe (ARP or ND) for 'target' from
+ * 'mac' on 'port' of 'br': every prober of that target learns the MAC and,
+ * unless it probes over TCP, counts a success. */
 static void
-handle_arp(struct engine *eng, const struct bridge *br, const char *port,
-           const struct flow *flow)
+handle_resolution(struct engine *eng, const struct bridge *br,
+                  const char *port, const struct in6_addr *target,
+                  struct eth_addr mac)
 {
-    if (flow->nw_proto != ARP_OP_REPLY || eth_addr_is_multicast(flow->dl_src)
-        || !eth_addr_equals(flow->dl_src, flow->arp_sha)) {
-        eng->n_packet_ins_bad++;
-        return;
-    }
+    bool matched = false;
     struct prober *p;
-    HMAP_FOR_EACH_WITH_HASH (p, tnode,
-                             target_hash(br->name, port, flow->nw_src),
+    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(br->name, port, target),
                              &eng->probe_targets) {
         if (!strcmp(p->bridge, br->name) && !strcmp(p->port, port)
-            && p->ip == flow->nw_src) {
-            prober_learn_mac(p, flow->arp_sha);
+            && ipv6_addr_equals(&p->ip, target)) {
+            matched = true;
+            prober_learn_mac(p, mac);
             if (p->probe.type == CFG_PROBE_ARP) {
                 prober_reply(p, true);
             }
         }
+    }
+    if (!matched) {
+        eng->n_packet_ins_bad++; /* E.g. left over from an old config. */
     }
 }
 
@@ -740,12 +748,13 @@ handle_tcp(struct engine *eng, struct conn *conn, const char *port,
     uint16_t flags = ntohs(flow->tcp_flags);
     uint32_t ack = ntohl(get_16aligned_be32(&tcp->tcp_ack));
     bool matched = false;
+    struct in6_addr src = in6_addr_mapped_ipv4(flow->nw_src);
     struct prober *p;
-    HMAP_FOR_EACH_WITH_HASH (p, tnode,
-                             target_hash(br->name, port, flow->nw_src),
+    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(br->name, port, &src),
                              &eng->probe_targets) {
         if (strcmp(p->bridge, br->name) || strcmp(p->port, port)
-            || p->ip != flow->nw_src || p->probe.type != CFG_PROBE_TCP
+            || !ipv6_addr_equals(&p->ip, &src)
+            || p->probe.type != CFG_PROBE_TCP
             || ntohs(flow->tp_src) != p->probe.tcp_port
             || ntohs(flow->tp_dst) != p->tcp_sport || !(flags & TCP_ACK)
             || ack != p->tcp_seq + 1) {
@@ -757,8 +766,8 @@ handle_tcp(struct engine *eng, struct conn *conn, const char *port,
             struct dp_packet rst;
             uint64_t stub[128 / 8];
             dp_packet_use_stub(&rst, stub, sizeof stub);
-            compose_tcp(&rst, ps->mac, flow->dl_src, ps->ip4, p->ip,
-                        p->tcp_sport, p->probe.tcp_port, ack, 0, TCP_RST);
+            probepkt_tcp(&rst, ps->mac, flow->dl_src, ps->ip4, flow->nw_src,
+                         p->tcp_sport, p->probe.tcp_port, ack, 0, TCP_RST);
             engine_packet_out(ofswitch_chan(conn->sw), &rst, ofport);
             dp_packet_uninit(&rst);
             prober_reply(p, true);
@@ -810,14 +819,29 @@ engine_health_packet_in(struct conn *conn, const struct ofp_header *oh)
                     ofswitch_peer(conn->sw));
         return;
     }
+    const char *error = NULL;
+    struct in6_addr target;
+    struct eth_addr mac;
     if (flow.dl_type == htons(ETH_TYPE_ARP)) {
-        handle_arp(eng, conn->br, op->name, &flow);
+        ovs_be32 ip;
+        error = probepkt_arp_reply(&flow, ps->mac, &ip, &mac);
+        target = in6_addr_mapped_ipv4(ip);
+    } else if (flow.dl_type == htons(ETH_TYPE_IPV6)) {
+        error = probepkt_nd_reply(&pkt, &flow, ps->mac, &target, &mac);
     } else if (flow.dl_type == htons(ETH_TYPE_IP)
                && flow.nw_proto == IPPROTO_TCP) {
         handle_tcp(eng, conn, op->name, ofport, &flow, &pkt);
+        return;
     } else {
-        eng->n_packet_ins_bad++;
+        error = "neither ARP, ND nor TCP";
     }
+    if (error) {
+        eng->n_packet_ins_bad++;
+        VLOG_WARN_RL(&rl, "%s: bad probe reply from port %s: %s",
+                     conn->br->name, op->name, error);
+        return;
+    }
+    handle_resolution(eng, conn->br, op->name, &target, mac);
 }
 
 /* For flowgen and the API. */
@@ -855,9 +879,10 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
         return o;
     }
     long long now = engine_now_ms(eng);
-    json_object_set_new(
-        o, "type",
-        json_string(p->probe.type == CFG_PROBE_TCP ? "tcp" : "arp"));
+    json_object_set_new(o, "type",
+                        json_string(p->probe.type == CFG_PROBE_TCP ? "tcp"
+                                    : prober_nd(p)                 ? "nd"
+                                                                   : "arp"));
     json_object_set_new(o, "state",
                         json_string(health_state_name(p->h.state)));
     json_object_set_new(o, "reason", json_string(p->h.reason));
@@ -908,14 +933,18 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
 
 bool
 engine_probe_port_owner(const struct engine *eng, size_t alias, size_t member,
-                        bool *tcp, uint32_t *meter_id)
+                        struct flowgen_probe_port *pp)
 {
     const struct cfg_alias *a = &eng->cfg->aliases[alias];
     const struct prober *p
         = prober_find(eng, a->name, a->members[member].name);
     const struct probemeter *m
         = p ? engine_meter_find(eng, p->bridge, p->port) : NULL;
-    *tcp = p && p->port_tcp;
-    *meter_id = m ? m->id : 0;
+    *pp = (struct flowgen_probe_port){
+        .arp = p && p->port_arp,
+        .nd = p && p->port_nd,
+        .tcp = p && p->port_tcp,
+        .meter_id = m ? m->id : 0,
+    };
     return p && p->owns_port && m;
 }

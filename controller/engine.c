@@ -280,10 +280,10 @@ member_mac(void *eng_, size_t alias, size_t member, struct eth_addr *mac)
 }
 
 static bool
-probe_owner(void *eng_, size_t alias, size_t member, bool *tcp,
-            uint32_t *meter_id)
+probe_owner(void *eng_, size_t alias, size_t member,
+            struct flowgen_probe_port *port)
 {
-    return engine_probe_port_owner(eng_, alias, member, tcp, meter_id);
+    return engine_probe_port_owner(eng_, alias, member, port);
 }
 
 static bool

@@ -14,6 +14,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
 #include "packets.h"
+#include "probepkt.h"
 
 /* Priorities in the base table T (and T+1 for the ND second step). */
 enum {
@@ -514,13 +515,16 @@ flowgen_probes(const struct config *cfg, const char *bridge,
                struct flowgen_out *out)
 {
     const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
-    bool any = false;
+    bool any = false, nd = false;
 
-    for (size_t i = 0; i < cfg->n_aliases && !any; i++) {
+    for (size_t i = 0; i < cfg->n_aliases && !nd; i++) {
         const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t m = 0; m < a->n_members && !any; m++) {
-            any = (!strcmp(a->members[m].bridge, bridge)
-                   && config_member_probed(&a->members[m]));
+        for (size_t m = 0; m < a->n_members && !nd; m++) {
+            const struct cfg_member *mb = &a->members[m];
+            if (!strcmp(mb->bridge, bridge) && config_member_probed(mb)) {
+                any = true;
+                nd = mb->ip_is_v6;
+            }
         }
     }
     if (!any) {
@@ -548,6 +552,21 @@ flowgen_probes(const struct config *cfg, const char *bridge,
         fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
                 "ip,nw_dst=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
     }
+    if (nd) {
+        /* The link-local address ND probes come from. */
+        struct in6_addr lla;
+        char lla_s[INET6_ADDRSTRLEN];
+        probepkt_nd_source(ps->mac, &lla);
+        fg_format_ip6(&lla, lla_s);
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "icmp6,icmp_type=135,nd_target=%s,actions=drop", lla_s);
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "icmp6,icmp_type=136,nd_target=%s,actions=drop", lla_s);
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "ipv6,ipv6_src=%s,actions=drop", lla_s);
+        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
+                "ipv6,ipv6_dst=%s,actions=drop", lla_s);
+    }
 }
 
 /* The probe reply flows of the member ports this alias owns (see
@@ -560,22 +579,35 @@ fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
     const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
     char pmac[ETH_ADDR_STRLEN + 1];
     snprintf(pmac, sizeof pmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ps->mac));
+    struct in6_addr lla;
+    char lla_s[INET6_ADDRSTRLEN];
+    probepkt_nd_source(ps->mac, &lla);
+    fg_format_ip6(&lla, lla_s);
 
     for (size_t m = 0; m < c->alias->n_members; m++) {
         int64_t port = c->member_port[m];
-        bool tcp = false;
-        uint32_t meter = 0;
+        struct flowgen_probe_port pp;
         if (port < 0
-            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &tcp,
-                                     &meter)) {
+            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &pp)) {
             continue;
         }
-        FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                "in_port=%" PRId64
-                ",arp,dl_dst=%s,arp_op=2,actions=meter:%" PRIu32
-                ",controller(max_len=128)",
-                port, pmac, meter);
-        if (!tcp || !ps->has_ip) {
+        uint32_t meter = pp.meter_id;
+        if (pp.arp) {
+            FG_FLOW(c, c->table, FG_PRIO_PROBE,
+                    "in_port=%" PRId64
+                    ",arp,dl_dst=%s,arp_op=2,actions=meter:%" PRIu32
+                    ",controller(max_len=128)",
+                    port, pmac, meter);
+        }
+        if (pp.nd) {
+            /* The solicited NAs to the identity's link-local address. */
+            FG_FLOW(c, c->table, FG_PRIO_PROBE,
+                    "in_port=%" PRId64
+                    ",icmp6,dl_dst=%s,ipv6_dst=%s,icmp_type=136"
+                    ",actions=meter:%" PRIu32 ",controller(max_len=128)",
+                    port, pmac, lla_s, meter);
+        }
+        if (!pp.tcp || !ps->has_ip) {
             continue;
         }
         FG_FLOW(c, c->table, FG_PRIO_PROBE,

@@ -21,7 +21,7 @@
 
 /* Health probe settings (see docs/config.md, "probe"). */
 enum cfg_probe_type {
-    CFG_PROBE_ARP, /* Default. */
+    CFG_PROBE_ARP, /* Default: address resolution (ARP, or ND for IPv6). */
     CFG_PROBE_TCP,
     CFG_PROBE_NONE,
 };
@@ -167,7 +167,8 @@ const struct cfg_bridge *config_find_bridge(const struct config *,
 const struct cfg_probe_source *config_probe_source(const struct config *,
                                                    const char *bridge);
 
-/* Returns true if member 'm' is probed (type arp or tcp and an IPv4 "ip"). */
+/* Returns true if member 'm' is probed (type arp or tcp, and an "ip": ARP
+ * or TCP probes for IPv4, ND probes for IPv6). */
 bool config_member_probed(const struct cfg_member *m);
 
 /* Returns true if 'port' is an uplink of bridge 'bridge'. */

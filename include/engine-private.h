@@ -22,6 +22,7 @@ struct probemeter_plan;
 struct alias_state;
 struct eth_addr;
 struct ofp_header;
+struct flowgen_probe_port;
 struct flowtab;
 struct oflisten;
 struct oflisten_active;
@@ -165,9 +166,9 @@ void engine_health_packet_in(struct conn *, const struct ofp_header *);
 bool engine_member_mac(const struct engine *, size_t alias, size_t member,
                        struct eth_addr *);
 /* Does the member carry its port's probe reply flows (see
- * flowgen_opts.probe_owner)?  '*tcp', '*meter_id': as there. */
+ * flowgen_opts.probe_owner)?  '*port': as there. */
 bool engine_probe_port_owner(const struct engine *, size_t alias,
-                             size_t member, bool *tcp, uint32_t *meter_id);
+                             size_t member, struct flowgen_probe_port *port);
 json_t *engine_health_to_json(const struct engine *, size_t alias,
                               size_t member);
 

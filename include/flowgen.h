@@ -55,6 +55,15 @@ void flowgen_bridge(const struct config *cfg, const char *bridge,
                     struct alias_state *const *states,
                     struct flowgen_out *out);
 
+/* The probes of the members on one port (flowgen_opts.probe_owner). */
+struct flowgen_probe_port {
+    bool arp;          /* A member is probed with ARP (or TCP over IPv4). */
+    bool nd;           /* A member is probed with ND (an IPv6 ip). */
+    bool tcp;          /* A member is probed over TCP. */
+    uint32_t meter_id; /* The port's meter (probemeter.h), which the reply
+                        * flows go through. */
+};
+
 /* Optional inputs of flowgen_alias_ex(). */
 struct flowgen_opts {
     /* The MAC of member 'member' of alias 'alias' (learned by the health
@@ -65,11 +74,10 @@ struct flowgen_opts {
 
     /* Does member 'member' of alias 'alias' carry the probe reply flows of
      * its port (the first probed member on each port, in config order,
-     * does)?  '*tcp': a member on that port is probed over TCP.
-     * '*meter_id': the meter of that port (probemeter.h), which the flows
-     * go through.  NULL: no probe flows. */
-    bool (*probe_owner)(void *aux, size_t alias, size_t member, bool *tcp,
-                        uint32_t *meter_id);
+     * does)?  '*port' says which probes the port's members get and the
+     * port's meter.  NULL: no probe flows. */
+    bool (*probe_owner)(void *aux, size_t alias, size_t member,
+                        struct flowgen_probe_port *port);
     void *aux;
 
     /* What to generate: both (default), only the flows, or only the group
@@ -86,12 +94,12 @@ void flowgen_alias_ex(const struct config *, const char *bridge, size_t idx,
 
 /* The guard flows of the probe identity of 'bridge' (config_probe_source()),
  * with the base flow's cookie (id 0), when a member on 'bridge' is probed:
- * anything to or from the identity is dropped, except the replies from the
- * probed members' ports that flowgen_alias_ex() sends to vmacd through
- * each port's meter (with the cookie of the alias whose member owns the
- * port).  They
- * depend only on the config.  See flows/README.md, "Health
- * probes". */
+ * anything to or from the identity (its MAC, its IPv4 address, and its
+ * link-local IPv6 address when a member there is probed with ND) is
+ * dropped, except the replies from the probed members' ports that
+ * flowgen_alias_ex() sends to vmacd through each port's meter (with the
+ * cookie of the alias whose member owns the port).  They depend only on
+ * the config.  See flows/README.md, "Health probes". */
 void flowgen_probes(const struct config *, const char *bridge,
                     struct flowgen_out *);
 

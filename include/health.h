@@ -27,7 +27,7 @@
  *
  * A flap is a transition from UP (or UNKNOWN) to DOWN, whether the probes
  * or the link caused it.  A member that is not probed (probe type "none",
- * no IPv4 address) uses rise = fall = 1 with link events only: link up
+ * no address) uses rise = fall = 1 with link events only: link up
  * -> UP at once (unless HELD), link down -> DOWN.
  *
  * Drain is not a state here: a drained member keeps being probed, so that

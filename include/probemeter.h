@@ -13,9 +13,9 @@
  *
  * Rates.  A port's meter passes probe_source.rate_pps packets/s when that
  * is set.  Otherwise (0, automatic): 4 per probe interval (interval_ms) of
- * every member probed on the port (an ARP reply and a SYN-ACK per probe,
- * twice over), plus PROBEMETER_PORT_HEADROOM_PPS.  The meters of one
- * bridge together pass at most PROBEMETER_MAX_BRIDGE_PPS: automatic rates
+ * every member probed on the port (an ARP reply and a SYN-ACK, or an NA,
+ * per probe, twice over), plus PROBEMETER_PORT_HEADROOM_PPS.  The meters of
+ * one bridge together pass at most PROBEMETER_MAX_BRIDGE_PPS: automatic rates
  * beyond it are scaled down in proportion (the config refuses an explicit
  * rate_pps that does not fit).
  */

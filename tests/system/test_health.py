@@ -6,6 +6,7 @@ is no iptables/nft or sch_netem on the test machines, so this is how a hang
 is made without touching the link.
 """
 
+import ipaddress
 import json
 import math
 import os
@@ -16,11 +17,12 @@ import time
 
 from sandbox import wait_until
 from topo import make_topo  # noqa: F401  (pytest fixture)
-from topo import ALIAS, ALIAS4, HOSTS, SERVICE_PORT
+from topo import ALIAS, ALIAS4, HOSTS, MEMBERS, SERVICE_PORT
 from vmacd import SLOW
 
 PROBE_MAC = "02:76:6d:61:63:70"     # vmacd's default probe identity.
 PROBE_IP = "192.0.2.250"
+PROBE_LLA = "fe80::76:6dff:fe61:6370"  # Its link-local address (ND probes).
 
 
 def member(t, name):
@@ -162,6 +164,17 @@ def test_tcp_probe_service_stops_and_restarts(make_topo):
     t.vmacd.check_logs()
 
 
+
+def change_mac_and_follow(t, name, new_mac="02:00:00:00:01:11"):
+    """Gives 'name''s eth0 another MAC: vmacd learns it from the probe
+    replies and the group follows; traffic still reaches 'name'."""
+    t.sb.host_exec(name, "ip", "link", "set", "eth0", "address", new_mac)
+    wait_until(lambda: member(t, name)["probe_state"]["mac"] == new_mac,
+               5 * SLOW, 0.05, "new MAC learned")
+    t.wait_answer(name)
+    assert member(t, name)["probe_state"]["mac_changes"] == 1
+    assert new_mac in t.sb.ofctl("dump-groups", "br0")
+
 def test_mac_learned_and_follows_change(make_topo):
     t = make_topo(start=False)
     for m in t.config["aliases"][0]["members"]:
@@ -170,14 +183,7 @@ def test_mac_learned_and_follows_change(make_topo):
     assert member(t, "m1")["probe_state"]["mac"] == HOSTS["m1"][1]
     t.wait_answer("m1")
     # m1's interface gets another MAC: traffic follows.
-    new_mac = "02:00:00:00:01:11"
-    t.sb.host_exec("m1", "ip", "link", "set", "eth0", "address", new_mac)
-    wait_until(lambda: member(t, "m1")["probe_state"]["mac"] == new_mac,
-               5 * SLOW, 0.05, "new MAC learned")
-    t.wait_answer("m1")
-    assert member(t, "m1")["probe_state"]["mac_changes"] == 1
-    flows = t.sb.ofctl("dump-groups", "br0")
-    assert new_mac in flows
+    change_mac_and_follow(t, "m1")
     t.vmacd.check_logs()
 
 
@@ -512,3 +518,150 @@ def test_busy_vmacd_does_not_take_its_own_delay_for_silence(make_topo):
     assert t.alias()["master"] == "m1"
     assert counts(t, "state") == {"m1": "up", "m2": "up", "m3": "up"}
     t.vmacd.check_logs()
+
+
+def nd_reply_meter(t, name):
+    """The meter of the ND probe reply flow of member 'name''s port."""
+    flows = t.sb.ofctl("dump-flows", "--no-stats", "br0",
+                       "icmp6,in_port=%d,dl_dst=%s,icmp_type=136"
+                       % (ofport(t, HOSTS[name][0]), PROBE_MAC))
+    assert "ipv6_dst=%s" % PROBE_LLA in flows, flows
+    found = re.findall(r"actions=meter:(\d+),CONTROLLER", flows)
+    assert len(found) == 1, flows
+    return int(found[0])
+
+
+def probe_traffic(frames):
+    """The frames among 'frames' that belong to the health probes: from or
+    to the probe MAC, NAs for a member's address or the probe's link-local
+    address, NSes for them other than a member's own duplicate address
+    detection (source ::)."""
+    from scapy.layers.inet6 import IPv6, ICMPv6ND_NA, ICMPv6ND_NS
+    from scapy.layers.l2 import Ether
+    addrs = {ipaddress.ip_address(a)
+             for a in [HOSTS[m][3] for m in MEMBERS] + [PROBE_LLA]}
+    found = []
+    for f in frames:
+        if Ether in f and PROBE_MAC in (f[Ether].src.lower(),
+                                        f[Ether].dst.lower()):
+            found.append(f)
+        elif (ICMPv6ND_NA in f
+              and ipaddress.ip_address(f[ICMPv6ND_NA].tgt) in addrs):
+            found.append(f)
+        elif (ICMPv6ND_NS in f
+              and ipaddress.ip_address(f[ICMPv6ND_NS].tgt) in addrs
+              and not ipaddress.ip_address(f[IPv6].src).is_unspecified):
+            found.append(f)
+    return found
+
+
+def ip6_addrs(t, name):
+    """'ip -6 addr show dev eth0' in 'name''s namespace."""
+    return t.sb.host_exec(name, "ip", "-6", "addr", "show", "dev",
+                          "eth0").stdout
+
+
+def test_nd_probes_ipv6_members(make_topo):
+    """Members whose ip is IPv6 are probed with Neighbor Solicitations: they
+    come up, their MACs are learned from the NAs (and followed), a master
+    that stops answering for its address fails over within fall x interval
+    + timeout, and comes back when the address returns, even while its
+    duplicate address detection runs (probes in the DAD form would make it
+    give the address up).  No probe traffic reaches the client."""
+    interval, timeout, fall = int(20 * SLOW), int(10 * SLOW), 3
+    t = make_topo(start=False, probe={"interval_ms": interval,
+                                      "timeout_ms": timeout, "fall": fall,
+                                      "rise": 3})
+    for m in t.config["aliases"][0]["members"]:
+        m["ip"] = HOSTS[m["name"]][3]
+        del m["mac"]                # Learned from the NAs.
+    t.start()
+    cap = t.capture("c1", "icmp6 or ether host %s" % PROBE_MAC)
+
+    for name in MEMBERS:
+        wait_probe_state(t, name, "up")
+    ids = {"m1": 30317, "m2": 30318, "m3": 30319}
+    for name, st in probe_states(t).items():
+        assert st["type"] == "nd" and st["replies"] > 0, (name, st)
+        assert st["last_rtt_ms"] is not None, (name, st)
+        assert st["mac"] == HOSTS[name][1] and st["mac_learned"], (name, st)
+        assert st["meter_id"] == ids[name] == nd_reply_meter(t, name)
+    # No ARP reply flow on ports with IPv6 members only.
+    flows = t.sb.ofctl("dump-flows", "--no-stats", "br0",
+                       "arp,dl_dst=%s,arp_op=2" % PROBE_MAC)
+    assert "arp_op=2" not in flows, flows
+    t.wait_answer("m1")
+    # The member keeps a neighbour entry for the probe's link-local
+    # address (refreshed by every probe).
+    wait_until(lambda: (t.neigh("m2", PROBE_LLA) or {}).get("lladdr")
+               == PROBE_MAC, 2 * SLOW, 0.01, "m2's entry for the probe")
+
+    # m1's interface gets another MAC: learned from the NAs, traffic
+    # follows.
+    change_mac_and_follow(t, "m1")
+
+    # m1 loses its address: it stops answering the probes (it still
+    # serves IPv4, so the client sees no gap: measure from the removal to
+    # m2's first answer).
+    prober = t.prober(interval=0.001)
+    time.sleep(0.3)
+    t.sb.host_exec("m1", "ip", "-6", "addr", "del", HOSTS["m1"][3] + "/64",
+                   "dev", "eth0")
+    removed = time.monotonic()
+    t.wait_settled("m2", timeout=5)
+    time.sleep(0.3)
+    res = prober.stop()
+    first = res.first_answer_after("m2", removed - 1)
+    assert first is not None, "m2 never answered"
+    # The address may go right after a good probe: up to fall intervals
+    # plus one timeout (and a flow commit).
+    took_ms = (first - removed) * 1000
+    budget_ms = fall * interval + timeout + 10 + 10 * (SLOW - 1) * 100
+    print("IPv6 master lost its address: failover %.1f ms after" % took_ms)
+    assert took_ms <= budget_ms, "%.1f ms > %d ms" % (took_ms, budget_ms)
+    st = member(t, "m1")["probe_state"]
+    assert st["state"] == "down" and st["timeouts"] >= fall, st
+
+    # The address comes back with duplicate address detection: tentative
+    # for a second or two while probed every 20 ms; then m1 answers again
+    # and takes over (preempt).
+    t.sb.host_exec("m1", "sysctl", "-q", "-w",
+                   "net.ipv6.conf.eth0.accept_dad=1")
+    t.sb.host_exec("m1", "ip", "-6", "addr", "add", HOSTS["m1"][3] + "/64",
+                   "dev", "eth0")
+    assert "tentative" in ip6_addrs(t, "m1")
+    wait_probe_state(t, "m1", "up", timeout=10)
+    addrs = ip6_addrs(t, "m1")
+    assert HOSTS["m1"][3] in addrs and "dadfailed" not in addrs, addrs
+    assert "tentative" not in addrs, addrs
+    t.wait_settled("m1", timeout=5)
+    t.wait_answer("m1")
+
+    frames = cap.stop()
+    bad = probe_traffic(frames)
+    assert not bad, "probe traffic seen on c1: %r" % bad[:3]
+    t.vmacd.check_logs()
+
+
+def test_tcp_probe_of_ipv6_member_falls_back_to_nd(make_topo):
+    """TCP probes are IPv4 only: a tcp member whose ip is IPv6 is probed
+    with ND, with a warning; the others keep their TCP probes."""
+    t = tcp_topo_ip6(make_topo)
+    wait_probe_state(t, "m1", "up")
+    wait_probe_state(t, "m2", "up")
+    assert member(t, "m1")["probe_state"]["type"] == "tcp"
+    st = member(t, "m2")["probe_state"]
+    assert st["type"] == "nd" and st["replies"] > 0, st
+    warning = (r"alias web: member m2: tcp probes need an IPv4 ip; probing "
+               r"its IPv6 ip with ND")
+    assert len(re.findall(warning, t.vmacd.log_text())) == 1
+    t.vmacd.check_logs(allowed=[warning])
+
+
+def tcp_topo_ip6(make_topo):
+    t = make_topo(start=False, probe={"type": "tcp", "port": SERVICE_PORT,
+                                      "interval_ms": int(50 * SLOW)})
+    t.config["bridges"][0]["probe_source"] = {"ip": PROBE_IP}
+    t.config["aliases"][0]["members"][1]["ip"] = HOSTS["m2"][3]
+    t.start()
+    return t

@@ -634,6 +634,94 @@ test_deterministic(void **state OVS_UNUSED)
     fixture_destroy(&f2);
 }
 
+#define PMAC "02:76:6d:61:63:70"
+#define PLLA "fe80::76:6dff:fe61:6370" /* PMAC's link-local address. */
+
+/* As the engine does for one member per port: the port's probes follow
+ * the member's address, meter 100 + member index. */
+static bool
+probe_owner(void *aux, size_t alias, size_t member,
+            struct flowgen_probe_port *port)
+{
+    const struct config *cfg = aux;
+    const struct cfg_member *m = &cfg->aliases[alias].members[member];
+    *port = (struct flowgen_probe_port){
+        .arp = !m->ip_is_v6,
+        .nd = m->ip_is_v6,
+        .meter_id = 100 + member,
+    };
+    return config_member_probed(m);
+}
+
+/* A member whose ip is IPv6 is probed with ND: the probe identity's guard
+ * flows include its link-local address, and the member's port sends the
+ * solicited NAs to that address to vmacd, through the port's meter. */
+static void
+test_probe_flows_ipv6(void **state OVS_UNUSED)
+{
+    struct fixture f;
+    struct flowgen_out out;
+    struct svec probe = SVEC_EMPTY_INITIALIZER;
+
+    fixture_init(&f);
+    f.bridges[0].probe_source.mac = mac(PMAC);
+    struct cfg_member *m1 = &f.web_members[0], *m2 = &f.web_members[1];
+    m1->has_ip = m1->ip_is_v6 = true;
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8::11", &m1->ip6), 1);
+    m2->has_ip = true;
+    m2->ip4 = inet_addr("192.0.2.12");
+    m2->probe.type = CFG_PROBE_NONE;
+
+    /* m1 alone is probed (it was not, with an IPv6 ip, before ND probes):
+     * the guard flows are there. */
+    assert_true(config_member_probed(m1));
+    assert_false(config_member_probed(m2));
+    flowgen_out_init(&out);
+    flowgen_probes(&f.cfg, "br0", &out);
+#define PFLOW(REST) "table=0,priority=415,cookie=0x766d616300000000," REST
+    static const char *const guards[] = {
+        PFLOW("dl_dst=" PMAC ",actions=drop"),
+        PFLOW("dl_src=" PMAC ",actions=drop"),
+        PFLOW("icmp6,icmp_type=135,nd_target=" PLLA ",actions=drop"),
+        PFLOW("icmp6,icmp_type=136,nd_target=" PLLA ",actions=drop"),
+        PFLOW("ipv6,ipv6_src=" PLLA ",actions=drop"),
+        PFLOW("ipv6,ipv6_dst=" PLLA ",actions=drop"),
+    };
+#undef PFLOW
+    assert_lines(&out.flows, guards, ARRAY_SIZE(guards));
+    assert_parses(&out);
+    flowgen_out_destroy(&out);
+
+    /* m2 probed with ARP too: one reply flow per port, each for its
+     * member's probes. */
+    m2->probe.type = CFG_PROBE_ARP;
+    struct flowgen_opts opts = { .probe_owner = probe_owner, .aux = &f.cfg };
+    flowgen_out_init(&out);
+    flowgen_alias_ex(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &opts, &out);
+    grep(&out.flows, "priority=420,", &probe);
+    static const char *const replies[] = {
+        FLOW(420, "in_port=1,icmp6,dl_dst=" PMAC ",ipv6_dst=" PLLA
+                  ",icmp_type=136,actions=meter:100,"
+                  "controller(max_len=128)"),
+        FLOW(420, "in_port=2,arp,dl_dst=" PMAC ",arp_op=2,actions=meter:101,"
+                  "controller(max_len=128)"),
+    };
+    assert_lines(&probe, replies, ARRAY_SIZE(replies));
+    assert_parses(&out);
+    svec_destroy(&probe);
+    flowgen_out_destroy(&out);
+
+    /* Only the member ports' own flows, nothing else changes. */
+    flowgen_out_init(&out);
+    flowgen_alias(&f.cfg, "br0", 0, lookup, NULL, f.states[0], &out);
+    struct svec web = SVEC_EMPTY_INITIALIZER;
+    grep(&out.flows, C, &web);
+    assert_lines(&web, web_flows, ARRAY_SIZE(web_flows));
+    svec_destroy(&web);
+    flowgen_out_destroy(&out);
+    fixture_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -647,6 +735,7 @@ main(void)
         cmocka_unit_test(test_flows_and_group_apart),
         cmocka_unit_test(test_next_table),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_probe_flows_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

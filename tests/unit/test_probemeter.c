@@ -264,15 +264,15 @@ struct owner_aux {
 /* As the engine does: the first member probed on a port owns its flows,
  * which go through the port's meter. */
 static bool
-probe_owner(void *aux_, size_t alias, size_t member, bool *tcp,
-            uint32_t *meter_id)
+probe_owner(void *aux_, size_t alias, size_t member,
+            struct flowgen_probe_port *port)
 {
     const struct owner_aux *aux = aux_;
     const struct cfg_member *m = &aux->cfg->aliases[alias].members[member];
     const struct probemeter *pm
         = probemeter_find(aux->plan, m->bridge, m->port);
-    *tcp = false;
-    *meter_id = pm ? pm->id : 0;
+    *port = (struct flowgen_probe_port){ .arp = true,
+                                         .meter_id = pm ? pm->id : 0 };
     return pm && pm->alias_idx == alias && pm->member_idx == member;
 }
 
