@@ -155,6 +155,7 @@ get_status(struct api_request *req, void *eng_)
     json_object_set_new(counts, "connections", json_integer(n_conns));
     json_object_set_new(counts, "aliases", json_integer(eng->cfg->n_aliases));
     json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "probes", engine_health_status_json(eng));
     json_object_set_new(o, "scheduling", procsched_to_json());
     api_reply(req, 200, o);
 }

@@ -865,6 +865,36 @@ engine_member_mac(const struct engine *eng, size_t alias, size_t member,
 }
 
 json_t *
+engine_health_status_json(const struct engine *eng)
+{
+    uint64_t hist[N_LATE_BUCKETS] = { 0 };
+    uint64_t sent = 0, replies = 0, timeouts = 0;
+    double late_max = 0;
+    const struct prober *p;
+    HMAP_FOR_EACH (p, node, &eng->probers) {
+        for (size_t b = 0; b < N_LATE_BUCKETS; b++) {
+            hist[b] += p->late_hist[b];
+        }
+        sent += p->n_sent;
+        replies += p->n_replies;
+        timeouts += p->n_timeouts;
+        late_max = MAX(late_max, p->late_max_ms);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "probers", json_integer(hmap_count(&eng->probers)));
+    json_object_set_new(o, "sent", json_integer(sent));
+    json_object_set_new(o, "replies", json_integer(replies));
+    json_object_set_new(o, "timeouts", json_integer(timeouts));
+    json_object_set_new(o, "send_late_max_ms", json_real(late_max));
+    json_t *h = json_object();
+    for (size_t b = 0; b < N_LATE_BUCKETS; b++) {
+        json_object_set_new(h, late_bucket_names[b], json_integer(hist[b]));
+    }
+    json_object_set_new(o, "send_late_histogram", h);
+    return o;
+}
+
+json_t *
 engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
 {
     const struct cfg_alias *a = &eng->cfg->aliases[alias];

@@ -169,6 +169,9 @@ bool engine_member_mac(const struct engine *, size_t alias, size_t member,
  * flowgen_opts.probe_owner)?  '*port': as there. */
 bool engine_probe_port_owner(const struct engine *, size_t alias,
                              size_t member, struct flowgen_probe_port *port);
+/* All probers together, for GET /v1/status: counts and the send-lateness
+ * histogram (cheap: no per-member objects). */
+json_t *engine_health_status_json(const struct engine *);
 json_t *engine_health_to_json(const struct engine *, size_t alias,
                               size_t member);
 

@@ -127,6 +127,25 @@ def test_realtime_priority_and_mlockall(make_topo):
     t.vmacd.check_logs()
 
 
+def test_status_sums_every_prober(make_topo):
+    t = make_topo()
+    wait_probe_state(t, "m3", "up")
+    before = {m["name"]: m["probe_state"] for m in t.alias()["members"]}
+    probes = t.vmacd.api("GET", "/v1/status")[1]["probes"]
+    after = {m["name"]: m["probe_state"] for m in t.alias()["members"]}
+    assert probes["probers"] == 3
+    for key in ("sent", "replies", "timeouts"):
+        assert (sum(p[key] for p in before.values()) <= probes[key]
+                <= sum(p[key] for p in after.values())), key
+    hist = probes["send_late_histogram"]
+    assert set(hist) == set(after["m1"]["send_late_histogram"])
+    for k in hist:
+        assert (sum(p["send_late_histogram"][k] for p in before.values())
+                <= hist[k] <= sum(p["send_late_histogram"][k]
+                                  for p in after.values())), k
+    assert sum(hist.values()) >= probes["sent"] > 0
+
+
 def tcp_topo(make_topo, **kw):
     # Slower probes under valgrind, which cannot keep up with 50 ms.
     t = make_topo(start=False, probe={"type": "tcp", "port": SERVICE_PORT,
