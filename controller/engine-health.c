@@ -640,9 +640,17 @@ engine_health_ports(struct engine *eng, const struct bridge *br)
             /* Lost connection: no verdict either way; keep the state. */
             continue;
         }
+        /* The link also decides whether a DOWN member is usable (see
+         * prober_usable()): a member whose link returns stays out until
+         * 'rise' probes are answered, even when its state does not
+         * change. */
         enum health_state old = p->h.state;
-        if (health_link(&p->h, up, now)) {
-            prober_changed(p, old, p->h.reason);
+        bool was_usable = prober_usable(p);
+        if (health_link(&p->h, up, now) || prober_usable(p) != was_usable) {
+            prober_changed(p, old,
+                           old != p->h.state ? p->h.reason
+                           : up              ? "link up"
+                                             : "link down");
         }
         if (!up) {
             ev_timer_stop(eng->loop, &p->timeout);

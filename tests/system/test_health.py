@@ -146,6 +146,28 @@ def test_status_sums_every_prober(make_topo):
     assert sum(hist.values()) >= probes["sent"] > 0
 
 
+def test_member_back_from_link_down_waits_for_rise(make_topo):
+    """A probed member whose link returns is back only after 'rise'
+    answered probes: if it came back hung, it never gets the traffic."""
+    t = make_topo(probe={"type": "arp", "interval_ms": int(50 * SLOW),
+                         "fall": 3, "rise": 3})
+    wait_probe_state(t, "m1", "up")
+    t.sb.link("m1-p", False)
+    t.wait_settled("m2", timeout=5)
+    hang(t, "m1")
+    t.sb.link("m1-p", True)
+    end = time.monotonic() + 1.0 * SLOW
+    while time.monotonic() < end:
+        a = t.alias()
+        assert a["master"] == "m2", a["master"]
+        time.sleep(0.02)
+    assert member(t, "m1")["probe_state"]["state"] == "down"
+    hang(t, "m1", False)
+    wait_probe_state(t, "m1", "up")
+    t.wait_settled("m1", timeout=5)
+    t.vmacd.check_logs()
+
+
 def tcp_topo(make_topo, **kw):
     # Slower probes under valgrind, which cannot keep up with 50 ms.
     t = make_topo(start=False, probe={"type": "tcp", "port": SERVICE_PORT,
