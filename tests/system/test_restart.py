@@ -354,6 +354,12 @@ def test_bridge_recreated_flows_follow_port_names(make_topo):
                and t.bridge()["connected"], DEADLINE, 0.05,
                "br0 connected with the new datapath id")
     t.wait_settled("m1", timeout=DEADLINE)
+    # The ports went away with the bridge: each member is back in the
+    # group once 'rise' probes on its new port are answered.
+    wait_until(lambda: all(m["state"] == "up"
+                           for m in t.alias()["members"]), DEADLINE, 0.05,
+               "all members up again")
+    t.wait_settled("m1", timeout=DEADLINE)
     flows, groups = assert_switch_matches_api(t)
     n = new_numbers
     members = {n[HOSTS[m][0]] for m in ("m1", "m2", "m3")}
