@@ -757,6 +757,14 @@ def fmt_summary(s):
     return txt
 
 
+def bucket_text(name):
+    """"lt_0.5ms" -> "< 0.5 ms", "ge_20ms" -> ">= 20 ms"."""
+    if not name:
+        return "-"
+    op, ms = name.split("_", 1)
+    return "%s %s ms" % ("<" if op == "lt" else ">=", ms[:-2])
+
+
 def render_table(res):
     L = []
     fo = res.get("failover", {})
@@ -925,8 +933,9 @@ def render_table(res):
                         if k.startswith("ge_") or float(
                             k.split("_")[1][:-2]) > 2)
             L.append("| %s | %d | %s | %s | %d | %d | %d |"
-                     % (label, r["window_sends"], r["window_p99_bucket"],
-                        r["window_worst_bucket"], over2,
+                     % (label, r["window_sends"],
+                        bucket_text(r["window_p99_bucket"]),
+                        bucket_text(r["window_worst_bucket"]), over2,
                         r["window_timeouts"], r["members_down"]))
         L.append("")
     if res.get("keepalived_version"):
