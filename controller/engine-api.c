@@ -88,7 +88,7 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
 }
 
 json_t *
-engine_alias_to_json(const struct engine *eng, size_t idx)
+engine_alias_to_json(struct engine *eng, size_t idx)
 {
     const struct cfg_alias *a = &eng->cfg->aliases[idx];
     const struct alias_state *st = eng->states[idx];
@@ -96,6 +96,7 @@ engine_alias_to_json(const struct engine *eng, size_t idx)
     int master = alias_state_master(st);
 
     json_t *o = config_alias_to_json(a);
+    engine_health_yield(eng);
     json_object_set_new(o, "master",
                         master >= 0 ? json_string(a->members[master].name)
                                     : json_null());
@@ -117,6 +118,8 @@ engine_alias_to_json(const struct engine *eng, size_t idx)
         json_object_set_new(mj, "master", json_boolean((int) i == master));
         json_object_set_new(mj, "probe_state",
                             engine_health_to_json(eng, idx, i));
+        /* About 10 us per member: let due probes leave meanwhile. */
+        engine_health_yield(eng);
     }
     return o;
 }
@@ -258,8 +261,11 @@ get_alias(struct api_request *req, void *eng_)
     if (idx >= 0) {
         char etag[CFGEDIT_ETAG_LEN];
         cfgedit_alias_etag(&eng->cfg->aliases[idx], etag);
+        engine_health_yield(eng);
         api_reply_header(req, "ETag", etag);
-        api_reply(req, 200, engine_alias_to_json(eng, idx));
+        json_t *body = engine_alias_to_json(eng, idx);
+        engine_health_yield(eng);
+        api_reply(req, 200, body);
     }
 }
 

@@ -359,6 +359,10 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     p->outstanding = true;
     p->sent_at = ev_time();
     if (p->probe.timeout_ms < p->probe.interval_ms) {
+        /* libev times relative timers from the loop's cached time, which
+         * is as old as this loop iteration (older still if the process
+         * was stopped meanwhile): the timeout counts from now. */
+        ev_now_update(loop);
         ev_timer_set(&p->timeout, p->probe.timeout_ms / 1000.0, 0.);
         ev_timer_start(loop, &p->timeout);
     }
@@ -870,6 +874,21 @@ engine_member_mac(const struct engine *eng, size_t alias, size_t member,
     }
     *mac = m->mac;
     return m->has_mac;
+}
+
+/* A prober may send during engine_health_yield() only if its previous
+ * probe is answered: the verdict on an unanswered one (reading pending
+ * input, feeding the state machine) is left to the loop. */
+static bool
+prober_ready(const struct probesched_entry *e)
+{
+    return !CONTAINER_OF(e, struct prober, send)->outstanding;
+}
+
+void
+engine_health_yield(struct engine *eng)
+{
+    probesched_run_due(eng->probesched, prober_ready);
 }
 
 json_t *

@@ -62,24 +62,18 @@ arm(struct probesched *s)
     s->armed_ns = due;
 }
 
-static void
-sched_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
+/* Runs the entries due now, each at most once (an entry is re-queued for
+ * its next period before its callback runs), in due order; with 'ready',
+ * stops at the first entry it declines.  Returns the callbacks run. */
+static size_t
+run_due(struct probesched *s, probesched_ready_func *ready)
 {
-    struct probesched *s = CONTAINER_OF(w, struct probesched, io);
-    uint64_t expirations;
-    if (read(s->fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
-        VLOG_ERR("timerfd read: %s", ovs_strerror(errno));
-    }
-    s->armed_ns = 0;
-
-    /* Everything due now, each at most once per wake-up: an entry is
-     * re-queued (for its next period) before its callback runs. */
     uint64_t now = probesched_now_ns();
-    size_t budget = heap_count(&s->heap);
+    size_t budget = heap_count(&s->heap), n = 0;
     while (budget-- && !heap_is_empty(&s->heap)) {
         struct probesched_entry *e
             = CONTAINER_OF(heap_max(&s->heap), struct probesched_entry, node);
-        if (e->due_ns > now) {
+        if (e->due_ns > now || (ready && !ready(e))) {
             break;
         }
         int64_t late = now - e->due_ns;
@@ -89,9 +83,39 @@ sched_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
         }
         heap_change(&s->heap, &e->node, priority(e->due_ns));
         e->cb(e, late);
+        n++;
         now = probesched_now_ns();
     }
+    return n;
+}
+
+static void
+sched_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
+{
+    struct probesched *s = CONTAINER_OF(w, struct probesched, io);
+    uint64_t expirations;
+    if (read(s->fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
+        VLOG_ERR("timerfd read: %s", ovs_strerror(errno));
+    }
+    s->armed_ns = 0;
+    run_due(s, NULL);
     arm(s);
+}
+
+size_t
+probesched_run_due(struct probesched *s, probesched_ready_func *ready)
+{
+    if (!s || heap_is_empty(&s->heap)) {
+        return 0;
+    }
+    const struct probesched_entry *first
+        = CONTAINER_OF(heap_max(&s->heap), struct probesched_entry, node);
+    if (first->due_ns > probesched_now_ns()) {
+        return 0;
+    }
+    size_t n = run_due(s, ready);
+    arm(s);
+    return n;
 }
 
 struct probesched *

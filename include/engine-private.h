@@ -169,6 +169,11 @@ bool engine_member_mac(const struct engine *, size_t alias, size_t member,
  * flowgen_opts.probe_owner)?  '*port': as there. */
 bool engine_probe_port_owner(const struct engine *, size_t alias,
                              size_t member, struct flowgen_probe_port *port);
+/* Sends the probes that are due now (only those whose previous probe was
+ * answered), for code that holds the loop for milliseconds: building a
+ * large API reply calls it between members.  Sending is all it does: no
+ * health verdict, no change to the alias model. */
+void engine_health_yield(struct engine *);
 /* All probers together, for GET /v1/status: counts and the send-lateness
  * histogram (cheap: no per-member objects). */
 json_t *engine_health_status_json(const struct engine *);
@@ -200,7 +205,7 @@ engine_meter_find(const struct engine *, const char *bridge, const char *port);
 
 /* engine-api.c */
 void engine_api_routes(struct engine *, struct api *);
-json_t *engine_alias_to_json(const struct engine *, size_t idx);
+json_t *engine_alias_to_json(struct engine *, size_t idx);
 
 /* engine-write.c: the API's writes, persistence, and waiting for the
  * switches to apply a generation. */

@@ -15,6 +15,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "heap.h"
@@ -45,6 +46,15 @@ void probesched_start(struct probesched *, struct probesched_entry *e,
                       probesched_func *cb);
 /* Stops 'e' (no-op if it is not active). */
 void probesched_stop(struct probesched *, struct probesched_entry *e);
+
+/* Runs, right now, the entries that are due, in due order, then re-arms
+ * the timerfd; with 'ready' (may be NULL), stops at the first due entry
+ * for which it returns false (that one stays due for the loop).  For code
+ * that holds the loop for milliseconds (building a large API reply), so
+ * that probes falling due meanwhile still leave on time.  NULL-safe.
+ * Returns the number of callbacks run. */
+typedef bool probesched_ready_func(const struct probesched_entry *);
+size_t probesched_run_due(struct probesched *, probesched_ready_func *ready);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t probesched_now_ns(void);

@@ -543,7 +543,6 @@ def test_busy_vmacd_does_not_take_its_own_delay_for_silence(make_topo):
         wait_probe_state(t, "m1", "up")
         timeouts0, replies0 = counts(t, "timeouts"), counts(t, "replies")
         pid = t.vmacd.pid
-        t_loop = time.monotonic()
         for i in range(100):
             os.kill(pid, signal.SIGSTOP)
             time.sleep(0.04)
@@ -551,12 +550,13 @@ def test_busy_vmacd_does_not_take_its_own_delay_for_silence(make_topo):
             time.sleep(0.011 + (i % 7) * 0.003)
         time.sleep(0.2)
         timeouts1, replies1 = counts(t, "timeouts"), counts(t, "replies")
-        expected = (time.monotonic() - t_loop) / (0.02 * SLOW)
     finally:
         slow.kill()
         slow.wait()
-    assert all(replies1[n] - replies0[n] > expected / 2
-               for n in replies0), (expected, replies0, replies1)
+    # At least one answered probe per stop/continue cycle (vmacd sends
+    # nothing while stopped; valgrind probes 10 times less often).
+    assert all(replies1[n] - replies0[n] > 50 / SLOW
+               for n in replies0), (replies0, replies1)
     missed = {n: timeouts1[n] - timeouts0[n] for n in timeouts0}
     assert max(missed.values()) <= 3, missed
     assert t.alias()["master"] == "m1"

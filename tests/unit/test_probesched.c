@@ -2,6 +2,7 @@
  * loop. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,11 +79,66 @@ test_periodic(void **state)
     ev_loop_destroy(loop);
 }
 
+/* Entries with calls >= 1 decline in not_twice(). */
+static bool
+not_twice(const struct probesched_entry *e)
+{
+    return CONTAINER_OF(e, struct counter, e)->calls < 1;
+}
+
+static void
+busy_wait_ns(uint64_t ns)
+{
+    uint64_t end = probesched_now_ns() + ns;
+    while (probesched_now_ns() < end) {
+        continue;
+    }
+}
+
+static void
+test_run_due_without_the_loop(void **state)
+{
+    (void) state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    char *error;
+    struct probesched *s = probesched_create(loop, &error);
+    assert_non_null(s);
+    assert_int_equal(probesched_run_due(NULL, NULL), 0);
+
+    /* Nothing due yet: nothing runs. */
+    struct counter a = { .s = s }, b = { .s = s }, c = { .s = s };
+    probesched_start(s, &a.e, 1000000, 100000000, count_cb);  /* 1 ms. */
+    probesched_start(s, &b.e, 2000000, 100000000, count_cb);  /* 2 ms. */
+    probesched_start(s, &c.e, 50000000, 100000000, count_cb); /* 50 ms. */
+    assert_int_equal(probesched_run_due(s, NULL), 0);
+
+    /* While the loop is held: the due ones run, in order, once each; the
+     * one due later does not. */
+    busy_wait_ns(3000000);
+    assert_int_equal(probesched_run_due(s, NULL), 2);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_true(a.last_ns <= b.last_ns);
+    assert_int_equal(c.calls, 0);
+    assert_int_equal(probesched_run_due(s, NULL), 0);
+
+    /* 'ready' declines: that entry stays due and runs from the loop. */
+    probesched_start(s, &a.e, 0, 100000000, count_cb);
+    assert_int_equal(probesched_run_due(s, not_twice), 0);
+    assert_int_equal(a.calls, 1);
+    run_for(loop, 0.01);
+    assert_int_equal(a.calls, 2);
+
+    probesched_destroy(s);
+    ev_loop_destroy(loop);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_periodic),
+        cmocka_unit_test(test_run_due_without_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
