@@ -241,8 +241,8 @@ get_aliases(struct api_request *req, void *eng_)
     api_reply(req, 200, json_pack("{s:o}", "aliases", a));
 }
 
-static int
-alias_or_404(struct engine *eng, struct api_request *req)
+int
+engine_alias_or_404(struct engine *eng, struct api_request *req)
 {
     const char *name = api_request_param(req, "name");
     int idx = engine_alias_index(eng, name);
@@ -257,7 +257,7 @@ static void
 get_alias(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
     if (idx >= 0) {
         char etag[CFGEDIT_ETAG_LEN];
         cfgedit_alias_etag(&eng->cfg->aliases[idx], etag);
@@ -273,7 +273,7 @@ static void
 post_announce(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
     if (idx < 0) {
         return;
     }

@@ -267,19 +267,6 @@ check_config_file(struct engine *eng, struct api_request *req)
     return true;
 }
 
-/* Returns the index of the alias named by the path, or replies 404. */
-static int
-alias_or_404(struct engine *eng, struct api_request *req)
-{
-    const char *name = api_request_param(req, "name");
-    int idx = engine_alias_index(eng, name);
-    if (idx < 0) {
-        api_reply_error(req, 404, "not_found", "name", "no alias \"%s\"",
-                        name);
-    }
-    return idx;
-}
-
 /* Honours If-Match against alias 'idx' (-1: does not exist).  Returns
  * false after replying 412. */
 static bool
@@ -413,7 +400,7 @@ put_alias(struct api_request *req, void *eng_)
     struct engine *eng = eng_;
     const char *name = api_request_param(req, "name");
     struct cfgedit_error e;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
 
     if (idx < 0 || !check_if_match(eng, req, idx)
         || !check_config_file(eng, req)) {
@@ -434,7 +421,7 @@ delete_alias(struct api_request *req, void *eng_)
     struct engine *eng = eng_;
     const char *name = api_request_param(req, "name");
     struct cfgedit_error e;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
 
     if (idx < 0 || !check_if_match(eng, req, idx)
         || !check_config_file(eng, req)) {
@@ -455,7 +442,7 @@ put_member(struct api_request *req, void *eng_)
     const char *name = api_request_param(req, "name");
     const char *member = api_request_param(req, "member");
     struct cfgedit_error e;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
     bool created;
 
     if (idx < 0 || !check_if_match(eng, req, idx)
@@ -479,7 +466,7 @@ delete_member(struct api_request *req, void *eng_)
     const char *name = api_request_param(req, "name");
     const char *member = api_request_param(req, "member");
     struct cfgedit_error e;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
 
     if (idx < 0 || !check_if_match(eng, req, idx)
         || !check_config_file(eng, req)) {
@@ -499,7 +486,7 @@ set_drained(struct api_request *req, struct engine *eng, bool drained)
     const char *name = api_request_param(req, "name");
     const char *member = api_request_param(req, "member");
     struct cfgedit_error e;
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
 
     if (idx < 0 || !check_no_fields(req) || !check_config_file(eng, req)) {
         return;
@@ -550,7 +537,7 @@ post_move(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
     const json_t *body = api_request_body(req);
-    int idx = alias_or_404(eng, req);
+    int idx = engine_alias_or_404(eng, req);
 
     if (idx < 0) {
         return;

@@ -17,6 +17,7 @@
 #include "sset.h"
 
 struct alias_inputs;
+struct api_request;
 struct probesched;
 struct probemeter_plan;
 struct alias_state;
@@ -206,6 +207,9 @@ engine_meter_find(const struct engine *, const char *bridge, const char *port);
 /* engine-api.c */
 void engine_api_routes(struct engine *, struct api *);
 json_t *engine_alias_to_json(struct engine *, size_t idx);
+/* The index of the alias named by the request's "name" path parameter, or
+ * -1 after replying 404. */
+int engine_alias_or_404(struct engine *, struct api_request *);
 
 /* engine-write.c: the API's writes, persistence, and waiting for the
  * switches to apply a generation. */
