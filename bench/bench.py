@@ -10,7 +10,6 @@ prints the table.  Needs root.  See bench/README.md for how to read it.
 """
 
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import topos  # noqa: E402
 from topos import (ALIAS, ALIAS4, BIN, HOSTS, MEMBERS, VMAC,  # noqa: E402
-                   KeepalivedTopo, VmacdTopo, mono_ns, run,
+                   KeepalivedTopo, VmacdTopo, events, mono_ns, run,
                    wait_until)
 
 MS = 1e6                            # ns per ms
@@ -705,19 +704,6 @@ def scale_alias(i, ports):
                      "priority": 200 - 50 * k}
                     for k, p in enumerate(ports)],
     }
-
-
-def events(vm):
-    from vmacd import _UnixHTTPConnection
-    conn = _UnixHTTPConnection(vm.config["api"]["socket"], 30)
-    try:
-        conn.request("GET", "/v1/events?follow=false")
-        raw = conn.getresponse().read().decode()
-    except (OSError, http.client.HTTPException):
-        return []
-    finally:
-        conn.close()
-    return [json.loads(x) for x in raw.splitlines() if x.strip()]
 
 
 def proc_status(pid, key):

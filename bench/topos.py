@@ -20,6 +20,7 @@ Every member runs "prober serve NAME 7777" (bench/prober.c).  Every
 subprocess call is bounded in time; every wait polls with a deadline.
 """
 
+import http.client
 import json
 import os
 import signal
@@ -33,6 +34,14 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 
 from sandbox import Sandbox, run, wait_until  # noqa: E402
 from vmacd import Vmacd, make_config, of_socket  # noqa: E402
+
+
+def events(vm):
+    """vmacd's event history; [] if it does not answer (killed, say)."""
+    try:
+        return vm.events(timeout=10)
+    except (OSError, http.client.HTTPException, AssertionError):
+        return []
 
 BIN = Path(os.environ.get("BENCH_BIN", REPO / "build" / "bench"))
 PROBER = BIN / "prober"
@@ -299,17 +308,7 @@ class VmacdTopo(BaseTopo):
         return list(self.harvested.values())
 
     def events(self):
-        import http.client
-        from vmacd import _UnixHTTPConnection
-        conn = _UnixHTTPConnection(self.vmacd.config["api"]["socket"], 10)
-        try:
-            conn.request("GET", "/v1/events?follow=false")
-            raw = conn.getresponse().read().decode()
-        except (OSError, http.client.HTTPException):
-            return []
-        finally:
-            conn.close()
-        return [json.loads(x) for x in raw.splitlines() if x.strip()]
+        return events(self.vmacd)
 
     def stop(self):
         if self.vmacd is not None and self.vmacd.running():

@@ -63,7 +63,7 @@ import time
 import pytest
 
 from sandbox import wait_until
-from vmacd import SLOW, _UnixHTTPConnection, make_config, of_socket
+from vmacd import SLOW, make_config, of_socket
 
 BRIDGE = "br0"
 UPLINK = "up0"
@@ -283,16 +283,7 @@ class Topo:
 
     def events(self):
         """GET /v1/events?follow=false (JSON lines), as a list of dicts."""
-        conn = _UnixHTTPConnection(self.config["api"]["socket"], 5 * SLOW)
-        try:
-            conn.request("GET", "/v1/events?follow=false")
-            resp = conn.getresponse()
-            raw = resp.read().decode()
-        finally:
-            conn.close()
-        assert resp.status == 200, "GET events: %s %s" % (resp.status, raw)
-        return [json.loads(line) for line in raw.splitlines()
-                if line.strip()]
+        return self.vmacd.events()
 
     # Hosts.
 

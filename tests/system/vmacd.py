@@ -156,6 +156,20 @@ class Vmacd:
             conn.close()
         return resp.status, (json.loads(raw) if raw.strip() else None)
 
+    def events(self, timeout=5):
+        """GET /v1/events?follow=false (JSON lines), as a list of dicts;
+        asserts 200."""
+        conn = _UnixHTTPConnection(self._api_socket(), timeout * SLOW)
+        try:
+            conn.request("GET", "/v1/events?follow=false")
+            resp = conn.getresponse()
+            raw = resp.read().decode()
+        finally:
+            conn.close()
+        assert resp.status == 200, "GET events: %s %s" % (resp.status, raw)
+        return [json.loads(line) for line in raw.splitlines()
+                if line.strip()]
+
     def wait_bridge(self, name, timeout=10):
         """Polls GET /v1/bridges/NAME until it says connected; returns it."""
         def connected():
