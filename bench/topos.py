@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "system"))
 
 from sandbox import Sandbox, run, wait_until  # noqa: E402
+from topo import carry_alias_on_lo  # noqa: E402
 from vmacd import Vmacd, make_config, of_socket  # noqa: E402
 
 
@@ -234,14 +235,7 @@ class VmacdTopo(BaseTopo):
         return "unix:%s" % of_socket(self.sb)
 
     def _setup_member(self, m):
-        for key in ("all", "eth0"):
-            self.host(m, "sysctl", "-q", "-w",
-                      "net.ipv4.conf.%s.arp_ignore=1" % key)
-            self.host(m, "sysctl", "-q", "-w",
-                      "net.ipv4.conf.%s.arp_announce=2" % key)
-        self.host(m, "ip", "addr", "add", ALIAS4 + "/32", "dev", "lo")
-        self.host(m, "ip", "-6", "addr", "add", ALIAS6 + "/128", "dev",
-                  "lo", "nodad")
+        carry_alias_on_lo(self.host, m, ALIAS4, ALIAS6)
 
     def start_vmacd(self, probe=None):
         """(Re)starts vmacd with alias web ('probe': its probe object, None

@@ -199,6 +199,20 @@ json.dump({"sent": sent, "replies": replies}, sys.stdout)
 """
 
 
+def carry_alias_on_lo(run_in, host, alias4=ALIAS4, alias6=ALIAS6):
+    """Makes member 'host' carry the alias addresses on lo (LVS style) and
+    answer ARP only for its own eth0 address, from it; 'run_in(host,
+    *cmd)' runs a command in the host's namespace."""
+    for key in ("all", "eth0"):
+        run_in(host, "sysctl", "-q", "-w",
+               "net.ipv4.conf.%s.arp_ignore=1" % key)
+        run_in(host, "sysctl", "-q", "-w",
+               "net.ipv4.conf.%s.arp_announce=2" % key)
+    run_in(host, "ip", "addr", "add", alias4 + "/32", "dev", "lo")
+    run_in(host, "ip", "-6", "addr", "add", alias6 + "/128", "dev", "lo",
+           "nodad")
+
+
 class Topo:
     """The standard topology with vmacd running (see the module doc)."""
 
@@ -338,14 +352,7 @@ class Topo:
 
     def _setup_member(self, m):
         sb = self.sb
-        for key in ("all", "eth0"):
-            sb.host_exec(m, "sysctl", "-q", "-w",
-                         "net.ipv4.conf.%s.arp_ignore=1" % key)
-            sb.host_exec(m, "sysctl", "-q", "-w",
-                         "net.ipv4.conf.%s.arp_announce=2" % key)
-        sb.host_exec(m, "ip", "addr", "add", ALIAS4 + "/32", "dev", "lo")
-        sb.host_exec(m, "ip", "-6", "addr", "add", ALIAS6 + "/128", "dev",
-                     "lo", "nodad")
+        carry_alias_on_lo(sb.host_exec, m)
         self.services[m] = sb.host_popen(
             m, "/usr/bin/python3", "-u", "-c", _SERVICE, m, SERVICE_PORT,
             ALIAS4, ALIAS6, HOSTS[m][2], HOSTS[m][3],
