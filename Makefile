@@ -16,14 +16,16 @@ CPPFLAGS := -Iinclude -isystem $(OVS_SRC) -isystem $(OVS_SRC)/include \
             -isystem $(OVS_SRC)/lib -include $(OVS_SRC)/config.h \
             -DVMACD_VERSION='"$(shell cat VERSION)"'
 LDLIBS   := $(OVS_LIBS) -lev -ljansson -lmicrohttpd -lcap-ng -lunbound \
-            -latomic -lm -lpthread -lrt
+            -lssl -lcrypto -latomic -lm -lpthread -lrt
 
-# vmacctl (the CLI) is its own program: its files stay out of libvmacd.
-VMACCTL_SRCS := $(wildcard controller/vmacctl*.c)
-VMACCTL_OBJS := $(VMACCTL_SRCS:controller/%.c=$(BUILD)/obj/%.o)
-LIB_SRCS := $(filter-out controller/main.c $(VMACCTL_SRCS), \
-                         $(wildcard controller/*.c))
+# vmacctl (the CLI) is its own program in utilities/ (as OVS keeps its
+# utilities apart from lib/): its files stay out of libvmacd.
+VMACCTL_SRCS := $(wildcard utilities/vmacctl*.c)
+VMACCTL_OBJS := $(VMACCTL_SRCS:utilities/%.c=$(BUILD)/obj/utilities/%.o)
+LIB_SRCS := $(filter-out controller/main.c, $(wildcard controller/*.c))
 LIB_OBJS := $(LIB_SRCS:controller/%.c=$(BUILD)/obj/%.o)
+# Public headers in include/, private ones next to their .c files.
+HDRS     := $(wildcard include/*.h controller/*.h)
 LIBVMACD := $(BUILD)/libvmacd.a
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -43,7 +45,12 @@ deps:
 $(OVS_LIBS):
 	@bash ovs-scripts/deps.sh
 
-$(BUILD)/obj/%.o: controller/%.c $(wildcard include/*.h) | $(OVS_LIBS)
+$(BUILD)/obj/%.o: controller/%.c $(HDRS) | $(OVS_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/utilities/%.o: utilities/%.c $(wildcard utilities/*.h) \
+                            | $(OVS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -60,7 +67,7 @@ $(BUILD)/bin/vmacctl: $(VMACCTL_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcurl
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIBVMACD) \
-                  $(wildcard tests/unit/*.h)
+                  $(wildcard tests/unit/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(TEST_HELPERS) \
 	    $(LIBVMACD) $(LDLIBS) -lcmocka
@@ -92,7 +99,8 @@ demo: deps
 	bash ovs-scripts/demo.sh $(DEMO_ARGS)
 
 format:
-	clang-format -i controller/*.c include/*.h tests/unit/*.c
+	clang-format -i controller/*.[ch] include/*.h utilities/*.[ch] \
+	    tests/unit/*.c
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/bin $(BUILD)/tests $(LIBVMACD)
@@ -117,11 +125,11 @@ FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
 
 .PHONY: fuzz
 
-$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard include/*.h) | $(OVS_LIBS)
+$(FUZZ_BIN): $(FUZZ_SRCS) $(HDRS) | $(OVS_LIBS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(LDLIBS)
 
-$(FUZZ_OFMSG_BIN): $(FUZZ_OFMSG_SRCS) $(wildcard include/*.h) | $(OVS_LIBS)
+$(FUZZ_OFMSG_BIN): $(FUZZ_OFMSG_SRCS) $(HDRS) | $(OVS_LIBS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_OFMSG_SRCS) $(LDLIBS)
 

@@ -56,7 +56,8 @@ fi
 
 want=$(ovs-vswitchd --version | sed -n 's/^ovs-vswitchd (Open vSwitch) //p')
 tarball=/usr/src/openvswitch/openvswitch.tar.gz
-stamp="$build/.built-$want"
+# The stamp names the build flags: a checkout built without TLS rebuilds.
+stamp="$build/.built-$want-ssl"
 src="$build/openvswitch"
 
 # libopenvswitch and jansson both export json_object(), json_string()...
@@ -101,7 +102,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 cd "$src"
-./configure -q --enable-static --disable-shared --disable-ssl \
+./configure -q --enable-static --disable-shared --enable-ssl \
     > "$build/configure.log" 2>&1 || {
     tail -20 "$build/configure.log" >&2
     exit 1
