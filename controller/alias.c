@@ -70,6 +70,21 @@ alias_state_create(const struct cfg_alias *cfg)
     return st;
 }
 
+bool
+alias_state_set_config(struct alias_state *st, const struct cfg_alias *cfg)
+{
+    if (cfg->n_members != st->cfg->n_members) {
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_members; i++) {
+        if (strcmp(cfg->members[i].name, st->cfg->members[i].name)) {
+            return false;
+        }
+    }
+    st->cfg = cfg;
+    return true;
+}
+
 void
 alias_state_destroy(struct alias_state *st)
 {

@@ -187,8 +187,7 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
 }
 
 static bool
-parse_members(struct cfg_parser *p, const struct config *cfg,
-              const json_t *arr, struct cfg_alias *al)
+parse_members(struct cfg_parser *p, const json_t *arr, struct cfg_alias *al)
 {
     if (!cfgp_check_array(p, arr)) {
         return false;
@@ -201,7 +200,7 @@ parse_members(struct cfg_parser *p, const struct config *cfg,
         size_t mark = cfgp_path_push_index(p, i);
         struct cfg_member *m = &al->members[i];
         m->probe = al->probe;
-        if (parse_member(p, cfg, json_array_get(arr, i), m)) {
+        if (parse_member(p, p->cfg, json_array_get(arr, i), m)) {
             for (size_t j = 0; j < i; j++) {
                 const struct cfg_member *o = &al->members[j];
                 if (!strcmp(o->name, m->name)) {
@@ -215,10 +214,10 @@ parse_members(struct cfg_parser *p, const struct config *cfg,
                 }
                 if (!strcmp(o->bridge, m->bridge)
                     && !strcmp(o->port, m->port)) {
-                    cfgp_error(p,
-                               "port \"%s\" on bridge \"%s\" is already "
-                               "used by member \"%s\"",
-                               m->port, m->bridge, o->name);
+                    cfgp_conflict(p,
+                                  "port \"%s\" on bridge \"%s\" is already "
+                                  "used by member \"%s\"",
+                                  m->port, m->bridge, o->name);
                     break;
                 }
             }
@@ -229,8 +228,7 @@ parse_members(struct cfg_parser *p, const struct config *cfg,
 }
 
 static bool
-parse_addresses(struct cfg_parser *p, const json_t *arr, size_t alias_idx,
-                struct cfg_alias *al, const struct config *cfg)
+parse_addresses(struct cfg_parser *p, const json_t *arr, struct cfg_alias *al)
 {
     if (!cfgp_check_array(p, arr)) {
         return false;
@@ -252,19 +250,24 @@ parse_addresses(struct cfg_parser *p, const json_t *arr, size_t alias_idx,
             char text[INET6_ADDRSTRLEN];
             cfgp_cfg_ip_format(&ip, text);
 
-            void *prev = shash_find_data(&p->addresses, text);
-            if (!prev) {
-                shash_add(&p->addresses, text, cfgp_index_to_data(alias_idx));
-                if (ip.is_v6) {
-                    al->ip6[al->n_ip6++] = ip.ip6;
-                } else {
-                    al->ip4[al->n_ip4++] = ip.ip4;
-                }
-            } else if (cfgp_data_to_index(prev) == alias_idx) {
+            bool twice = false;
+            for (size_t j = 0; j < al->n_ip4 && !ip.is_v6; j++) {
+                twice |= al->ip4[j] == ip.ip4;
+            }
+            for (size_t j = 0; j < al->n_ip6 && ip.is_v6; j++) {
+                twice |= ipv6_addr_equals(&al->ip6[j], &ip.ip6);
+            }
+            const struct cfg_alias *other
+                = cfg_index_address(p->cfg, &ip, p->skip);
+            if (twice) {
                 cfgp_error(p, "%s is listed twice in this alias", text);
+            } else if (other) {
+                cfgp_conflict(p, "%s is already used by alias \"%s\"", text,
+                              other->name);
+            } else if (ip.is_v6) {
+                al->ip6[al->n_ip6++] = ip.ip6;
             } else {
-                cfgp_error(p, "%s is already used by alias \"%s\"", text,
-                           cfg->aliases[cfgp_data_to_index(prev)].name);
+                al->ip4[al->n_ip4++] = ip.ip4;
             }
         }
         cfgp_path_pop(p, mark);
@@ -312,9 +315,30 @@ parse_access_bridges(struct cfg_parser *p, const json_t *v,
     }
 }
 
-bool
-cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
-                 size_t idx)
+void
+cfgp_alias_free(struct cfg_alias *al)
+{
+    if (!al) {
+        return;
+    }
+    free(al->name);
+    free(al->ip4);
+    free(al->ip6);
+    for (size_t i = 0; i < al->n_members; i++) {
+        struct cfg_member *m = &al->members[i];
+        free(m->name);
+        free(m->bridge);
+        free(m->port);
+    }
+    free(al->members);
+    cfgp_free_strings(al->access_bridges, al->n_access_bridges);
+    free(al->json_text);
+    free(al);
+}
+
+static bool
+parse_alias(struct cfg_parser *p, const json_t *v, size_t idx,
+            struct cfg_alias *al)
 {
     static const char *const keys[] = {
         "name",    "addresses",        "vmac",
@@ -322,7 +346,6 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
         "probe",   "members",          "access_bridges",
         NULL,
     };
-    struct cfg_alias *al = &cfg->aliases[idx];
 
     al->preempt = true;
     al->announce = (struct cfg_announce){
@@ -342,16 +365,24 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
         || !cfgp_field_string(p, v, "name", cfgp_check_name, &al->name)) {
         return false;
     }
-    void *prev = shash_find_data(&p->alias_names, al->name);
-    if (prev) {
-        size_t mark = cfgp_path_push_key(p, "name");
-        cfgp_error(
-            p, "alias \"%s\" is defined twice (also aliases[%" PRIuSIZE "])",
-            al->name, cfgp_data_to_index(prev));
-        cfgp_path_pop(p, mark);
-        return false;
+    if (!p->skip) {
+        void *prev = shash_find_data(&p->alias_names, al->name);
+        const struct cfg_alias *other = cfg_index_name(p->cfg, al->name);
+        if (prev || other) {
+            size_t mark = cfgp_path_push_key(p, "name");
+            if (prev) {
+                cfgp_conflict(p,
+                              "alias \"%s\" is defined twice (also "
+                              "aliases[%" PRIuSIZE "])",
+                              al->name, cfgp_data_to_index(prev));
+            } else {
+                cfgp_conflict(p, "alias \"%s\" already exists", al->name);
+            }
+            cfgp_path_pop(p, mark);
+            return false;
+        }
+        shash_add(&p->alias_names, al->name, cfgp_index_to_data(idx));
     }
-    shash_add(&p->alias_names, al->name, cfgp_index_to_data(idx));
 
     /* Required arrays and the VMAC. */
     const json_t *addrs = json_object_get(v, "addresses");
@@ -366,7 +397,7 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     }
 
     size_t mark = cfgp_path_push_key(p, "addresses");
-    parse_addresses(p, addrs, idx, al, cfg);
+    parse_addresses(p, addrs, al);
     cfgp_path_pop(p, mark);
     if (p->error) {
         return false;
@@ -376,14 +407,12 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     const char *s;
     if (cfgp_check_string(p, vmac, &s)
         && cfgp_check_mac(p, s, "a VMAC", &al->vmac)) {
-        char text[ETH_ADDR_STRLEN + 1];
-        snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(al->vmac));
-        void *other = shash_find_data(&p->vmacs, text);
+        const struct cfg_alias *other
+            = cfg_index_vmac(p->cfg, al->vmac, p->skip);
         if (other) {
-            cfgp_error(p, "%s is already the VMAC of alias \"%s\"", text,
-                       cfg->aliases[cfgp_data_to_index(other)].name);
-        } else {
-            shash_add(&p->vmacs, text, cfgp_index_to_data(idx));
+            cfgp_conflict(p,
+                          ETH_ADDR_FMT " is already the VMAC of alias \"%s\"",
+                          ETH_ADDR_ARGS(al->vmac), other->name);
         }
     }
     cfgp_path_pop(p, mark);
@@ -418,7 +447,7 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     }
 
     mark = cfgp_path_push_key(p, "members");
-    parse_members(p, cfg, members, al);
+    parse_members(p, members, al);
     cfgp_path_pop(p, mark);
     if (p->error) {
         return false;
@@ -433,51 +462,126 @@ cfgp_parse_alias(struct cfg_parser *p, struct config *cfg, const json_t *v,
     return !p->error;
 }
 
+struct cfg_alias *
+cfgp_parse_alias(struct cfg_parser *p, const json_t *v, size_t idx)
+{
+    struct cfg_alias *al = xzalloc(sizeof *al);
+    al->refcnt = 1;
+    if (!parse_alias(p, v, idx, al)) {
+        cfgp_alias_free(al);
+        return NULL;
+    }
+    return al;
+}
+
+/* Member 'm' of 'al' against the aliases of p->cfg (but p->skip) and 'al'
+ * itself: its mac is no VMAC, its ip no alias address. */
+static void
+check_member(struct cfg_parser *p, const struct cfg_alias *al,
+             const struct cfg_member *m)
+{
+    if (m->has_mac) {
+        const struct cfg_alias *other = cfg_index_vmac(p->cfg, m->mac,
+                                                       p->skip);
+        if (!other && eth_addr_equals(m->mac, al->vmac)) {
+            other = al;
+        }
+        if (other) {
+            size_t mark = cfgp_path_push_key(p, "mac");
+            cfgp_conflict(p,
+                          ETH_ADDR_FMT " is the VMAC of alias \"%s\"; a "
+                          "member needs its own MAC",
+                          ETH_ADDR_ARGS(m->mac), other->name);
+            cfgp_path_pop(p, mark);
+        }
+    }
+    if (m->has_ip && !p->error) {
+        struct cfg_ip ip = {
+            .is_v6 = m->ip_is_v6,
+            .ip4 = m->ip4,
+            .ip6 = m->ip6,
+        };
+        const struct cfg_alias *other = cfg_index_address(p->cfg, &ip,
+                                                          p->skip);
+        for (size_t i = 0; !other && !ip.is_v6 && i < al->n_ip4; i++) {
+            other = al->ip4[i] == ip.ip4 ? al : NULL;
+        }
+        for (size_t i = 0; !other && ip.is_v6 && i < al->n_ip6; i++) {
+            other = ipv6_addr_equals(&al->ip6[i], &ip.ip6) ? al : NULL;
+        }
+        if (other) {
+            char text[INET6_ADDRSTRLEN];
+            cfgp_cfg_ip_format(&ip, text);
+            size_t mark = cfgp_path_push_key(p, "ip");
+            cfgp_conflict(p,
+                          "%s is an address of alias \"%s\"; a member's ip "
+                          "is its own address",
+                          text, other->name);
+            cfgp_path_pop(p, mark);
+        }
+    }
+}
+
 /* Checks members against every alias: a member's mac must not be a VMAC
  * and its ip must not be an alias address. */
 bool
 cfgp_check_members_vs_aliases(struct cfg_parser *p, const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_aliases && !p->error; i++) {
-        const struct cfg_alias *al = &cfg->aliases[i];
+        const struct cfg_alias *al = cfg->aliases[i];
         for (size_t j = 0; j < al->n_members && !p->error; j++) {
-            const struct cfg_member *m = &al->members[j];
             size_t mark = p->path.length;
             ds_put_format(&p->path,
                           "aliases[%" PRIuSIZE "].members[%" PRIuSIZE "]", i,
                           j);
-            if (m->has_mac) {
-                char text[ETH_ADDR_STRLEN + 1];
-                snprintf(text, sizeof text, ETH_ADDR_FMT,
-                         ETH_ADDR_ARGS(m->mac));
-                void *other = shash_find_data(&p->vmacs, text);
-                if (other) {
-                    cfgp_path_push_key(p, "mac");
-                    cfgp_error(p,
-                               "%s is the VMAC of alias \"%s\"; a member "
-                               "needs its own MAC",
-                               text,
-                               cfg->aliases[cfgp_data_to_index(other)].name);
-                }
-            }
-            if (m->has_ip && !p->error) {
-                struct cfg_ip ip = {
-                    .is_v6 = m->ip_is_v6,
-                    .ip4 = m->ip4,
-                    .ip6 = m->ip6,
-                };
-                char text[INET6_ADDRSTRLEN];
-                cfgp_cfg_ip_format(&ip, text);
-                void *other = shash_find_data(&p->addresses, text);
-                if (other) {
-                    cfgp_path_push_key(p, "ip");
-                    cfgp_error(p,
-                               "%s is an address of alias \"%s\"; a "
-                               "member's ip is its own address",
-                               text,
-                               cfg->aliases[cfgp_data_to_index(other)].name);
-                }
-            }
+            check_member(p, al, &al->members[j]);
+            cfgp_path_pop(p, mark);
+        }
+    }
+    return !p->error;
+}
+
+bool
+cfgp_check_alias_vs_others(struct cfg_parser *p, const struct cfg_alias *al)
+{
+    for (size_t j = 0; j < al->n_members && !p->error; j++) {
+        size_t mark = p->path.length;
+        ds_put_format(&p->path, "members[%" PRIuSIZE "]", j);
+        check_member(p, al, &al->members[j]);
+        cfgp_path_pop(p, mark);
+    }
+
+    /* The other direction: members of the other aliases. */
+    size_t member;
+    const struct cfg_alias *other
+        = p->error ? NULL
+                   : cfg_index_member_mac(p->cfg, al->vmac, p->skip, &member);
+    if (other) {
+        size_t mark = cfgp_path_push_key(p, "vmac");
+        cfgp_conflict(p,
+                      ETH_ADDR_FMT " is the mac of member \"%s\" of alias "
+                      "\"%s\"; a VMAC must be no member's MAC",
+                      ETH_ADDR_ARGS(al->vmac), other->members[member].name,
+                      other->name);
+        cfgp_path_pop(p, mark);
+    }
+    for (size_t i = 0; i < al->n_ip4 + al->n_ip6 && !p->error; i++) {
+        struct cfg_ip ip = { .is_v6 = i >= al->n_ip4 };
+        if (ip.is_v6) {
+            ip.ip6 = al->ip6[i - al->n_ip4];
+        } else {
+            ip.ip4 = al->ip4[i];
+        }
+        other = cfg_index_member_ip(p->cfg, &ip, p->skip, &member);
+        if (other) {
+            char text[INET6_ADDRSTRLEN];
+            cfgp_cfg_ip_format(&ip, text);
+            size_t mark = p->path.length;
+            ds_put_format(&p->path, "addresses[%" PRIuSIZE "]", i);
+            cfgp_conflict(p,
+                          "%s is the ip of member \"%s\" of alias \"%s\"; "
+                          "an alias address must be no member's own",
+                          text, other->members[member].name, other->name);
             cfgp_path_pop(p, mark);
         }
     }

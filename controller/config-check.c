@@ -19,24 +19,84 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "util.h"
+#include "verror.h"
 
-void
-cfgp_error(struct cfg_parser *p, const char *format, ...)
+/* Records the first error: its kind (verror.h), the path of its field
+ * ('key' appended to the current path, if nonnull) and its message
+ * "ORIGIN: PATH: problem". */
+static void
+record_error(struct cfg_parser *p, const char *kind, const char *key,
+             const char *format, va_list args)
 {
     if (p->error) {
         return;
     }
 
+    struct ds field = DS_EMPTY_INITIALIZER;
+    ds_put_cstr(&field, ds_cstr(&p->path));
+    if (key) {
+        ds_put_format(&field, "%s%s", field.length ? "." : "", key);
+    }
     struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_format(&s, "%s: ", p->origin);
+    if (p->origin) {
+        ds_put_format(&s, "%s: ", p->origin);
+    }
     if (p->path.length) {
         ds_put_format(&s, "%s: ", ds_cstr(&p->path));
     }
+    ds_put_format_valist(&s, format, args);
+    p->error = ds_steal_cstr(&s);
+    p->error_kind = kind;
+    p->error_field = field.length ? ds_steal_cstr(&field) : NULL;
+    ds_destroy(&field);
+}
+
+void
+cfgp_error(struct cfg_parser *p, const char *format, ...)
+{
     va_list args;
     va_start(args, format);
-    ds_put_format_valist(&s, format, args);
+    record_error(p, VERR_INVALID, NULL, format, args);
     va_end(args);
-    p->error = ds_steal_cstr(&s);
+}
+
+void
+cfgp_conflict(struct cfg_parser *p, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    record_error(p, VERR_CONFLICT, NULL, format, args);
+    va_end(args);
+}
+
+static void OVS_PRINTF_FORMAT(4, 5)
+    key_error(struct cfg_parser *p, const char *kind, const char *key,
+              const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    record_error(p, kind, key, format, args);
+    va_end(args);
+}
+
+int
+cfgp_to_verror(struct cfg_parser *p, struct verror *e)
+{
+    if (!p->error) {
+        return 0;
+    }
+    int code = p->error_kind == VERR_CONFLICT ? EEXIST : EINVAL;
+    verror_set(e, code, p->error_kind, p->error_field, "%s", p->error);
+    return code;
+}
+
+void
+cfgp_parser_destroy(struct cfg_parser *p)
+{
+    ds_destroy(&p->path);
+    shash_destroy(&p->alias_names);
+    free(p->error);
+    free(p->error_field);
 }
 
 size_t
@@ -138,8 +198,9 @@ cfgp_check_object(struct cfg_parser *p, const json_t *v,
             for (const char *const *a = allowed; *a; a++) {
                 ds_put_format(&list, "%s%s", a == allowed ? "" : ", ", *a);
             }
-            cfgp_error(p, "unknown key \"%s\" (allowed: %s)", key,
-                       ds_cstr(&list));
+            key_error(p, VERR_UNKNOWN_FIELD, key,
+                      "unknown key \"%s\" (allowed: %s)", key,
+                      ds_cstr(&list));
             ds_destroy(&list);
             return false;
         }
@@ -461,7 +522,8 @@ cfgp_target_problem(const char *s, bool passive)
 bool
 cfgp_field_missing(struct cfg_parser *p, const char *key)
 {
-    cfgp_error(p, "missing required key \"%s\"", key);
+    key_error(p, VERR_MISSING_FIELD, key, "missing required key \"%s\"",
+              key);
     return false;
 }
 

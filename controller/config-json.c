@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config-private.h"
 #include "util.h"
 
 static json_t *
@@ -169,8 +170,34 @@ config_alias_to_json(const struct cfg_alias *al)
     return o;
 }
 
+const char *
+config_alias_json_text(const struct cfg_alias *a_, size_t *len)
+{
+    struct cfg_alias *a = CONST_CAST(struct cfg_alias *, a_);
+    if (!a->json_text) {
+        json_t *j = config_alias_to_json(a);
+        a->json_text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        a->json_len = strlen(a->json_text);
+    }
+    *len = a->json_len;
+    return a->json_text;
+}
+
 json_t *
 config_to_json(const struct config *cfg)
+{
+    json_t *root = config_settings_to_json(cfg);
+    json_t *aliases = new_array();
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        json_array_append_new(aliases, config_alias_to_json(cfg->aliases[i]));
+    }
+    json_object_set_new(root, "aliases", aliases);
+    return root;
+}
+
+json_t *
+config_settings_to_json(const struct config *cfg)
 {
     json_t *root = new_object();
 
@@ -227,12 +254,6 @@ config_to_json(const struct config *cfg)
         json_array_append_new(bridges, bo);
     }
     json_object_set_new(root, "bridges", bridges);
-
-    json_t *aliases = new_array();
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        json_array_append_new(aliases, config_alias_to_json(&cfg->aliases[i]));
-    }
-    json_object_set_new(root, "aliases", aliases);
     return root;
 }
 
@@ -259,12 +280,20 @@ config_member_probed(const struct cfg_member *m)
 const struct cfg_alias *
 config_find_alias(const struct config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        if (cfg->aliases[i].name && !strcmp(cfg->aliases[i].name, name)) {
-            return &cfg->aliases[i];
-        }
+    return cfg_index_name(cfg, name);
+}
+
+enum cfg_probe_type
+config_member_probe_type(const struct config *cfg, const struct cfg_member *m)
+{
+    if (!config_member_probed(m)) {
+        return CFG_PROBE_NONE;
     }
-    return NULL;
+    if (m->probe.type == CFG_PROBE_TCP
+        && (m->ip_is_v6 || !config_probe_source(cfg, m->bridge)->has_ip)) {
+        return CFG_PROBE_ARP;
+    }
+    return m->probe.type;
 }
 
 const struct cfg_bridge *
@@ -380,7 +409,7 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
 }
 
 bool
-config_equal(const struct config *a, const struct config *b)
+config_settings_equal(const struct config *a, const struct config *b)
 {
     if (!strings_eq(a->listen, a->n_listen, b->listen, b->n_listen)
         || !strings_eq(a->connect, a->n_connect, b->connect, b->n_connect)
@@ -392,25 +421,38 @@ config_equal(const struct config *a, const struct config *b)
         || !str_eq(a->api_tcp_address, b->api_tcp_address)
         || a->api_tcp_port != b->api_tcp_port
         || a->api_tcp_allow_nonloopback != b->api_tcp_allow_nonloopback
-        || a->n_bridges != b->n_bridges || a->n_aliases != b->n_aliases) {
+        || a->n_bridges != b->n_bridges) {
         return false;
     }
     for (size_t i = 0; i < a->n_bridges; i++) {
-        const struct cfg_bridge *x = &a->bridges[i];
-        const struct cfg_bridge *y = &b->bridges[i];
-        const struct cfg_probe_source *px = &x->probe_source;
-        const struct cfg_probe_source *py = &y->probe_source;
-        if (!str_eq(x->name, y->name)
-            || !strings_eq(x->uplinks, x->n_uplinks, y->uplinks, y->n_uplinks)
-            || px->configured != py->configured
-            || !eth_addr_equals(px->mac, py->mac) || px->has_ip != py->has_ip
-            || px->ip4 != py->ip4 || px->meter_id != py->meter_id
-            || px->rate_pps != py->rate_pps) {
+        if (!config_bridge_equal(&a->bridges[i], &b->bridges[i])) {
             return false;
         }
     }
+    return true;
+}
+
+bool
+config_bridge_equal(const struct cfg_bridge *x, const struct cfg_bridge *y)
+{
+    const struct cfg_probe_source *px = &x->probe_source;
+    const struct cfg_probe_source *py = &y->probe_source;
+    return (str_eq(x->name, y->name)
+            && strings_eq(x->uplinks, x->n_uplinks, y->uplinks, y->n_uplinks)
+            && px->configured == py->configured
+            && eth_addr_equals(px->mac, py->mac) && px->has_ip == py->has_ip
+            && px->ip4 == py->ip4 && px->meter_id == py->meter_id
+            && px->rate_pps == py->rate_pps);
+}
+
+bool
+config_equal(const struct config *a, const struct config *b)
+{
+    if (!config_settings_equal(a, b) || a->n_aliases != b->n_aliases) {
+        return false;
+    }
     for (size_t i = 0; i < a->n_aliases; i++) {
-        if (!config_alias_equal(&a->aliases[i], &b->aliases[i])) {
+        if (!config_alias_equal(a->aliases[i], b->aliases[i])) {
             return false;
         }
     }

@@ -36,15 +36,21 @@
 #define ALIAS_ID_MAX 0x7fffffffu
 
 /* Parser state: the origin for messages, the path of the field being
- * parsed, the first error, and indexes for the cross checks. */
+ * parsed, the first error (its message, kind and field path), and what
+ * the cross checks look at: the config whose index holds the other
+ * aliases ('cfg': the one being built, whose aliases are indexed as they
+ * are parsed, or for one alias the running config), skipping the alias
+ * being replaced ('skip'). */
 struct cfg_parser {
     const char *origin;
     struct ds path;
     char *error;
+    const char *error_kind; /* VERR_*. */
+    char *error_field;
 
-    struct shash alias_names; /* Alias name -> index + 1. */
-    struct shash addresses;   /* Canonical alias address -> index + 1. */
-    struct shash vmacs;       /* Canonical VMAC -> alias index + 1. */
+    const struct config *cfg;
+    const struct cfg_alias *skip;
+    struct shash alias_names; /* File parse: alias name -> index + 1. */
 };
 
 /* An address as the config holds it. */
@@ -57,6 +63,12 @@ struct cfg_ip {
 /* config-check.c */
 void cfgp_error(struct cfg_parser *p, const char *format, ...)
     OVS_PRINTF_FORMAT(2, 3);
+/* An error of kind VERR_CONFLICT: a clash with another alias. */
+void cfgp_conflict(struct cfg_parser *p, const char *format, ...)
+    OVS_PRINTF_FORMAT(2, 3);
+/* The parser's error as a verror (0 if none). */
+int cfgp_to_verror(struct cfg_parser *p, struct verror *e);
+void cfgp_parser_destroy(struct cfg_parser *p);
 size_t cfgp_path_push_key(struct cfg_parser *p, const char *key);
 size_t cfgp_path_push_index(struct cfg_parser *p, size_t index);
 void cfgp_path_pop(struct cfg_parser *p, size_t mark);
@@ -93,9 +105,49 @@ bool cfgp_field_string(struct cfg_parser *p, const json_t *obj,
                        char **out);
 
 /* config-alias.c */
-bool cfgp_parse_alias(struct cfg_parser *p, struct config *cfg,
-                      const json_t *v, size_t idx);
+/* Parses alias 'v' into a new alias (refcount 1) and checks it against
+ * the other aliases of p->cfg (but p->skip).  'idx' is its position for
+ * file messages.  Returns NULL on error. */
+struct cfg_alias *cfgp_parse_alias(struct cfg_parser *p, const json_t *v,
+                                   size_t idx);
+/* Checks the members of every alias of 'cfg' against the aliases (a
+ * member's mac is no VMAC, its ip no alias address). */
 bool cfgp_check_members_vs_aliases(struct cfg_parser *p,
                                    const struct config *cfg);
+/* The same for one alias 'a' against the others of p->cfg, in both
+ * directions (its VMAC is no member's mac elsewhere, its addresses no
+ * member's ip elsewhere). */
+bool cfgp_check_alias_vs_others(struct cfg_parser *p,
+                                const struct cfg_alias *a);
+void cfgp_alias_free(struct cfg_alias *);
+
+/* config-index.c */
+void cfg_index_create(struct config *);
+void cfg_index_destroy(struct config *);
+void cfg_index_insert(struct config *, const struct cfg_alias *);
+void cfg_index_remove(struct config *, const struct cfg_alias *);
+/* The alias (not 'skip') that uses address 'ip' / VMAC 'mac', or NULL. */
+const struct cfg_alias *cfg_index_address(const struct config *,
+                                          const struct cfg_ip *,
+                                          const struct cfg_alias *skip);
+const struct cfg_alias *cfg_index_vmac(const struct config *,
+                                       struct eth_addr,
+                                       const struct cfg_alias *skip);
+/* An alias (not 'skip') with a member whose mac / ip this is; '*member'
+ * gets its index. */
+const struct cfg_alias *cfg_index_member_mac(const struct config *,
+                                             struct eth_addr,
+                                             const struct cfg_alias *skip,
+                                             size_t *member);
+const struct cfg_alias *cfg_index_member_ip(const struct config *,
+                                            const struct cfg_ip *,
+                                            const struct cfg_alias *skip,
+                                            size_t *member);
+const struct cfg_alias *cfg_index_name(const struct config *,
+                                       const char *name);
+const struct cfg_alias *cfg_index_id(const struct config *, uint32_t id);
+/* Ids: the hash of a name, and moving an indexed alias to another id. */
+uint32_t cfg_index_hash_id(const char *name);
+void cfg_index_set_id(struct config *, struct cfg_alias *, uint32_t id);
 
 #endif /* config-private.h */

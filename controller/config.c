@@ -24,6 +24,7 @@
 #include "openvswitch/shash.h"
 #include "probemeter.h"
 #include "util.h"
+#include "verror.h"
 
 /* Sections. */
 
@@ -448,17 +449,21 @@ parse_bridges(struct cfg_parser *p, const json_t *arr, struct config *cfg)
     return !p->error;
 }
 
+/* Alias ids.  The rule: aliases taken in name order, each gets the first
+ * id not yet taken from the hash of its name on (wrapping to 1).  Under
+ * that rule the ids of one run of consecutive taken ids depend only on the
+ * aliases in the run, so a change recomputes one run, not the config. */
+
 static uint32_t
-alias_hash_id(const char *name)
+id_next(uint32_t id)
 {
-    /* 32-bit FNV-1a. */
-    uint32_t h = 2166136261u;
-    for (const unsigned char *c = (const unsigned char *) name; *c; c++) {
-        h ^= *c;
-        h *= 16777619u;
-    }
-    h &= ALIAS_ID_MAX;
-    return h ? h : 1;
+    return id % ALIAS_ID_MAX + 1;
+}
+
+static uint32_t
+id_prev(uint32_t id)
+{
+    return id == 1 ? ALIAS_ID_MAX : id - 1;
 }
 
 static int
@@ -469,57 +474,141 @@ compare_alias_names(const void *a_, const void *b_)
     return strcmp((*a)->name, (*b)->name);
 }
 
-/* Gives every alias its id: the hash of its name, or on a collision the
- * next free value, processing aliases in name order so that the result
- * does not depend on their order in the file. */
+/* Gives the 'n' aliases of 'v' (indexed, without ids) their ids by the
+ * rule, among the ids the other aliases of 'cfg' hold. */
 static void
-assign_alias_ids(struct config *cfg)
+assign_ids(struct config *cfg, struct cfg_alias **v, size_t n)
 {
-    size_t n = cfg->n_aliases;
-    if (!n) {
-        return;
-    }
-
-    struct cfg_alias **sorted = xmalloc(n * sizeof *sorted);
+    qsort(v, n, sizeof *v, compare_alias_names);
     for (size_t i = 0; i < n; i++) {
-        sorted[i] = &cfg->aliases[i];
-    }
-    qsort(sorted, n, sizeof *sorted, compare_alias_names);
-
-    /* Open addressing set of used ids (0 marks a free slot). */
-    size_t cap = 4;
-    while (cap < 2 * n) {
-        cap *= 2;
-    }
-    uint32_t *used = xcalloc(cap, sizeof *used);
-
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id = alias_hash_id(sorted[i]->name);
-        for (;;) {
-            size_t slot = (id * 2654435761u) & (cap - 1);
-            while (used[slot] && used[slot] != id) {
-                slot = (slot + 1) & (cap - 1);
-            }
-            if (!used[slot]) {
-                used[slot] = id;
-                break;
-            }
-            id = id % ALIAS_ID_MAX + 1; /* Wraps to 1, never 0. */
+        uint32_t id = cfg_index_hash_id(v[i]->name);
+        while (cfg_index_id(cfg, id)) {
+            id = id_next(id);
         }
-        sorted[i]->id = id;
+        cfg_index_set_id(cfg, v[i], id);
     }
-    free(used);
-    free(sorted);
 }
 
-/* Checks that the probe reply meters of every bridge (one per probed port,
- * probemeter.h) fit: their ids up to MAX_METER_ID, and an explicit
- * rate_pps for each within the bridge's total.  The error names the first
- * member (config order) whose port does not fit. */
+/* A growable list of aliases with the ids they had when they joined. */
+struct id_vec {
+    struct cfg_alias **v;
+    uint32_t *old_ids;
+    size_t n, allocated;
+};
+
 static bool
-check_probe_meters(struct cfg_parser *p, const struct config *cfg)
+id_vec_has(const struct id_vec *vec, const struct cfg_alias *a)
 {
-    struct probemeter_plan *plan = probemeter_plan_create(cfg);
+    for (size_t i = 0; i < vec->n; i++) {
+        if (vec->v[i] == a) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+id_vec_push(struct id_vec *vec, struct cfg_alias *a)
+{
+    if (vec->n >= vec->allocated) {
+        vec->v = x2nrealloc(vec->v, &vec->allocated, sizeof *vec->v);
+        vec->old_ids = xrealloc(vec->old_ids,
+                                vec->allocated * sizeof *vec->old_ids);
+    }
+    vec->v[vec->n] = a;
+    vec->old_ids[vec->n++] = a->id;
+}
+
+/* Adds to 'vec' the aliases of the run of taken ids around 'id'. */
+static void
+collect_run(const struct config *cfg, uint32_t id, struct id_vec *vec)
+{
+    if (!cfg_index_id(cfg, id)) {
+        return;
+    }
+    uint32_t start = id;
+    for (size_t k = 0; k < cfg->n_aliases && cfg_index_id(cfg, id_prev(start));
+         k++) {
+        start = id_prev(start);
+    }
+    uint32_t x = start;
+    for (size_t k = 0; k < cfg->n_aliases; k++) {
+        struct cfg_alias *a = CONST_CAST(struct cfg_alias *,
+                                         cfg_index_id(cfg, x));
+        if (!a) {
+            break;
+        }
+        if (!id_vec_has(vec, a)) {
+            id_vec_push(vec, a);
+        }
+        x = id_next(x);
+    }
+}
+
+/* The ids of the run of taken ids around 'id' anew, with 'add' (indexed,
+ * id 0) joining it or 'del' (indexed) leaving it, until no other alias
+ * touches the run.  Aliases other than 'add' whose id changed go to 'r'. */
+static void
+recompute_run(struct config *cfg, uint32_t id, struct cfg_alias *add,
+              struct cfg_alias *del, struct cfg_renumbering *r)
+{
+    struct id_vec set = { .v = NULL };
+    if (add) {
+        id_vec_push(&set, add);
+    }
+    collect_run(cfg, id, &set);
+    if (del) {
+        cfg_index_set_id(cfg, del, 0);
+    }
+    for (size_t i = 0; i < set.n; i++) {
+        if (set.v[i] == del) {
+            set.v[i] = set.v[--set.n];
+            set.old_ids[i] = set.old_ids[set.n];
+            break;
+        }
+    }
+
+    struct cfg_alias **sorted = NULL;
+    for (size_t round = 0; round <= cfg->n_aliases; round++) {
+        for (size_t i = 0; i < set.n; i++) {
+            cfg_index_set_id(cfg, set.v[i], 0);
+        }
+        sorted = xrealloc(sorted, MAX(set.n, 1) * sizeof *sorted);
+        memcpy(sorted, set.v, set.n * sizeof *sorted);
+        assign_ids(cfg, sorted, set.n);
+
+        size_t n_before = set.n;
+        for (size_t i = 0; i < n_before; i++) {
+            collect_run(cfg, set.v[i]->id, &set);
+        }
+        if (set.n == n_before) {
+            break;
+        }
+    }
+    free(sorted);
+
+    for (size_t i = 0; i < set.n; i++) {
+        if (set.v[i] != add && set.v[i]->id != set.old_ids[i]) {
+            size_t k = r->n++;
+            r->aliases = xrealloc(r->aliases, r->n * sizeof *r->aliases);
+            r->old_ids = xrealloc(r->old_ids, r->n * sizeof *r->old_ids);
+            r->aliases[k] = set.v[i];
+            r->old_ids[k] = set.old_ids[i];
+        }
+    }
+    free(set.v);
+    free(set.old_ids);
+}
+
+/* Checks that the probe reply meters of every bridge of 'plan' (one per
+ * probed port, probemeter.h) fit: their ids up to MAX_METER_ID, and an
+ * explicit rate_pps for each within the bridge's total.  The error names
+ * the first member (config order) whose port does not fit: at its path in
+ * the file, or (checking one alias, 'self') in 'self' or else by name. */
+static bool
+check_meters(struct cfg_parser *p, const struct config *cfg,
+             const struct probemeter_plan *plan, const struct cfg_alias *self)
+{
     const struct probemeter_bridge *bad_b = NULL;
     const struct probemeter *bad = NULL;
     bool bad_rate = false;
@@ -544,43 +633,83 @@ check_probe_meters(struct cfg_parser *p, const struct config *cfg)
             bad_rate = k_rate < k_id;
         }
     }
+    if (!bad) {
+        return true;
+    }
 
-    if (bad) {
-        size_t mark = p->path.length;
+    size_t mark = p->path.length;
+    if (!self) {
         ds_put_format(&p->path,
                       "aliases[%" PRIuSIZE "].members[%" PRIuSIZE "]",
                       bad->alias_idx, bad->member_idx);
-        size_t k = bad - bad_b->meters;
-        if (bad_rate) {
-            unsigned int rate
-                = config_probe_source(cfg, bad_b->name)->rate_pps;
-            cfgp_error(p,
-                       "port \"%s\" is probed port number %" PRIuSIZE
-                       " on bridge %s, whose probe meters at "
-                       "probe_source.rate_pps %u each would pass %llu "
-                       "packets/s, more than %d in all; lower rate_pps (at "
-                       "most %" PRIuSIZE " for its %" PRIuSIZE
-                       " probed ports) or set it to 0 (automatic)",
-                       bad->port, k + 1, bad_b->name, rate,
-                       (unsigned long long) rate * (k + 1),
-                       PROBEMETER_MAX_BRIDGE_PPS,
-                       PROBEMETER_MAX_BRIDGE_PPS / bad_b->n, bad_b->n);
-        } else {
-            cfgp_error(p,
-                       "port \"%s\" would get probe meter %llu on bridge "
-                       "%s (probe_source.meter_id %" PRIu32 " + %" PRIuSIZE
-                       "), past the largest meter id %u (0x%x): with one "
-                       "meter per probed port (%" PRIuSIZE "), the bridge's "
-                       "probe_source.meter_id must be at most %llu",
-                       bad->port, (unsigned long long) bad_b->base + k,
-                       bad_b->name, bad_b->base, k, MAX_METER_ID, MAX_METER_ID,
-                       bad_b->n,
-                       (unsigned long long) MAX_METER_ID - bad_b->n + 1);
-        }
-        cfgp_path_pop(p, mark);
+    } else if (bad->alias == self) {
+        ds_put_format(&p->path, "members[%" PRIuSIZE "]", bad->member_idx);
     }
+    char *who = (self && bad->alias != self
+                     ? xasprintf(" (member %s of alias %s)",
+                                 bad->alias->members[bad->member_idx].name,
+                                 bad->alias->name)
+                     : xstrdup(""));
+    size_t k = bad - bad_b->meters;
+    if (bad_rate) {
+        unsigned int rate = config_probe_source(cfg, bad_b->name)->rate_pps;
+        cfgp_error(p,
+                   "port \"%s\"%s is probed port number %" PRIuSIZE
+                   " on bridge %s, whose probe meters at "
+                   "probe_source.rate_pps %u each would pass %llu "
+                   "packets/s, more than %d in all; lower rate_pps (at "
+                   "most %" PRIuSIZE " for its %" PRIuSIZE
+                   " probed ports) or set it to 0 (automatic)",
+                   bad->port, who, k + 1, bad_b->name, rate,
+                   (unsigned long long) rate * (k + 1),
+                   PROBEMETER_MAX_BRIDGE_PPS,
+                   PROBEMETER_MAX_BRIDGE_PPS / bad_b->n, bad_b->n);
+    } else {
+        cfgp_error(p,
+                   "port \"%s\"%s would get probe meter %llu on bridge "
+                   "%s (probe_source.meter_id %" PRIu32 " + %" PRIuSIZE
+                   "), past the largest meter id %u (0x%x): with one "
+                   "meter per probed port (%" PRIuSIZE "), the bridge's "
+                   "probe_source.meter_id must be at most %llu",
+                   bad->port, who, (unsigned long long) bad_b->base + k,
+                   bad_b->name, bad_b->base, k, MAX_METER_ID, MAX_METER_ID,
+                   bad_b->n, (unsigned long long) MAX_METER_ID - bad_b->n + 1);
+    }
+    free(who);
+    cfgp_path_pop(p, mark);
+    return false;
+}
+
+static bool
+check_probe_meters(struct cfg_parser *p, const struct config *cfg)
+{
+    struct probemeter_plan *plan = probemeter_plan_create(cfg);
+    bool ok = check_meters(p, cfg, plan, NULL);
     probemeter_plan_destroy(plan);
-    return !p->error;
+    return ok;
+}
+
+/* The same for 'cfg' with 'a' in place of 'old' (NULL: added).  Only
+ * when one of them has a probed member: otherwise the meters stay. */
+static bool
+check_probe_meters_with(struct cfg_parser *p, const struct config *cfg,
+                        const struct cfg_alias *old,
+                        const struct cfg_alias *a)
+{
+    bool probed = false;
+    for (size_t m = 0; m < a->n_members && !probed; m++) {
+        probed = config_member_probed(&a->members[m]);
+    }
+    for (size_t m = 0; old && m < old->n_members && !probed; m++) {
+        probed = config_member_probed(&old->members[m]);
+    }
+    if (!probed) {
+        return true;
+    }
+    struct probemeter_plan *plan = probemeter_plan_create_with(cfg, old, a);
+    bool ok = check_meters(p, cfg, plan, a);
+    probemeter_plan_destroy(plan);
+    return ok;
 }
 
 static bool
@@ -619,11 +748,18 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
         size_t mark = cfgp_path_push_key(p, "aliases");
         if (cfgp_check_array(p, v)) {
             size_t n = json_array_size(v);
-            cfg->aliases = xcalloc(n, sizeof *cfg->aliases);
-            cfg->n_aliases = n;
+            cfg->aliases = xcalloc(MAX(n, 1), sizeof *cfg->aliases);
+            cfg->allocated_aliases = MAX(n, 1);
             for (size_t i = 0; i < n && !p->error; i++) {
                 size_t mark2 = cfgp_path_push_index(p, i);
-                cfgp_parse_alias(p, cfg, json_array_get(v, i), i);
+                struct cfg_alias *a
+                    = cfgp_parse_alias(p, json_array_get(v, i), i);
+                if (a) {
+                    /* Indexed at once: the next aliases are checked
+                     * against it. */
+                    cfg->aliases[cfg->n_aliases++] = a;
+                    cfg_index_insert(cfg, a);
+                }
                 cfgp_path_pop(p, mark2);
             }
         }
@@ -634,7 +770,13 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
         || !check_probe_meters(p, cfg)) {
         return false;
     }
-    assign_alias_ids(cfg);
+    struct cfg_alias **sorted
+        = xcalloc(MAX(cfg->n_aliases, 1), sizeof *sorted);
+    if (cfg->n_aliases) {
+        memcpy(sorted, cfg->aliases, cfg->n_aliases * sizeof *sorted);
+    }
+    assign_ids(cfg, sorted, cfg->n_aliases);
+    free(sorted);
     return true;
 }
 
@@ -651,99 +793,210 @@ config_create_default(const char *origin)
     cfg->next_table = -1;
     cfg->cookie_prefix = DEFAULT_COOKIE_PREFIX;
     cfg->api_socket = xstrdup(DEFAULT_API_SOCKET);
+    cfg_index_create(cfg);
     return cfg;
 }
 
-struct config *
-config_parse_json(const json_t *json, const char *origin, char **errp)
+static void
+parser_init(struct cfg_parser *p, const char *origin,
+            const struct config *cfg, const struct cfg_alias *skip)
 {
-    struct cfg_parser p = {
+    *p = (struct cfg_parser){
         .origin = origin,
         .path = DS_EMPTY_INITIALIZER,
+        .cfg = cfg,
+        .skip = skip,
     };
-    shash_init(&p.alias_names);
-    shash_init(&p.addresses);
-    shash_init(&p.vmacs);
+    shash_init(&p->alias_names);
+}
 
+int
+config_parse_json(const json_t *json, const char *origin,
+                  struct config **cfgp, struct verror *e)
+{
+    struct cfg_parser p;
     struct config *cfg = config_create_default(origin);
+    parser_init(&p, origin, cfg, NULL);
+    int error = 0;
     if (!parse_config(&p, json, cfg)) {
+        error = cfgp_to_verror(&p, e);
         config_destroy(cfg);
         cfg = NULL;
     }
-
-    ds_destroy(&p.path);
-    shash_destroy(&p.alias_names);
-    shash_destroy(&p.addresses);
-    shash_destroy(&p.vmacs);
-    *errp = p.error;
-    return cfg;
+    cfgp_parser_destroy(&p);
+    *cfgp = cfg;
+    return error;
 }
 
-static char *
-format_json_error(const char *origin, const json_error_t *err)
+static int
+json_error(const char *origin, const json_error_t *err, struct verror *e)
 {
     if (err->line > 0) {
-        return xasprintf("%s:%d:%d: %s", origin, err->line, err->column,
-                         err->text);
+        return verror_set(e, EINVAL, VERR_INVALID, NULL, "%s:%d:%d: %s",
+                          origin, err->line, err->column, err->text);
     }
-    return xasprintf("%s: %s", origin, err->text);
+    return verror_set(e, EINVAL, VERR_INVALID, NULL, "%s: %s", origin,
+                      err->text);
 }
 
-struct config *
-config_parse_string(const char *json, const char *origin, char **errp)
+int
+config_parse_string(const char *json, const char *origin,
+                    struct config **cfgp, struct verror *e)
 {
     json_error_t err;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &err);
+    *cfgp = NULL;
     if (!root) {
-        *errp = format_json_error(origin, &err);
-        return NULL;
+        return json_error(origin, &err, e);
     }
-    struct config *cfg = config_parse_json(root, origin, errp);
+    int error = config_parse_json(root, origin, cfgp, e);
     json_decref(root);
-    return cfg;
+    return error;
 }
 
-struct config *
-config_load(const char *path, char **errp)
+int
+config_load(const char *path, struct config **cfgp, struct verror *e)
 {
+    *cfgp = NULL;
     FILE *f = fopen(path, "r");
     if (!f) {
-        *errp = xasprintf("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        int error = errno;
+        return verror_set(e, error, VERR_IO, NULL, "%s: cannot open: %s",
+                          path, ovs_strerror(error));
     }
 
     json_error_t err;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
-    bool read_error = ferror(f);
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
     if (!root) {
-        *errp = (read_error
-                     ? xasprintf("%s: read error: %s", path, strerror(errno))
-                     : format_json_error(path, &err));
+        return (read_error ? verror_set(e, read_error, VERR_IO, NULL,
+                                        "%s: read error: %s", path,
+                                        ovs_strerror(read_error))
+                           : json_error(path, &err, e));
+    }
+    int error = config_parse_json(root, path, cfgp, e);
+    json_decref(root);
+    return error;
+}
+
+/* One alias at a time. */
+
+int
+config_parse_alias(const struct config *cfg, const json_t *json,
+                   const char *replacing, struct cfg_alias **aliasp,
+                   struct verror *e)
+{
+    const struct cfg_alias *old
+        = replacing ? config_find_alias(cfg, replacing) : NULL;
+    struct cfg_parser p;
+    parser_init(&p, NULL, cfg, old);
+
+    struct cfg_alias *a = cfgp_parse_alias(&p, json, cfg->n_aliases);
+    if (a && (!cfgp_check_alias_vs_others(&p, a)
+              || !check_probe_meters_with(&p, cfg, old, a))) {
+        cfg_alias_unref(a);
+        a = NULL;
+    }
+    int error = a ? 0 : cfgp_to_verror(&p, e);
+    cfgp_parser_destroy(&p);
+    *aliasp = a;
+    return error;
+}
+
+struct cfg_alias *
+cfg_alias_ref(const struct cfg_alias *a_)
+{
+    struct cfg_alias *a = CONST_CAST(struct cfg_alias *, a_);
+    if (a) {
+        a->refcnt++;
+    }
+    return a;
+}
+
+void
+cfg_alias_unref(struct cfg_alias *a)
+{
+    if (a && --a->refcnt == 0) {
+        cfgp_alias_free(a);
+    }
+}
+
+int
+config_alias_position(const struct config *cfg, const struct cfg_alias *a)
+{
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        if (cfg->aliases[i] == a) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void
+cfg_renumbering_destroy(struct cfg_renumbering *r)
+{
+    if (r) {
+        free(r->aliases);
+        free(r->old_ids);
+        *r = (struct cfg_renumbering){ 0 };
+    }
+}
+
+struct cfg_alias *
+config_put_alias(struct config *cfg, struct cfg_alias *a,
+                 struct cfg_renumbering *r)
+{
+    struct cfg_alias *old
+        = CONST_CAST(struct cfg_alias *, config_find_alias(cfg, a->name));
+    if (old) {
+        int pos = config_alias_position(cfg, old);
+        cfg_index_remove(cfg, old);
+        a->id = old->id;
+        cfg->aliases[pos] = a;
+        cfg_index_insert(cfg, a);
+        return old;
+    }
+
+    if (cfg->n_aliases >= cfg->allocated_aliases) {
+        cfg->aliases = x2nrealloc(cfg->aliases, &cfg->allocated_aliases,
+                                  sizeof *cfg->aliases);
+    }
+    cfg->aliases[cfg->n_aliases++] = a;
+    uint32_t h = cfg_index_hash_id(a->name);
+    a->id = 0;
+    cfg_index_insert(cfg, a);
+    if (!cfg_index_id(cfg, h)) {
+        cfg_index_set_id(cfg, a, h);
+    } else {
+        recompute_run(cfg, h, a, NULL, r);
+    }
+    return NULL;
+}
+
+struct cfg_alias *
+config_remove_alias(struct config *cfg, const char *name,
+                    struct cfg_renumbering *r)
+{
+    struct cfg_alias *a
+        = CONST_CAST(struct cfg_alias *, config_find_alias(cfg, name));
+    if (!a) {
         return NULL;
     }
-    struct config *cfg = config_parse_json(root, path, errp);
-    json_decref(root);
-    return cfg;
+    int pos = config_alias_position(cfg, a);
+    memmove(&cfg->aliases[pos], &cfg->aliases[pos + 1],
+            (cfg->n_aliases - pos - 1) * sizeof *cfg->aliases);
+    cfg->n_aliases--;
+    /* Aliases that probed past its id may move back. */
+    uint32_t id = a->id;
+    if (cfg_index_id(cfg, id_next(id))) {
+        recompute_run(cfg, id, NULL, a, r);
+    }
+    cfg_index_remove(cfg, a);
+    return a;
 }
 
 /* Destruction. */
-
-static void
-alias_destroy(struct cfg_alias *al)
-{
-    free(al->name);
-    free(al->ip4);
-    free(al->ip6);
-    for (size_t i = 0; i < al->n_members; i++) {
-        struct cfg_member *m = &al->members[i];
-        free(m->name);
-        free(m->bridge);
-        free(m->port);
-    }
-    free(al->members);
-    cfgp_free_strings(al->access_bridges, al->n_access_bridges);
-}
 
 void
 config_destroy(struct config *cfg)
@@ -763,8 +1016,9 @@ config_destroy(struct config *cfg)
         cfgp_free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);
     }
     free(cfg->bridges);
+    cfg_index_destroy(cfg);
     for (size_t i = 0; i < cfg->n_aliases; i++) {
-        alias_destroy(&cfg->aliases[i]);
+        cfg_alias_unref(cfg->aliases[i]);
     }
     free(cfg->aliases);
     free(cfg);

@@ -17,34 +17,56 @@
 #include "flowtab.h"
 #include "ofswitch.h"
 #include "openvswitch/vlog.h"
+#include "probemeter.h"
+#include "probes.h"
 #include "procsched.h"
+#include "store.h"
+#include "switches.h"
 #include "util.h"
+#include "verror.h"
 
 VLOG_DEFINE_THIS_MODULE(engine_api);
 
-static json_t *
-bridge_to_json(const struct engine *eng, const struct bridge *br)
+void
+engine_reply_verror(struct api_request *req, unsigned int status,
+                    const struct verror *e)
 {
-    json_t *o;
-    bool ready = br->conn && br->conn->ft;
+    api_reply_error(req, status, e->kind ? e->kind : VERR_INVALID, e->field,
+                    "%s", e->message ? e->message : "error");
+}
 
-    if (ready) {
-        o = ofswitch_to_json(br->conn->sw);
+static json_t *
+bridge_to_json(const struct engine *eng, const char *name)
+{
+    const struct config *cfg = engine_config(eng);
+    struct switches *sw = engine_switches(eng);
+    const struct flowtab *ft = engine_bridge_flowtab(eng, name);
+    json_t *o = switches_bridge_to_json(sw, name);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(o, "name", json_string(name));
+        json_object_set_new(o, "datapath_id",
+                            json_string("0000000000000000"));
+        json_object_set_new(o, "connected", json_false());
+        json_object_set_new(o, "ports", json_array());
+    }
+
+    if (ft) {
         json_t *ports = json_object_get(o, "ports");
         size_t i;
         json_t *port;
         json_array_foreach (ports, i, port) {
-            const char *name
+            const char *pname
                 = json_string_value(json_object_get(port, "name"));
             json_object_set_new(
                 port, "uplink",
-                json_boolean(config_is_uplink(eng->cfg, br->name, name)));
+                json_boolean(config_is_uplink(cfg, name, pname)));
         }
         struct flowtab_stats fs;
-        flowtab_get_stats(br->conn->ft, &fs);
+        flowtab_get_stats(ft, &fs);
         json_t *flows = json_object();
         json_object_set_new(flows, "synced",
-                            json_boolean(flowtab_is_synced(br->conn->ft)));
+                            json_boolean(flowtab_is_synced(ft)));
         json_object_set_new(flows, "flows", json_integer(fs.n_flows));
         json_object_set_new(flows, "groups", json_integer(fs.n_groups));
         json_object_set_new(flows, "bundles", json_integer(fs.bundles));
@@ -52,35 +74,22 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
         json_object_set_new(flows, "group_mods", json_integer(fs.group_mods));
         json_object_set_new(flows, "failures", json_integer(fs.failures));
         json_object_set_new(o, "flowtab", flows);
-        json_object_set_new(o, "connected_for_s",
-                            json_real(ev_time() - br->conn->connected_at));
-    } else {
-        char dpid[17];
-        snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
-        o = json_object();
-        json_object_set_new(o, "name", json_string(br->name));
-        json_object_set_new(o, "datapath_id", json_string(dpid));
-        json_object_set_new(o, "connected", json_false());
-        json_object_set_new(o, "ports", json_array());
+        json_object_set_new(
+            o, "connected_for_s",
+            json_real(ev_time() - switches_connected_since(sw, name)));
     }
-    json_object_set_new(o, "connects", json_integer(br->n_connects));
-    json_object_set_new(o, "generation", json_integer(br->generation));
-    json_object_set_new(o, "applied_generation",
-                        json_integer(br->applied_generation));
+    uint64_t handed, applied;
+    engine_bridge_generations(eng, name, &handed, &applied);
+    json_object_set_new(o, "connects",
+                        json_integer(switches_n_connects(sw, name)));
+    json_object_set_new(o, "generation", json_integer(handed));
+    json_object_set_new(o, "applied_generation", json_integer(applied));
 
     json_t *aliases = json_array();
-    const struct config *cfg = eng->cfg;
     for (size_t i = 0; i < cfg->n_aliases; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        bool carried = false;
-        for (size_t m = 0; m < a->n_members && !carried; m++) {
-            carried = !strcmp(a->members[m].bridge, br->name);
-        }
-        for (size_t b = 0; b < a->n_access_bridges && !carried; b++) {
-            carried = !strcmp(a->access_bridges[b], br->name);
-        }
-        if (carried) {
-            json_array_append_new(aliases, json_string(a->name));
+        if (engine_carries(cfg->aliases[i], name)) {
+            json_array_append_new(aliases,
+                                  json_string(cfg->aliases[i]->name));
         }
     }
     json_object_set_new(o, "aliases", aliases);
@@ -88,40 +97,62 @@ bridge_to_json(const struct engine *eng, const struct bridge *br)
 }
 
 json_t *
-engine_alias_to_json(struct engine *eng, size_t idx)
+engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
 {
-    const struct cfg_alias *a = &eng->cfg->aliases[idx];
-    const struct alias_state *st = eng->states[idx];
-    const struct alias_rt *rt = &eng->rts[idx];
-    int master = alias_state_master(st);
+    const struct alias_state *st = engine_alias_state(eng, a->name);
+    const struct probemeter_plan *plan = engine_meter_plan(eng);
+    struct probes *probes = engine_probes(eng);
+    int master = st ? alias_state_master(st) : -1;
 
     json_t *o = config_alias_to_json(a);
-    engine_health_yield(eng);
+    probes_yield(probes);
     json_object_set_new(o, "master",
                         master >= 0 ? json_string(a->members[master].name)
                                     : json_null());
-    json_object_set_new(o, "state", json_string(alias_state_name(st)));
+    json_object_set_new(o, "state",
+                        json_string(st ? alias_state_name(st) : "none"));
     char cookie[19];
     snprintf(cookie, sizeof cookie, "%#018" PRIx64,
-             flowgen_cookie(eng->cfg, a->id));
+             flowgen_cookie(engine_config(eng)->cookie_prefix, a->id));
     json_object_set_new(o, "cookie", json_string(cookie));
     json_object_set_new(o, "group_id", json_integer(a->id));
     json_object_set_new(o, "announcements_sent",
-                        json_integer(rt->n_announced));
+                        json_integer(engine_alias_announced(eng, a->name)));
 
     json_t *members = json_object_get(o, "members");
     size_t i;
     json_t *mj;
     json_array_foreach (members, i, mj) {
-        json_object_set_new(mj, "state",
-                            json_string(alias_member_state_name(st, i)));
+        const struct cfg_member *m = &a->members[i];
+        json_object_set_new(
+            mj, "state",
+            json_string(st ? alias_member_state_name(st, i) : "unknown"));
         json_object_set_new(mj, "master", json_boolean((int) i == master));
-        json_object_set_new(mj, "probe_state",
-                            engine_health_to_json(eng, idx, i));
+        json_object_set_new(
+            mj, "probe_state",
+            probes_member_to_json(probes, a->name, m->name,
+                                  probemeter_find(plan, m->bridge, m->port)));
         /* About 10 us per member: let due probes leave meanwhile. */
-        engine_health_yield(eng);
+        probes_yield(probes);
     }
     return o;
+}
+
+static void
+count_connected(const char *bridge, void *aux)
+{
+    void **args = aux;
+    const struct engine *eng = args[0];
+    json_t *bridges = args[1];
+    struct switches *sw = engine_switches(eng);
+    char dpid[17];
+    snprintf(dpid, sizeof dpid, "%016" PRIx64, switches_dpid(sw, bridge));
+    json_t *b = json_object();
+    json_object_set_new(b, "name", json_string(bridge));
+    json_object_set_new(b, "datapath_id", json_string(dpid));
+    json_object_set_new(b, "connected",
+                        json_boolean(switches_is_connected(sw, bridge)));
+    json_array_append_new(bridges, b);
 }
 
 static void
@@ -130,85 +161,73 @@ get_status(struct api_request *req, void *eng_)
     struct engine *eng = eng_;
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(VMACD_VERSION));
-    json_object_set_new(o, "uptime_s",
-                        json_integer((json_int_t) (ev_time() - eng->started)));
+    json_object_set_new(
+        o, "uptime_s",
+        json_integer((json_int_t) (ev_time() - engine_started(eng))));
 
     json_t *bridges = json_array();
-    size_t n_connected = 0, n_conns = 0;
-    const struct bridge *br;
-    HMAP_FOR_EACH (br, node, &eng->bridges) {
-        char dpid[17];
-        snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
-        bool up = br->conn && br->conn->ft;
-        json_t *b = json_object();
-        json_object_set_new(b, "name", json_string(br->name));
-        json_object_set_new(b, "datapath_id", json_string(dpid));
-        json_object_set_new(b, "connected", json_boolean(up));
-        json_array_append_new(bridges, b);
-        n_connected += up;
-    }
-    n_conns = ovs_list_size(&eng->conns);
+    void *args[] = { eng, bridges };
+    switches_for_each(engine_switches(eng), count_connected, args);
     json_object_set_new(o, "bridges", bridges);
 
+    struct switches_stats ss;
+    switches_get_stats(engine_switches(eng), &ss);
     json_t *counts = json_object();
-    json_object_set_new(counts, "bridges",
-                        json_integer(hmap_count(&eng->bridges)));
+    json_object_set_new(counts, "bridges", json_integer(ss.n_bridges));
     json_object_set_new(counts, "bridges_connected",
-                        json_integer(n_connected));
-    json_object_set_new(counts, "connections", json_integer(n_conns));
-    json_object_set_new(counts, "aliases", json_integer(eng->cfg->n_aliases));
+                        json_integer(ss.n_connected));
+    json_object_set_new(counts, "connections",
+                        json_integer(ss.n_connections));
+    json_object_set_new(counts, "connections_refused",
+                        json_integer(ss.refused));
+    json_object_set_new(counts, "aliases",
+                        json_integer(engine_config(eng)->n_aliases));
     json_object_set_new(o, "counts", counts);
-    json_object_set_new(o, "probes", engine_health_status_json(eng));
+    json_object_set_new(o, "probes", probes_status_json(engine_probes(eng)));
     json_object_set_new(o, "scheduling", procsched_to_json());
+    struct store *store = engine_store(eng);
+    json_object_set_new(o, "store",
+                        store ? store_to_json(store) : json_null());
     api_reply(req, 200, o);
 }
 
-static int
-compare_bridges(const void *a_, const void *b_)
+static void
+bridge_append(const char *bridge, void *aux)
 {
-    const struct bridge *const *a = a_, *const *b = b_;
-    return strcmp((*a)->name, (*b)->name);
+    void **args = aux;
+    json_array_append_new(args[1], bridge_to_json(args[0], bridge));
 }
 
 static void
 get_bridges(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    size_t n = hmap_count(&eng->bridges), i = 0;
-    const struct bridge **sorted = xmalloc(MAX(n, 1) * sizeof *sorted);
-    const struct bridge *br;
-    HMAP_FOR_EACH (br, node, &eng->bridges) {
-        sorted[i++] = br;
-    }
-    qsort(sorted, n, sizeof *sorted, compare_bridges);
-
     json_t *a = json_array();
-    for (i = 0; i < n; i++) {
-        json_array_append_new(a, bridge_to_json(eng, sorted[i]));
-    }
-    free(sorted);
+    void *args[] = { eng, a };
+    switches_for_each(engine_switches(eng), bridge_append, args);
     api_reply(req, 200, json_pack("{s:o}", "bridges", a));
 }
 
-static const struct bridge *
+/* The bridge named by the request, or NULL after replying 404. */
+static const char *
 bridge_or_404(struct engine *eng, struct api_request *req)
 {
     const char *name = api_request_param(req, "name");
-    const struct bridge *br = engine_bridge_find(eng, name);
-    if (!br) {
+    if (!switches_knows(engine_switches(eng), name)) {
         api_reply_error(req, 404, "not_found", "name", "no bridge \"%s\"",
                         name);
+        return NULL;
     }
-    return br;
+    return name;
 }
 
 static void
 get_bridge(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    const struct bridge *br = bridge_or_404(eng, req);
-    if (br) {
-        api_reply(req, 200, bridge_to_json(eng, br));
+    const char *name = bridge_or_404(eng, req);
+    if (name) {
+        api_reply(req, 200, bridge_to_json(eng, name));
     }
 }
 
@@ -216,17 +235,18 @@ static void
 get_bridge_flows(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    const struct bridge *br = bridge_or_404(eng, req);
-    if (!br) {
+    const char *name = bridge_or_404(eng, req);
+    if (!name) {
         return;
     }
-    if (!br->conn || !br->conn->ft) {
+    const struct flowtab *ft = engine_bridge_flowtab(eng, name);
+    if (!ft) {
         api_reply_error(req, 409, "not_connected", "name",
-                        "bridge \"%s\" is not connected", br->name);
+                        "bridge \"%s\" is not connected", name);
         return;
     }
-    json_t *o = flowtab_to_json(br->conn->ft);
-    json_object_set_new(o, "bridge", json_string(br->name));
+    json_t *o = flowtab_to_json(ft);
+    json_object_set_new(o, "bridge", json_string(name));
     api_reply(req, 200, o);
 }
 
@@ -234,37 +254,38 @@ static void
 get_aliases(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
+    const struct config *cfg = engine_config(eng);
     json_t *a = json_array();
-    for (size_t i = 0; i < eng->cfg->n_aliases; i++) {
-        json_array_append_new(a, engine_alias_to_json(eng, i));
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        json_array_append_new(a, engine_alias_to_json(eng, cfg->aliases[i]));
     }
     api_reply(req, 200, json_pack("{s:o}", "aliases", a));
 }
 
-int
+const struct cfg_alias *
 engine_alias_or_404(struct engine *eng, struct api_request *req)
 {
     const char *name = api_request_param(req, "name");
-    int idx = engine_alias_index(eng, name);
-    if (idx < 0) {
+    const struct cfg_alias *a = config_find_alias(engine_config(eng), name);
+    if (!a) {
         api_reply_error(req, 404, "not_found", "name", "no alias \"%s\"",
                         name);
     }
-    return idx;
+    return a;
 }
 
 static void
 get_alias(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    int idx = engine_alias_or_404(eng, req);
-    if (idx >= 0) {
+    const struct cfg_alias *a = engine_alias_or_404(eng, req);
+    if (a) {
         char etag[CFGEDIT_ETAG_LEN];
-        cfgedit_alias_etag(&eng->cfg->aliases[idx], etag);
-        engine_health_yield(eng);
+        cfgedit_alias_etag(a, etag);
+        probes_yield(engine_probes(eng));
         api_reply_header(req, "ETag", etag);
-        json_t *body = engine_alias_to_json(eng, idx);
-        engine_health_yield(eng);
+        json_t *body = engine_alias_to_json(eng, a);
+        probes_yield(engine_probes(eng));
         api_reply(req, 200, body);
     }
 }
@@ -273,17 +294,17 @@ static void
 post_announce(struct api_request *req, void *eng_)
 {
     struct engine *eng = eng_;
-    int idx = engine_alias_or_404(eng, req);
-    if (idx < 0) {
+    const struct cfg_alias *a = engine_alias_or_404(eng, req);
+    if (!a) {
         return;
     }
-    char *error;
-    if (engine_announce_now(eng, idx, &error)) {
-        api_reply_error(req, 409, "no_master", "name", "%s", error);
-        free(error);
+    struct verror e = VERROR_INITIALIZER;
+    if (engine_announce_now(eng, a->name, &e)) {
+        api_reply_error(req, 409, "no_master", "name", "%s", e.message);
+        verror_destroy(&e);
         return;
     }
-    api_reply(req, 202, engine_alias_to_json(eng, idx));
+    api_reply(req, 202, engine_alias_to_json(eng, a));
 }
 
 void

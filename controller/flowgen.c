@@ -1,20 +1,25 @@
 /*
- * flowgen: the desired flows and groups of one bridge.  flows/README.md
- * describes the pipeline built here; keep the two in step.
+ * flowgen: the desired flows and groups of one alias on one bridge, built
+ * in binary (match_set_*() and ofpact_put_*()), from its input record
+ * alone.  flows/README.md describes the pipeline built here; keep the two
+ * in step, and flows/pipeline.txt with them (tests/unit/test_flowgen.c).
  */
 #include "flowgen.h"
 
-#include <arpa/inet.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <string.h>
 
-#include "alias.h"
 #include "config.h"
-#include "openvswitch/dynamic-string.h"
+#include "flow.h"
+#include "flowset.h"
+#include "openflow/openflow.h"
+#include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/util.h"
-#include "packets.h"
 #include "probepkt.h"
+#include "util.h"
 
 /* Priorities in the base table T (and T+1 for the ND second step). */
 enum {
@@ -35,144 +40,390 @@ enum {
     FG_PRIO_PROBE = 420,          /* Probe replies, probe ARP responder. */
 };
 
-/* Context while generating one alias on one bridge. */
-struct fg_ctx {
-    const struct cfg_alias *alias;
-    int table;        /* Base table T. */
-    int nd_table;     /* T + 1. */
-    const char *fall; /* "NORMAL" or "goto_table:N". */
-    uint64_t cookie;
-    struct flowgen_out *out;
-    const struct flowgen_opts *opts;
-    size_t alias_idx;
+/* ICMPv6 types and the NA flags the ND responder sets (solicited,
+ * override). */
+#define FG_ND_NS 135
+#define FG_ND_NA 136
+#define FG_NA_FLAGS_SO 0x60000000
+/* Probe replies to vmacd carry at most this much of the packet. */
+#define FG_PROBE_MAX_LEN 128
 
-    /* Member ports that exist on this bridge (n_members entries, -1 for
-     * none) and uplink ports of this bridge that exist. */
-    int64_t *member_port;
-    uint32_t *uplinks;
-    size_t n_uplinks;
-
-    char vmac[ETH_ADDR_STRLEN + 1];
-
-    /* The master is a member on another bridge: this bridge sends the
-     * alias's traffic to its uplinks and leaves what arrives from the
-     * uplinks for the alias to the master's bridge. */
-    bool remote_master;
-};
+/* Input records. */
 
 void
-flowgen_out_init(struct flowgen_out *out)
+flowgen_input_init(struct flowgen_input *in, const struct cfg_alias *alias,
+                   const struct flowgen_bridge *br)
 {
-    svec_init(&out->flows);
-    svec_init(&out->groups);
+    size_t n = MAX(alias->n_members, 1);
+    *in = (struct flowgen_input){
+        .alias = alias,
+        .br = br,
+        .br_version = br->version,
+        .order = xcalloc(n, sizeof *in->order),
+        .members = xcalloc(n, sizeof *in->members),
+    };
+    for (size_t m = 0; m < alias->n_members; m++) {
+        in->members[m].ofport = -1;
+    }
 }
 
 void
-flowgen_out_destroy(struct flowgen_out *out)
+flowgen_input_copy(struct flowgen_input *dst, const struct flowgen_input *src)
 {
-    if (out) {
-        svec_destroy(&out->flows);
-        svec_destroy(&out->groups);
+    size_t n = MAX(src->alias->n_members, 1);
+    *dst = *src;
+    dst->order = xmemdup(src->order, n * sizeof *src->order);
+    dst->members = xmemdup(src->members, n * sizeof *src->members);
+}
+
+void
+flowgen_input_destroy(struct flowgen_input *in)
+{
+    if (in) {
+        free(in->order);
+        free(in->members);
+        in->order = NULL;
+        in->members = NULL;
     }
+}
+
+/* Both say the same about the alias and the bridge? */
+static bool
+same_context(const struct flowgen_input *a, const struct flowgen_input *b)
+{
+    return (a->alias == b->alias && a->br == b->br
+            && a->br_version == b->br_version
+            && a->remote_master == b->remote_master);
+}
+
+bool
+flowgen_flows_changed(const struct flowgen_input *old,
+                      const struct flowgen_input *new)
+{
+    if (!same_context(old, new)) {
+        return true;
+    }
+    for (size_t m = 0; m < new->alias->n_members; m++) {
+        const struct flowgen_member *x = &old->members[m];
+        const struct flowgen_member *y = &new->members[m];
+        if (x->ofport != y->ofport || x->probe_owner != y->probe_owner
+            || (y->probe_owner
+                && (x->probe_arp != y->probe_arp || x->probe_nd != y->probe_nd
+                    || x->probe_tcp != y->probe_tcp
+                    || x->meter_id != y->meter_id))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+flowgen_group_changed(const struct flowgen_input *old,
+                      const struct flowgen_input *new)
+{
+    if (!same_context(old, new) || old->n_order != new->n_order
+        || memcmp(old->order, new->order, new->n_order * sizeof *new->order)) {
+        return true;
+    }
+    for (size_t m = 0; m < new->alias->n_members; m++) {
+        const struct flowgen_member *x = &old->members[m];
+        const struct flowgen_member *y = &new->members[m];
+        if (x->ofport != y->ofport || x->has_mac != y->has_mac
+            || (y->has_mac && !eth_addr_equals(x->mac, y->mac))) {
+            return true;
+        }
+    }
+    return false;
 }
 
 uint64_t
-flowgen_cookie(const struct config *cfg, uint32_t alias_id)
+flowgen_cookie(uint32_t cookie_prefix, uint32_t id)
 {
-    return ((uint64_t) cfg->cookie_prefix << 32) | alias_id;
+    return ((uint64_t) cookie_prefix << 32) | id;
+}
+
+/* Building blocks. */
+
+/* One alias on one bridge while its flows are made. */
+struct fg {
+    const struct flowgen_input *in;
+    const struct flowgen_bridge *br;
+    const struct cfg_alias *a;
+    struct flowset_builder *b;
+    struct ofpbuf acts; /* The actions of the flow being made. */
+    uint64_t stub[512 / 8];
+};
+
+static void
+fg_init(struct fg *g, const struct flowgen_bridge *br, uint32_t part_id)
+{
+    g->br = br;
+    g->b = flowset_builder_create(part_id);
+    ofpbuf_use_stub(&g->acts, g->stub, sizeof g->stub);
+}
+
+static struct fs_part *
+fg_finish(struct fg *g)
+{
+    ofpbuf_uninit(&g->acts);
+    return flowset_builder_finish(g->b);
+}
+
+/* Starts the actions of a new flow. */
+static struct ofpbuf *
+fg_acts(struct fg *g)
+{
+    ofpbuf_clear(&g->acts);
+    return &g->acts;
+}
+
+/* Adds the flow with the actions put since fg_acts(). */
+static void
+fg_flow(struct fg *g, uint8_t table, uint16_t priority,
+        const struct match *m)
+{
+    flowset_builder_add_flow(g->b, table, priority, m, g->acts.data,
+                             g->acts.size);
+}
+
+/* Adds a flow whose actions are "drop" (none). */
+static void
+fg_drop(struct fg *g, uint8_t table, uint16_t priority, const struct match *m)
+{
+    fg_acts(g);
+    fg_flow(g, table, priority, m);
+}
+
+/* Puts the fall-through action F: NORMAL or goto_table. */
+static void
+put_fall(struct ofpbuf *a, const struct flowgen_bridge *br)
+{
+    if (br->next_table >= 0) {
+        ofpact_put_GOTO_TABLE(a)->table_id = br->next_table;
+    } else {
+        ofpact_put_OUTPUT(a)->port = OFPP_NORMAL;
+    }
+}
+
+/* Adds a flow whose actions are F. */
+static void
+fg_fall(struct fg *g, uint8_t table, uint16_t priority, const struct match *m)
+{
+    put_fall(fg_acts(g), g->br);
+    fg_flow(g, table, priority, m);
 }
 
 static void
-fg_format_ip6(const struct in6_addr *a, char buf[INET6_ADDRSTRLEN])
+put_output(struct ofpbuf *a, ofp_port_t port)
 {
-    inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+    ofpact_put_OUTPUT(a)->port = port;
 }
 
-/* Appends one flow "table=TABLE,priority=PRIO,cookie=C," + FORMAT. */
-static void OVS_PRINTF_FORMAT(5, 6)
-    fg_flow(struct svec *flows, int table, int prio, uint64_t cookie,
-            const char *format, ...)
+static void
+put_set(struct ofpbuf *a, enum mf_field_id id, const void *value)
 {
-    struct ds s = DS_EMPTY_INITIALIZER;
-    va_list args;
-
-    ds_put_format(&s, "table=%d,priority=%d,cookie=0x%" PRIx64 ",", table,
-                  prio, cookie);
-    va_start(args, format);
-    ds_put_format_valist(&s, format, args);
-    va_end(args);
-    svec_add_nocopy(flows, ds_steal_cstr(&s));
+    ofpact_put_set_field(a, mf_from_id(id), value, NULL);
 }
 
-#define FG_FLOW(CTX, TABLE, PRIO, ...)                                        \
-    fg_flow(&(CTX)->out->flows, TABLE, PRIO, (CTX)->cookie, __VA_ARGS__)
+static void
+put_move(struct ofpbuf *a, enum mf_field_id src, enum mf_field_id dst)
+{
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(a);
+    move->src.field = mf_from_id(src);
+    move->src.ofs = 0;
+    move->src.n_bits = move->src.field->n_bits;
+    move->dst.field = mf_from_id(dst);
+    move->dst.ofs = 0;
+    move->dst.n_bits = move->dst.field->n_bits;
+}
+
+/* Matches.  Each starts from "match everything". */
+
+static void
+m_arp(struct match *m)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_ARP));
+}
+
+static void
+m_ip(struct match *m)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+}
+
+static void
+m_ipv6(struct match *m)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IPV6));
+}
+
+static void
+m_icmp6(struct match *m, uint8_t type)
+{
+    m_ipv6(m);
+    match_set_nw_proto(m, IPPROTO_ICMPV6);
+    match_set_icmp_type(m, type);
+}
+
+static void
+m_in_port(struct match *m, int64_t port)
+{
+    match_set_in_port(m, u16_to_ofp(port));
+}
+
+/* The ARP responder's actions for 'ip' at 'mac': the request becomes the
+ * reply in place and goes back out of its port. */
+static void
+put_arp_reply(struct ofpbuf *a, struct eth_addr mac, ovs_be32 ip)
+{
+    ovs_be16 reply = htons(ARP_OP_REPLY);
+    put_move(a, MFF_ETH_SRC, MFF_ETH_DST);
+    put_set(a, MFF_ETH_SRC, &mac);
+    put_set(a, MFF_ARP_OP, &reply);
+    put_move(a, MFF_ARP_SHA, MFF_ARP_THA);
+    put_move(a, MFF_ARP_SPA, MFF_ARP_TPA);
+    put_set(a, MFF_ARP_SHA, &mac);
+    put_set(a, MFF_ARP_SPA, &ip);
+    put_output(a, OFPP_IN_PORT);
+}
+
+/* Probe replies go to vmacd through the port's meter. */
+static void
+put_to_vmacd(struct ofpbuf *a, uint32_t meter_id)
+{
+    ofpact_put_METER(a)->meter_id = meter_id;
+    struct ofpact_output *out = ofpact_put_OUTPUT(a);
+    out->port = OFPP_CONTROLLER;
+    out->max_len = FG_PROBE_MAX_LEN;
+}
+
+/* The alias's flows, by pipeline stage. */
+
+/* Master on another bridge: what arrives from an uplink for the alias (ARP
+ * requests, NS, traffic flooded by the physical switch) is the master
+ * bridge's to answer and deliver; answering here too would teach the
+ * physical switch the VMAC on this host's uplink, and delivering would
+ * duplicate. */
+static void
+fg_uplink_remote(struct fg *g)
+{
+    const struct cfg_alias *a = g->a;
+    struct match m;
+
+    for (size_t u = 0; u < g->br->n_uplinks; u++) {
+        uint32_t up = g->br->uplinks[u];
+        for (size_t i = 0; i < a->n_ip4; i++) {
+            m_arp(&m);
+            m_in_port(&m, up);
+            match_set_nw_proto(&m, ARP_OP_REQUEST);
+            match_set_nw_dst(&m, a->ip4[i]);
+            fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
+            m_ip(&m);
+            m_in_port(&m, up);
+            match_set_nw_dst(&m, a->ip4[i]);
+            fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
+        }
+        for (size_t i = 0; i < a->n_ip6; i++) {
+            m_icmp6(&m, FG_ND_NS);
+            m_in_port(&m, up);
+            match_set_nd_target(&m, &a->ip6[i]);
+            fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
+            m_ipv6(&m);
+            m_in_port(&m, up);
+            match_set_ipv6_dst(&m, &a->ip6[i]);
+            fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
+        }
+    }
+}
+
+/* The guard matches, each optionally from one port. */
+static void
+guard_vmac(struct match *m, const struct cfg_alias *a, int64_t port)
+{
+    match_init_catchall(m);
+    if (port >= 0) {
+        m_in_port(m, port);
+    }
+    match_set_dl_src(m, a->vmac);
+}
+
+static void
+guard_arp(struct match *m, ovs_be32 ip, int64_t port)
+{
+    m_arp(m);
+    if (port >= 0) {
+        m_in_port(m, port);
+    }
+    match_set_nw_src(m, ip);
+}
+
+static void
+guard_na(struct match *m, const struct in6_addr *ip6, int64_t port)
+{
+    m_icmp6(m, FG_ND_NA);
+    if (port >= 0) {
+        m_in_port(m, port);
+    }
+    match_set_nd_target(m, ip6);
+}
 
 /* Guard: nobody but the switch speaks for the alias, except on uplinks. */
 static void
-fg_guard(const struct fg_ctx *c)
+fg_guard(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
-    char ip6[INET6_ADDRSTRLEN];
+    const struct cfg_alias *a = g->a;
+    uint8_t t = g->br->table;
+    struct match m;
 
-    FG_FLOW(c, c->table, FG_PRIO_GUARD, "dl_src=%s,actions=drop", c->vmac);
+    guard_vmac(&m, a, -1);
+    fg_drop(g, t, FG_PRIO_GUARD, &m);
     for (size_t i = 0; i < a->n_ip4; i++) {
-        FG_FLOW(c, c->table, FG_PRIO_GUARD,
-                "arp,arp_spa=" IP_FMT ",actions=drop", IP_ARGS(a->ip4[i]));
+        guard_arp(&m, a->ip4[i], -1);
+        fg_drop(g, t, FG_PRIO_GUARD, &m);
     }
     for (size_t i = 0; i < a->n_ip6; i++) {
-        fg_format_ip6(&a->ip6[i], ip6);
-        FG_FLOW(c, c->table, FG_PRIO_GUARD,
-                "icmp6,icmp_type=136,nd_target=%s,actions=drop", ip6);
+        guard_na(&m, &a->ip6[i], -1);
+        fg_drop(g, t, FG_PRIO_GUARD, &m);
     }
 
-    for (size_t u = 0; u < c->n_uplinks; u++) {
-        uint32_t up = c->uplinks[u];
-
-        FG_FLOW(c, c->table, FG_PRIO_GUARD_EXEMPT,
-                "in_port=%" PRIu32 ",dl_src=%s,actions=%s", up, c->vmac,
-                c->fall);
+    for (size_t u = 0; u < g->br->n_uplinks; u++) {
+        uint32_t up = g->br->uplinks[u];
+        guard_vmac(&m, a, up);
+        fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         for (size_t i = 0; i < a->n_ip4; i++) {
-            FG_FLOW(c, c->table, FG_PRIO_GUARD_EXEMPT,
-                    "in_port=%" PRIu32 ",arp,arp_spa=" IP_FMT ",actions=%s",
-                    up, IP_ARGS(a->ip4[i]), c->fall);
+            guard_arp(&m, a->ip4[i], up);
+            fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         }
         for (size_t i = 0; i < a->n_ip6; i++) {
-            fg_format_ip6(&a->ip6[i], ip6);
-            FG_FLOW(c, c->table, FG_PRIO_GUARD_EXEMPT,
-                    "in_port=%" PRIu32
-                    ",icmp6,icmp_type=136,nd_target=%s,actions=%s",
-                    up, ip6, c->fall);
+            guard_na(&m, &a->ip6[i], up);
+            fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         }
     }
 }
 
 /* ARP responder: a request for the alias is turned into the reply in place
- * and sent back out of its in_port. */
+ * and sent back out of its in_port; members' own requests pass. */
 static void
-fg_arp_responder(const struct fg_ctx *c)
+fg_arp_responder(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
+    const struct cfg_alias *a = g->a;
+    uint8_t t = g->br->table;
+    struct match m;
 
     for (size_t i = 0; i < a->n_ip4; i++) {
-        ovs_be32 ip = a->ip4[i];
-
-        FG_FLOW(c, c->table, FG_PRIO_RESPOND,
-                "arp,arp_op=1,arp_tpa=" IP_FMT ",actions="
-                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                "set_field:%s->eth_src,"
-                "load:0x2->NXM_OF_ARP_OP[],"
-                "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                "set_field:%s->arp_sha,"
-                "set_field:" IP_FMT "->arp_spa,"
-                "IN_PORT",
-                IP_ARGS(ip), c->vmac, c->vmac, IP_ARGS(ip));
-        for (size_t m = 0; m < a->n_members; m++) {
-            if (c->member_port[m] >= 0) {
-                FG_FLOW(c, c->table, FG_PRIO_RESPOND_EXEMPT,
-                        "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT
-                        ",actions=%s",
-                        c->member_port[m], IP_ARGS(ip), c->fall);
+        m_arp(&m);
+        match_set_nw_proto(&m, ARP_OP_REQUEST);
+        match_set_nw_dst(&m, a->ip4[i]);
+        put_arp_reply(fg_acts(g), a->vmac, a->ip4[i]);
+        fg_flow(g, t, FG_PRIO_RESPOND, &m);
+        for (size_t k = 0; k < a->n_members; k++) {
+            int64_t port = g->in->members[k].ofport;
+            if (port >= 0) {
+                m_in_port(&m, port);
+                fg_fall(g, t, FG_PRIO_RESPOND_EXEMPT, &m);
             }
         }
     }
@@ -181,43 +432,57 @@ fg_arp_responder(const struct fg_ctx *c)
 /* ND responder: an NS for the alias becomes an NA in two steps (nd_tll can
  * only be set once the packet is an NA). */
 static void
-fg_nd_responder(const struct fg_ctx *c)
+fg_nd_responder(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
-    char ip6[INET6_ADDRSTRLEN];
+    const struct cfg_alias *a = g->a;
+    uint8_t t = g->br->table;
+    struct match m;
 
     for (size_t i = 0; i < a->n_ip6; i++) {
-        fg_format_ip6(&a->ip6[i], ip6);
+        const struct in6_addr *ip6 = &a->ip6[i];
+        uint8_t na = FG_ND_NA, opt_tll = 2, ttl = 255;
+        ovs_be32 flags = htonl(FG_NA_FLAGS_SO);
 
-        FG_FLOW(c, c->table, FG_PRIO_RESPOND,
-                "icmp6,icmp_type=135,nd_target=%s,actions="
-                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                "set_field:%s->eth_src,"
-                "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
-                "set_field:%s->ipv6_src,"
-                "set_field:136->icmpv6_type,"
-                "set_field:0x60000000->nd_reserved,"
-                "set_field:2->nd_options_type,"
-                "set_field:255->nw_ttl,"
-                "resubmit(,%d)",
-                ip6, c->vmac, ip6, c->nd_table);
-        FG_FLOW(c, c->nd_table, FG_PRIO_RESPOND,
-                "icmp6,icmp_type=136,nd_target=%s,actions="
-                "set_field:%s->nd_tll,IN_PORT",
-                ip6, c->vmac);
-        FG_FLOW(c, c->table, FG_PRIO_ND_DAD,
-                "icmp6,ipv6_src=::,icmp_type=135,nd_target=%s,actions=%s", ip6,
-                c->fall);
-        FG_FLOW(c, c->table, FG_PRIO_ND_NO_SLL,
-                "icmp6,icmp_type=135,nd_target=%s,"
-                "nd_sll=00:00:00:00:00:00,actions=drop",
-                ip6);
-        for (size_t m = 0; m < a->n_members; m++) {
-            if (c->member_port[m] >= 0) {
-                FG_FLOW(c, c->table, FG_PRIO_RESPOND_EXEMPT,
-                        "in_port=%" PRId64
-                        ",icmp6,icmp_type=135,nd_target=%s,actions=%s",
-                        c->member_port[m], ip6, c->fall);
+        m_icmp6(&m, FG_ND_NS);
+        match_set_nd_target(&m, ip6);
+        struct ofpbuf *acts = fg_acts(g);
+        put_move(acts, MFF_ETH_SRC, MFF_ETH_DST);
+        put_set(acts, MFF_ETH_SRC, &a->vmac);
+        put_move(acts, MFF_IPV6_SRC, MFF_IPV6_DST);
+        put_set(acts, MFF_IPV6_SRC, ip6);
+        put_set(acts, MFF_ICMPV6_TYPE, &na);
+        put_set(acts, MFF_ND_RESERVED, &flags);
+        put_set(acts, MFF_ND_OPTIONS_TYPE, &opt_tll);
+        put_set(acts, MFF_IP_TTL, &ttl);
+        struct ofpact_resubmit *r = ofpact_put_RESUBMIT(acts);
+        r->in_port = OFPP_IN_PORT;
+        r->table_id = t + 1;
+        fg_flow(g, t, FG_PRIO_RESPOND, &m);
+
+        m_icmp6(&m, FG_ND_NA);
+        match_set_nd_target(&m, ip6);
+        acts = fg_acts(g);
+        put_set(acts, MFF_ND_TLL, &a->vmac);
+        put_output(acts, OFPP_IN_PORT);
+        fg_flow(g, t + 1, FG_PRIO_RESPOND, &m);
+
+        m_icmp6(&m, FG_ND_NS);
+        match_set_ipv6_src(&m, &in6addr_any);
+        match_set_nd_target(&m, ip6);
+        fg_fall(g, t, FG_PRIO_ND_DAD, &m);
+
+        m_icmp6(&m, FG_ND_NS);
+        match_set_nd_target(&m, ip6);
+        match_set_arp_sha(&m, eth_addr_zero);
+        fg_drop(g, t, FG_PRIO_ND_NO_SLL, &m);
+
+        for (size_t k = 0; k < a->n_members; k++) {
+            int64_t port = g->in->members[k].ofport;
+            if (port >= 0) {
+                m_icmp6(&m, FG_ND_NS);
+                m_in_port(&m, port);
+                match_set_nd_target(&m, ip6);
+                fg_fall(g, t, FG_PRIO_RESPOND_EXEMPT, &m);
             }
         }
     }
@@ -226,32 +491,35 @@ fg_nd_responder(const struct fg_ctx *c)
 /* Steer: traffic for the alias goes to the alias's group, except from the
  * members themselves. */
 static void
-fg_steer(const struct fg_ctx *c)
+fg_steer(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
-    char ip6[INET6_ADDRSTRLEN];
+    const struct cfg_alias *a = g->a;
+    uint8_t t = g->br->table;
+    struct match m;
 
     for (size_t i = 0; i < a->n_ip4; i++) {
-        FG_FLOW(c, c->table, FG_PRIO_STEER,
-                "ip,nw_dst=" IP_FMT ",actions=group:%" PRIu32,
-                IP_ARGS(a->ip4[i]), a->id);
-        for (size_t m = 0; m < a->n_members; m++) {
-            if (c->member_port[m] >= 0) {
-                FG_FLOW(c, c->table, FG_PRIO_STEER_EXEMPT,
-                        "in_port=%" PRId64 ",ip,nw_dst=" IP_FMT ",actions=%s",
-                        c->member_port[m], IP_ARGS(a->ip4[i]), c->fall);
+        m_ip(&m);
+        match_set_nw_dst(&m, a->ip4[i]);
+        ofpact_put_GROUP(fg_acts(g))->group_id = a->id;
+        fg_flow(g, t, FG_PRIO_STEER, &m);
+        for (size_t k = 0; k < a->n_members; k++) {
+            int64_t port = g->in->members[k].ofport;
+            if (port >= 0) {
+                m_in_port(&m, port);
+                fg_fall(g, t, FG_PRIO_STEER_EXEMPT, &m);
             }
         }
     }
     for (size_t i = 0; i < a->n_ip6; i++) {
-        fg_format_ip6(&a->ip6[i], ip6);
-        FG_FLOW(c, c->table, FG_PRIO_STEER,
-                "ipv6,ipv6_dst=%s,actions=group:%" PRIu32, ip6, a->id);
-        for (size_t m = 0; m < a->n_members; m++) {
-            if (c->member_port[m] >= 0) {
-                FG_FLOW(c, c->table, FG_PRIO_STEER_EXEMPT,
-                        "in_port=%" PRId64 ",ipv6,ipv6_dst=%s,actions=%s",
-                        c->member_port[m], ip6, c->fall);
+        m_ipv6(&m);
+        match_set_ipv6_dst(&m, &a->ip6[i]);
+        ofpact_put_GROUP(fg_acts(g))->group_id = a->id;
+        fg_flow(g, t, FG_PRIO_STEER, &m);
+        for (size_t k = 0; k < a->n_members; k++) {
+            int64_t port = g->in->members[k].ofport;
+            if (port >= 0) {
+                m_in_port(&m, port);
+                fg_fall(g, t, FG_PRIO_STEER_EXEMPT, &m);
             }
         }
     }
@@ -259,372 +527,227 @@ fg_steer(const struct fg_ctx *c)
 
 /* Return: what members send from the alias leaves with the VMAC. */
 static void
-fg_return(const struct fg_ctx *c)
+fg_return(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
-    char ip6[INET6_ADDRSTRLEN];
+    const struct cfg_alias *a = g->a;
+    uint8_t t = g->br->table;
+    struct match m;
 
-    for (size_t m = 0; m < a->n_members; m++) {
-        int64_t port = c->member_port[m];
-
+    for (size_t k = 0; k < a->n_members; k++) {
+        int64_t port = g->in->members[k].ofport;
         if (port < 0) {
             continue;
         }
         for (size_t i = 0; i < a->n_ip4; i++) {
-            FG_FLOW(c, c->table, FG_PRIO_RETURN,
-                    "in_port=%" PRId64 ",ip,nw_src=" IP_FMT
-                    ",actions=set_field:%s->eth_src,%s",
-                    port, IP_ARGS(a->ip4[i]), c->vmac, c->fall);
+            m_ip(&m);
+            m_in_port(&m, port);
+            match_set_nw_src(&m, a->ip4[i]);
+            struct ofpbuf *acts = fg_acts(g);
+            put_set(acts, MFF_ETH_SRC, &a->vmac);
+            put_fall(acts, g->br);
+            fg_flow(g, t, FG_PRIO_RETURN, &m);
         }
         for (size_t i = 0; i < a->n_ip6; i++) {
-            fg_format_ip6(&a->ip6[i], ip6);
-            FG_FLOW(c, c->table, FG_PRIO_RETURN,
-                    "in_port=%" PRId64 ",ipv6,ipv6_src=%s"
-                    ",actions=set_field:%s->eth_src,%s",
-                    port, ip6, c->vmac, c->fall);
-            FG_FLOW(c, c->table, FG_PRIO_RETURN_NS,
-                    "in_port=%" PRId64 ",icmp6,ipv6_src=%s,icmp_type=135"
-                    ",actions=set_field:%s->eth_src,set_field:%s->nd_sll,%s",
-                    port, ip6, c->vmac, c->vmac, c->fall);
+            m_ipv6(&m);
+            m_in_port(&m, port);
+            match_set_ipv6_src(&m, &a->ip6[i]);
+            struct ofpbuf *acts = fg_acts(g);
+            put_set(acts, MFF_ETH_SRC, &a->vmac);
+            put_fall(acts, g->br);
+            fg_flow(g, t, FG_PRIO_RETURN, &m);
+
+            m_icmp6(&m, FG_ND_NS);
+            m_in_port(&m, port);
+            match_set_ipv6_src(&m, &a->ip6[i]);
+            acts = fg_acts(g);
+            put_set(acts, MFF_ETH_SRC, &a->vmac);
+            put_set(acts, MFF_ND_SLL, &a->vmac);
+            put_fall(acts, g->br);
+            fg_flow(g, t, FG_PRIO_RETURN_NS, &m);
         }
     }
 }
 
-/* Master on another bridge: what arrives from an uplink for the alias (ARP
- * requests, NS, traffic flooded by the physical switch) is the master
- * bridge's to answer and deliver; answering here too would teach the
- * physical switch the VMAC on this host's uplink, and delivering would
- * duplicate. */
+/* The probe reply flows of the member ports whose probes this alias's
+ * members own: replies to the probe identity go to vmacd, at most at the
+ * rate of the port's own meter. */
 static void
-fg_uplink_remote(const struct fg_ctx *c)
+fg_probe_replies(struct fg *g)
 {
-    const struct cfg_alias *a = c->alias;
-    char ip6[INET6_ADDRSTRLEN];
+    const struct flowgen_bridge *br = g->br;
+    uint8_t t = br->table;
+    struct in6_addr lla;
+    struct match m;
 
-    for (size_t u = 0; u < c->n_uplinks; u++) {
-        uint32_t up = c->uplinks[u];
-
-        for (size_t i = 0; i < a->n_ip4; i++) {
-            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
-                    "in_port=%" PRIu32 ",arp,arp_op=1,arp_tpa=" IP_FMT
-                    ",actions=drop",
-                    up, IP_ARGS(a->ip4[i]));
-            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
-                    "in_port=%" PRIu32 ",ip,nw_dst=" IP_FMT ",actions=drop",
-                    up, IP_ARGS(a->ip4[i]));
+    probepkt_nd_source(br->probe_mac, &lla);
+    for (size_t k = 0; k < g->a->n_members; k++) {
+        const struct flowgen_member *mb = &g->in->members[k];
+        if (mb->ofport < 0 || !mb->probe_owner) {
+            continue;
         }
-        for (size_t i = 0; i < a->n_ip6; i++) {
-            fg_format_ip6(&a->ip6[i], ip6);
-            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
-                    "in_port=%" PRIu32 ",icmp6,icmp_type=135,nd_target=%s"
-                    ",actions=drop",
-                    up, ip6);
-            FG_FLOW(c, c->table, FG_PRIO_UPLINK_REMOTE,
-                    "in_port=%" PRIu32 ",ipv6,ipv6_dst=%s,actions=drop", up,
-                    ip6);
+        if (mb->probe_arp) {
+            m_arp(&m);
+            m_in_port(&m, mb->ofport);
+            match_set_dl_dst(&m, br->probe_mac);
+            match_set_nw_proto(&m, ARP_OP_REPLY);
+            put_to_vmacd(fg_acts(g), mb->meter_id);
+            fg_flow(g, t, FG_PRIO_PROBE, &m);
         }
+        if (mb->probe_nd) {
+            /* The solicited NAs to the identity's link-local address. */
+            m_icmp6(&m, FG_ND_NA);
+            m_in_port(&m, mb->ofport);
+            match_set_dl_dst(&m, br->probe_mac);
+            match_set_ipv6_dst(&m, &lla);
+            put_to_vmacd(fg_acts(g), mb->meter_id);
+            fg_flow(g, t, FG_PRIO_PROBE, &m);
+        }
+        if (!mb->probe_tcp || !br->probe_has_ip) {
+            continue;
+        }
+        m_ip(&m);
+        match_set_nw_proto(&m, IPPROTO_TCP);
+        m_in_port(&m, mb->ofport);
+        match_set_dl_dst(&m, br->probe_mac);
+        match_set_nw_dst(&m, br->probe_ip4);
+        put_to_vmacd(fg_acts(g), mb->meter_id);
+        fg_flow(g, t, FG_PRIO_PROBE, &m);
+        /* A member answering a TCP probe resolves the identity's IP. */
+        m_arp(&m);
+        m_in_port(&m, mb->ofport);
+        match_set_nw_proto(&m, ARP_OP_REQUEST);
+        match_set_nw_dst(&m, br->probe_ip4);
+        put_arp_reply(fg_acts(g), br->probe_mac, br->probe_ip4);
+        fg_flow(g, t, FG_PRIO_PROBE, &m);
     }
+}
+
+struct fs_part *
+flowgen_alias_flows(const struct flowgen_input *in)
+{
+    struct fg g = { .in = in, .a = in->alias };
+    fg_init(&g, in->br, in->alias->id);
+    if (in->remote_master) {
+        fg_uplink_remote(&g);
+    }
+    fg_guard(&g);
+    fg_arp_responder(&g);
+    fg_nd_responder(&g);
+    fg_steer(&g);
+    fg_return(&g);
+    fg_probe_replies(&g);
+    return fg_finish(&g);
 }
 
 /* The alias's fast_failover group: one bucket per usable member, in
  * election order; with the master on another bridge, one bucket per uplink
  * that sends to the VMAC, which the physical network delivers to the
  * master's bridge. */
-static void
-fg_group(const struct fg_ctx *c, const struct alias_state *st)
+struct fs_part *
+flowgen_alias_group(const struct flowgen_input *in)
 {
-    const struct cfg_alias *a = c->alias;
-    struct ds s = DS_EMPTY_INITIALIZER;
-    size_t *order = xcalloc(a->n_members ? a->n_members : 1, sizeof *order);
-    size_t n = st ? alias_state_order(st, order, a->n_members) : 0;
+    const struct cfg_alias *a = in->alias;
+    const struct flowgen_bridge *br = in->br;
+    size_t n_max = MAX(a->n_members, br->n_uplinks);
+    struct fs_bucket_spec *specs = xcalloc(MAX(n_max, 1), sizeof *specs);
+    struct ofpbuf *acts = xcalloc(MAX(n_max, 1), sizeof *acts);
+    size_t n = 0;
 
-    ds_put_format(&s, "group_id=%" PRIu32 ",type=fast_failover", a->id);
-    if (c->remote_master) {
-        n = 0;
-        for (size_t u = 0; u < c->n_uplinks; u++) {
-            ds_put_format(&s,
-                          ",bucket=watch_port:%" PRIu32
-                          ",actions=set_field:%s->eth_dst,output:%" PRIu32,
-                          c->uplinks[u], c->vmac, c->uplinks[u]);
+    if (in->remote_master) {
+        for (size_t u = 0; u < br->n_uplinks; u++) {
+            ofpbuf_init(&acts[n], 64);
+            put_set(&acts[n], MFF_ETH_DST, &a->vmac);
+            put_output(&acts[n], u16_to_ofp(br->uplinks[u]));
+            specs[n] = (struct fs_bucket_spec){
+                .watch_port = u16_to_ofp(br->uplinks[u]),
+                .watch_group = OFPG_ANY,
+                .ofpacts = acts[n].data,
+                .ofpacts_len = acts[n].size,
+            };
+            n++;
         }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct cfg_member *m = &a->members[order[i]];
-        int64_t port = c->member_port[order[i]];
-
-        struct eth_addr mac = m->mac;
-        bool has_mac = (c->opts && c->opts->member_mac ? c->opts->member_mac(
-                            c->opts->aux, c->alias_idx, order[i], &mac)
-                                                       : m->has_mac);
-        if (port >= 0 && has_mac) {
-            ds_put_format(&s,
-                          ",bucket=watch_port:%" PRId64
-                          ",actions=set_field:" ETH_ADDR_FMT
-                          "->eth_dst,output:%" PRId64,
-                          port, ETH_ADDR_ARGS(mac), port);
-        }
-    }
-    svec_add_nocopy(&c->out->groups, ds_steal_cstr(&s));
-    free(order);
-}
-
-static const struct cfg_bridge *
-fg_find_bridge(const struct config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->n_bridges; i++) {
-        if (!strcmp(cfg->bridges[i].name, name)) {
-            return &cfg->bridges[i];
-        }
-    }
-    return NULL;
-}
-
-static char *
-fg_fall(const struct config *cfg)
-{
-    return (cfg->next_table >= 0 ? xasprintf("goto_table:%d", cfg->next_table)
-                                 : xstrdup("NORMAL"));
-}
-
-void
-flowgen_base(const struct config *cfg, struct flowgen_out *out)
-{
-    char *fall = fg_fall(cfg);
-    fg_flow(&out->flows, cfg->base_table, FG_PRIO_BASE, flowgen_cookie(cfg, 0),
-            "actions=%s", fall);
-    free(fall);
-}
-
-bool
-flowgen_carries(const struct cfg_alias *a, const char *bridge)
-{
-    for (size_t m = 0; m < a->n_members; m++) {
-        if (!strcmp(a->members[m].bridge, bridge)) {
-            return true;
-        }
-    }
-    for (size_t b = 0; b < a->n_access_bridges; b++) {
-        if (!strcmp(a->access_bridges[b], bridge)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void fg_probe_replies(const struct fg_ctx *, const struct config *,
-                             const char *bridge);
-
-void
-flowgen_alias(const struct config *cfg, const char *bridge, size_t idx,
-              flowgen_port_lookup *lookup, void *aux,
-              const struct alias_state *state, struct flowgen_out *out)
-{
-    flowgen_alias_ex(cfg, bridge, idx, lookup, aux, state, NULL, out);
-}
-
-void
-flowgen_alias_ex(const struct config *cfg, const char *bridge, size_t idx,
-                 flowgen_port_lookup *lookup, void *aux,
-                 const struct alias_state *state,
-                 const struct flowgen_opts *opts, struct flowgen_out *out)
-{
-    const struct cfg_alias *a = &cfg->aliases[idx];
-    if (!flowgen_carries(a, bridge)) {
-        return;
-    }
-
-    /* Uplink ports of this bridge that exist. */
-    const struct cfg_bridge *br = fg_find_bridge(cfg, bridge);
-    size_t n_uplinks = 0;
-    uint32_t *uplinks
-        = xcalloc(br && br->n_uplinks ? br->n_uplinks : 1, sizeof *uplinks);
-    for (size_t i = 0; br && i < br->n_uplinks; i++) {
-        uint32_t port;
-        if (lookup(aux, br->uplinks[i], &port)) {
-            uplinks[n_uplinks++] = port;
-        }
-    }
-
-    char *fall = fg_fall(cfg);
-    struct fg_ctx c = {
-        .alias = a,
-        .table = cfg->base_table,
-        .nd_table = cfg->base_table + 1,
-        .fall = fall,
-        .cookie = flowgen_cookie(cfg, a->id),
-        .out = out,
-        .opts = opts,
-        .alias_idx = idx,
-        .uplinks = uplinks,
-        .n_uplinks = n_uplinks,
-    };
-    c.member_port
-        = xcalloc(a->n_members ? a->n_members : 1, sizeof *c.member_port);
-    for (size_t m = 0; m < a->n_members; m++) {
-        const struct cfg_member *mb = &a->members[m];
-        uint32_t port;
-
-        c.member_port[m] = -1;
-        if (!strcmp(mb->bridge, bridge) && lookup(aux, mb->port, &port)) {
-            c.member_port[m] = port;
-        }
-    }
-
-    /* An access bridge (no member here) always sends to the master's
-     * bridge. */
-    int master = state ? alias_state_master(state) : -1;
-    c.remote_master = master >= 0 && strcmp(a->members[master].bridge, bridge);
-    snprintf(c.vmac, sizeof c.vmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(a->vmac));
-    bool flows = !opts || opts->what != FLOWGEN_GROUP;
-    bool group = !opts || opts->what != FLOWGEN_FLOWS;
-    if (flows) {
-        if (c.remote_master) {
-            fg_uplink_remote(&c);
-        }
-        fg_guard(&c);
-        fg_arp_responder(&c);
-        fg_nd_responder(&c);
-        fg_steer(&c);
-        fg_return(&c);
-        if (opts && opts->probe_owner) {
-            fg_probe_replies(&c, cfg, bridge);
-        }
-    }
-    if (group) {
-        fg_group(&c, state);
-    }
-
-    free(c.member_port);
-    free(uplinks);
-    free(fall);
-}
-
-void
-flowgen_bridge(const struct config *cfg, const char *bridge,
-               flowgen_port_lookup *lookup, void *aux,
-               struct alias_state *const *states, struct flowgen_out *out)
-{
-    flowgen_base(cfg, out);
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        flowgen_alias(cfg, bridge, i, lookup, aux, states[i], out);
-    }
-}
-
-void
-flowgen_probes(const struct config *cfg, const char *bridge,
-               struct flowgen_out *out)
-{
-    const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
-    bool any = false, nd = false;
-
-    for (size_t i = 0; i < cfg->n_aliases && !nd; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t m = 0; m < a->n_members && !nd; m++) {
-            const struct cfg_member *mb = &a->members[m];
-            if (!strcmp(mb->bridge, bridge) && config_member_probed(mb)) {
-                any = true;
-                nd = mb->ip_is_v6;
+    } else {
+        for (size_t i = 0; i < in->n_order; i++) {
+            const struct flowgen_member *mb = &in->members[in->order[i]];
+            if (mb->ofport < 0 || !mb->has_mac) {
+                continue;
             }
+            ofpbuf_init(&acts[n], 64);
+            put_set(&acts[n], MFF_ETH_DST, &mb->mac);
+            put_output(&acts[n], u16_to_ofp(mb->ofport));
+            specs[n] = (struct fs_bucket_spec){
+                .watch_port = u16_to_ofp(mb->ofport),
+                .watch_group = OFPG_ANY,
+                .ofpacts = acts[n].data,
+                .ofpacts_len = acts[n].size,
+            };
+            n++;
         }
     }
-    if (!any) {
-        return;
-    }
 
-    uint64_t cookie = flowgen_cookie(cfg, 0);
-    int table = cfg->base_table;
-    char pmac[ETH_ADDR_STRLEN + 1];
-    snprintf(pmac, sizeof pmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ps->mac));
+    struct flowset_builder *b
+        = flowset_builder_create(a->id | FLOWSET_GROUP_PART);
+    flowset_builder_set_group(b, a->id, OFPGT11_FF, specs, n);
+    for (size_t i = 0; i < n; i++) {
+        ofpbuf_uninit(&acts[i]);
+    }
+    free(acts);
+    free(specs);
+    return flowset_builder_finish(b);
+}
+
+struct fs_part *
+flowgen_base(const struct flowgen_bridge *br, bool probed, bool nd)
+{
+    struct fg g;
+    struct match m;
+    uint8_t t = br->table;
+
+    fg_init(&g, br, 0);
+    match_init_catchall(&m);
+    fg_fall(&g, t, FG_PRIO_BASE, &m);
+    if (!probed) {
+        return fg_finish(&g);
+    }
 
     /* Nothing else reaches the identity or leaves with its MAC: it is
      * never learned and never flooded. */
-    fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-            "dl_dst=%s,actions=drop", pmac);
-    fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-            "dl_src=%s,actions=drop", pmac);
-    if (ps->has_ip) {
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "arp,arp_spa=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "arp,arp_tpa=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "ip,nw_src=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "ip,nw_dst=" IP_FMT ",actions=drop", IP_ARGS(ps->ip4));
+    match_init_catchall(&m);
+    match_set_dl_dst(&m, br->probe_mac);
+    fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+    match_init_catchall(&m);
+    match_set_dl_src(&m, br->probe_mac);
+    fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+    if (br->probe_has_ip) {
+        m_arp(&m);
+        match_set_nw_src(&m, br->probe_ip4);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_arp(&m);
+        match_set_nw_dst(&m, br->probe_ip4);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_ip(&m);
+        match_set_nw_src(&m, br->probe_ip4);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_ip(&m);
+        match_set_nw_dst(&m, br->probe_ip4);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
     }
     if (nd) {
         /* The link-local address ND probes come from. */
         struct in6_addr lla;
-        char lla_s[INET6_ADDRSTRLEN];
-        probepkt_nd_source(ps->mac, &lla);
-        fg_format_ip6(&lla, lla_s);
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "icmp6,icmp_type=135,nd_target=%s,actions=drop", lla_s);
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "icmp6,icmp_type=136,nd_target=%s,actions=drop", lla_s);
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "ipv6,ipv6_src=%s,actions=drop", lla_s);
-        fg_flow(&out->flows, table, FG_PRIO_PROBE_GUARD, cookie,
-                "ipv6,ipv6_dst=%s,actions=drop", lla_s);
+        probepkt_nd_source(br->probe_mac, &lla);
+        m_icmp6(&m, FG_ND_NS);
+        match_set_nd_target(&m, &lla);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_icmp6(&m, FG_ND_NA);
+        match_set_nd_target(&m, &lla);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_ipv6(&m);
+        match_set_ipv6_src(&m, &lla);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
+        m_ipv6(&m);
+        match_set_ipv6_dst(&m, &lla);
+        fg_drop(&g, t, FG_PRIO_PROBE_GUARD, &m);
     }
-}
-
-/* The probe reply flows of the member ports this alias owns (see
- * flowgen_opts.probe_owner): replies to the probe identity go to vmacd, at
- * most at the rate of the port's own meter. */
-static void
-fg_probe_replies(const struct fg_ctx *c, const struct config *cfg,
-                 const char *bridge)
-{
-    const struct cfg_probe_source *ps = config_probe_source(cfg, bridge);
-    char pmac[ETH_ADDR_STRLEN + 1];
-    snprintf(pmac, sizeof pmac, ETH_ADDR_FMT, ETH_ADDR_ARGS(ps->mac));
-    struct in6_addr lla;
-    char lla_s[INET6_ADDRSTRLEN];
-    probepkt_nd_source(ps->mac, &lla);
-    fg_format_ip6(&lla, lla_s);
-
-    for (size_t m = 0; m < c->alias->n_members; m++) {
-        int64_t port = c->member_port[m];
-        struct flowgen_probe_port pp;
-        if (port < 0
-            || !c->opts->probe_owner(c->opts->aux, c->alias_idx, m, &pp)) {
-            continue;
-        }
-        uint32_t meter = pp.meter_id;
-        if (pp.arp) {
-            FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                    "in_port=%" PRId64
-                    ",arp,dl_dst=%s,arp_op=2,actions=meter:%" PRIu32
-                    ",controller(max_len=128)",
-                    port, pmac, meter);
-        }
-        if (pp.nd) {
-            /* The solicited NAs to the identity's link-local address. */
-            FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                    "in_port=%" PRId64
-                    ",icmp6,dl_dst=%s,ipv6_dst=%s,icmp_type=136"
-                    ",actions=meter:%" PRIu32 ",controller(max_len=128)",
-                    port, pmac, lla_s, meter);
-        }
-        if (!pp.tcp || !ps->has_ip) {
-            continue;
-        }
-        FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                "in_port=%" PRId64 ",tcp,dl_dst=%s,nw_dst=" IP_FMT
-                ",actions=meter:%" PRIu32 ",controller(max_len=128)",
-                port, pmac, IP_ARGS(ps->ip4), meter);
-        /* A member answering a TCP probe resolves the identity's IP. */
-        FG_FLOW(c, c->table, FG_PRIO_PROBE,
-                "in_port=%" PRId64 ",arp,arp_op=1,arp_tpa=" IP_FMT ",actions="
-                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                "set_field:%s->eth_src,"
-                "load:0x2->NXM_OF_ARP_OP[],"
-                "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                "set_field:%s->arp_sha,"
-                "set_field:" IP_FMT "->arp_spa,"
-                "IN_PORT",
-                port, IP_ARGS(ps->ip4), pmac, pmac, IP_ARGS(ps->ip4));
-    }
+    return fg_finish(&g);
 }

@@ -1,12 +1,13 @@
 /*
- * flowtab: desired vs installed flows and groups on one switch (see
- * flowtab.h).  The sets themselves, their parts and canonical forms are in
- * ftstate.
+ * flowtab: desired vs installed flows and groups on one switch, by parts
+ * (see flowtab.h).  The parts themselves, their binary flows and groups
+ * and their encodings are in flowset.
  *
  * States:
  *   READING   flow and group dumps requested; installed state unknown.
- *   IDLE      installed state known; a kick timer diffs desired against it.
- *   BUNDLE    a bundle (open, adds, commit) and a barrier are in flight.
+ *   IDLE      installed state known; a kick timer diffs the dirty parts.
+ *   BUNDLE    a bundle (open, adds, commit) and a barrier are in flight;
+ *             the adds are encoded as the send queue drains.
  *   BACKOFF   the last bundle failed; re-read the switch when the timer
  *             fires.
  */
@@ -17,23 +18,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ftstate.h"
+#include "flow.h"
+#include "flowset.h"
+#include "flowgen.h"
+#include "hash.h"
 #include "ofchan.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
-#include "hash.h"
 #include "svec.h"
 #include "util.h"
 
@@ -52,36 +57,70 @@ enum ft_phase {
     FT_BACKOFF,
 };
 
-/* A message of the bundle in flight, for error reports. */
-struct ft_sent {
-    struct hmap_node node; /* By xid. */
-    ovs_be32 xid;
-    const char *what; /* Points into the in-flight state. */
+/* One part id: what is wanted and what is installed. */
+struct ft_slot {
+    struct hmap_node node; /* In flowtab->slots, by id. */
+    uint32_t id;
+    struct fs_part *desired;
+    struct fs_part *installed;
+    bool dirty;
+    struct ovs_list dirty_node; /* In flowtab->dirty, if 'dirty'. */
+};
+
+/* A part being applied by the bundle in flight. */
+struct ft_change {
+    struct ft_slot *slot;
+    struct fs_part *want; /* Reference. */
+};
+
+/* Where the bundle's encoding stands: the stage, the change and the flow
+ * within it. */
+enum ft_stage {
+    STAGE_GROUPS,    /* New and changed groups (flows may point to them). */
+    STAGE_DELETES,   /* Flows no longer wanted. */
+    STAGE_FLOWS,     /* New and changed flows. */
+    STAGE_UNGROUPS,  /* Groups no longer wanted. */
+    STAGE_COMMIT,    /* Commit and barrier. */
+    STAGE_DONE,
+};
+
+/* A part being read back from the switch. */
+struct ft_reading {
+    struct hmap_node node; /* In flowtab->reading, by id. */
+    uint32_t id;
+    struct flowset_builder *b;
 };
 
 struct flowtab {
     struct ev_loop *loop;
     struct ofchan *chan;
-    uint64_t cookie, cookie_mask;
+    uint32_t cookie_prefix;
     flowtab_applied_func *applied;
     flowtab_read_func *read_done;
     void *aux;
 
     enum ft_phase phase;
-    struct ft_state *desired;   /* Copied on write when shared. */
-    struct ft_state *installed; /* NULL while unknown. */
-    struct ft_state *inflight;  /* Being applied by the bundle. */
+    struct hmap slots;    /* struct ft_slot. */
+    struct ovs_list dirty; /* struct ft_slot. */
+    bool known;           /* The installed state is known. */
+    uint64_t desired_generation, installed_generation;
+    size_t n_flows, n_groups; /* Installed. */
 
     /* READING. */
-    struct ft_state *reading;
-    struct ft_part *read_groups; /* Every group seen (filtered later). */
-    struct ft_part *referenced;  /* Groups our flows use (as keys). */
+    struct hmap reading;       /* struct ft_reading: flows and groups. */
+    struct hmap referenced;    /* struct ft_reading (no builder): group ids
+                                * vmacd's flows use. */
     int reads_pending;
 
     /* BUNDLE. */
     uint32_t bundle_id;
-    bool open_ok, commit_ok, commit_done;
-    struct hmap sent; /* struct ft_sent. */
+    bool open_ok, commit_ok;
+    struct ft_change *changes;
+    size_t n_changes;
+    enum ft_stage stage;
+    size_t ci, fi; /* Change and flow index of the next message. */
+    uint32_t first_xid, last_xid;
+    uint64_t bundle_generation;
     struct flowtab_result result;
 
     ev_timer kick; /* Runs the diff from the loop. */
@@ -91,25 +130,88 @@ struct flowtab {
     struct flowtab_stats stats;
 };
 
-/* Lifecycle. */
-
 static void ft_kick_cb(struct ev_loop *, ev_timer *, int revents);
 static void ft_backoff_cb(struct ev_loop *, ev_timer *, int revents);
 
+/* Slots. */
+
+static struct ft_slot *
+slot_find(const struct flowtab *ft, uint32_t id)
+{
+    struct ft_slot *s;
+    HMAP_FOR_EACH_WITH_HASH (s, node, hash_int(id, 0), &ft->slots) {
+        if (s->id == id) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static struct ft_slot *
+slot_get(struct flowtab *ft, uint32_t id)
+{
+    struct ft_slot *s = slot_find(ft, id);
+    if (!s) {
+        s = xzalloc(sizeof *s);
+        s->id = id;
+        hmap_insert(&ft->slots, &s->node, hash_int(id, 0));
+    }
+    return s;
+}
+
+static void
+slot_mark(struct flowtab *ft, struct ft_slot *s)
+{
+    if (!s->dirty) {
+        s->dirty = true;
+        ovs_list_push_back(&ft->dirty, &s->dirty_node);
+    }
+}
+
+static void
+slot_set_installed(struct flowtab *ft, struct ft_slot *s, struct fs_part *p)
+{
+    if (s->installed) {
+        ft->n_flows -= fs_part_n_flows(s->installed);
+        ft->n_groups -= fs_part_group(s->installed) != NULL;
+    }
+    fs_part_unref(s->installed);
+    s->installed = p;
+    if (p) {
+        ft->n_flows += fs_part_n_flows(p);
+        ft->n_groups += fs_part_group(p) != NULL;
+    }
+}
+
+/* Frees 's' if it holds nothing and nothing refers to it. */
+static void
+slot_gc(struct flowtab *ft, struct ft_slot *s)
+{
+    if (!s->desired && !s->installed && !s->dirty) {
+        hmap_remove(&ft->slots, &s->node);
+        free(s);
+    }
+}
+
+/* Lifecycle. */
+
 struct flowtab *
-flowtab_create(struct ev_loop *loop, struct ofchan *chan, uint64_t cookie,
-               uint64_t cookie_mask, flowtab_applied_func *applied, void *aux)
+flowtab_create(struct ev_loop *loop, struct ofchan *chan,
+               uint32_t cookie_prefix, flowtab_applied_func *applied,
+               flowtab_read_func *read_done, void *aux)
 {
     struct flowtab *ft = xzalloc(sizeof *ft);
     ft->loop = loop;
     ft->chan = chan;
-    ft->cookie = cookie;
-    ft->cookie_mask = cookie_mask;
+    ft->cookie_prefix = cookie_prefix;
     ft->applied = applied;
+    ft->read_done = read_done;
     ft->aux = aux;
     ft->phase = FT_READING;
-    ft->desired = ftstate_create(0);
-    hmap_init(&ft->sent);
+    hmap_init(&ft->slots);
+    ovs_list_init(&ft->dirty);
+    hmap_init(&ft->reading);
+    hmap_init(&ft->referenced);
     ev_timer_init(&ft->kick, ft_kick_cb, 0., 0.);
     ev_timer_init(&ft->backoff, ft_backoff_cb, 0., 0.);
     ft->backoff_s = BACKOFF_MIN;
@@ -117,24 +219,28 @@ flowtab_create(struct ev_loop *loop, struct ofchan *chan, uint64_t cookie,
 }
 
 static void
-sent_clear(struct flowtab *ft)
+reading_clear(struct flowtab *ft)
 {
-    struct ft_sent *s;
-    HMAP_FOR_EACH_POP (s, node, &ft->sent) {
-        free(s);
+    struct ft_reading *r;
+    HMAP_FOR_EACH_POP (r, node, &ft->reading) {
+        flowset_builder_destroy(r->b);
+        free(r);
     }
+    HMAP_FOR_EACH_POP (r, node, &ft->referenced) {
+        free(r);
+    }
+    ft->reads_pending = 0;
 }
 
 static void
-reading_clear(struct flowtab *ft)
+changes_clear(struct flowtab *ft)
 {
-    ftstate_unref(ft->reading);
-    ft->reading = NULL;
-    ftpart_unref(ft->read_groups);
-    ft->read_groups = NULL;
-    ftpart_unref(ft->referenced);
-    ft->referenced = NULL;
-    ft->reads_pending = 0;
+    for (size_t i = 0; i < ft->n_changes; i++) {
+        fs_part_unref(ft->changes[i].want);
+    }
+    free(ft->changes);
+    ft->changes = NULL;
+    ft->n_changes = 0;
 }
 
 void
@@ -144,14 +250,20 @@ flowtab_destroy(struct flowtab *ft)
         return;
     }
     ofchan_forget_requests(ft->chan, ft);
+    ofchan_notify_drained(ft->chan, 0, NULL, NULL);
     ev_timer_stop(ft->loop, &ft->kick);
     ev_timer_stop(ft->loop, &ft->backoff);
     reading_clear(ft);
-    sent_clear(ft);
-    hmap_destroy(&ft->sent);
-    ftstate_unref(ft->desired);
-    ftstate_unref(ft->installed);
-    ftstate_unref(ft->inflight);
+    hmap_destroy(&ft->reading);
+    hmap_destroy(&ft->referenced);
+    changes_clear(ft);
+    struct ft_slot *s;
+    HMAP_FOR_EACH_POP (s, node, &ft->slots) {
+        fs_part_unref(s->desired);
+        fs_part_unref(s->installed);
+        free(s);
+    }
+    hmap_destroy(&ft->slots);
     free(ft);
 }
 
@@ -164,10 +276,7 @@ ft_schedule_kick(struct flowtab *ft)
     }
 }
 
-/* Reading the switch. */
-
-static void ft_read_done(struct flowtab *);
-
+/* Failure: start over from a read of the switch. */
 static void
 ft_fail(struct flowtab *ft, const char *why)
 {
@@ -175,11 +284,9 @@ ft_fail(struct flowtab *ft, const char *why)
                  ofchan_name(ft->chan), why, ft->backoff_s);
     ft->stats.failures++;
     reading_clear(ft);
-    sent_clear(ft);
-    ftstate_unref(ft->inflight);
-    ft->inflight = NULL;
-    ftstate_unref(ft->installed);
-    ft->installed = NULL;
+    changes_clear(ft);
+    ofchan_notify_drained(ft->chan, 0, NULL, NULL);
+    ft->known = false;
     ft->phase = FT_BACKOFF;
     ev_timer_stop(ft->loop, &ft->kick);
     ev_timer_set(&ft->backoff, ft->backoff_s, 0.);
@@ -190,18 +297,34 @@ ft_fail(struct flowtab *ft, const char *why)
     ft->applied(ft, &r, ft->aux);
 }
 
-/* The part of 's' for 'id', created if needed (reading states only: their
- * parts are not shared). */
-static struct ft_part *
-reading_part(struct ft_state *s, uint32_t id)
+/* Reading the switch. */
+
+static struct ft_reading *
+reading_find(const struct hmap *map, uint32_t id)
 {
-    struct ft_part *p = ftstate_get(s, id);
-    if (!p) {
-        p = ftpart_create(id);
-        ftstate_put(s, p);
+    struct ft_reading *r;
+    HMAP_FOR_EACH_WITH_HASH (r, node, hash_int(id, 0), map) {
+        if (r->id == id) {
+            return r;
+        }
     }
-    return p;
+    return NULL;
 }
+
+static struct ft_reading *
+reading_get(struct hmap *map, uint32_t id, bool builder)
+{
+    struct ft_reading *r = reading_find(map, id);
+    if (!r) {
+        r = xzalloc(sizeof *r);
+        r->id = id;
+        r->b = builder ? flowset_builder_create(id) : NULL;
+        hmap_insert(map, &r->node, hash_int(id, 0));
+    }
+    return r;
+}
+
+static void ft_read_done(struct flowtab *);
 
 static void
 ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
@@ -233,17 +356,15 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
         const struct ofpact *a;
         OFPACT_FOR_EACH (a, fs.ofpacts, fs.ofpacts_len) {
             if (a->type == OFPACT_GROUP) {
-                uint32_t id = ofpact_get_GROUP(a)->group_id;
-                ftpart_add_group(ft->referenced, ftcanon_group_key(id),
-                                 xstrdup(""), NULL);
+                reading_get(&ft->referenced, ofpact_get_GROUP(a)->group_id,
+                            false);
             }
         }
         /* The low half of the cookie names the owner (part). */
-        uint32_t part = ntohll(fs.cookie) & UINT32_MAX;
-        ftpart_add_flow(
-            reading_part(ft->reading, part),
-            ftcanon_flow_key(fs.table_id, fs.priority, &fs.match),
-            ftcanon_flow_value(fs.cookie, fs.ofpacts, fs.ofpacts_len), NULL);
+        uint32_t id = ntohll(fs.cookie) & UINT32_MAX;
+        flowset_builder_add_flow(reading_get(&ft->reading, id, true)->b,
+                                 fs.table_id, fs.priority, &fs.match,
+                                 fs.ofpacts, fs.ofpacts_len);
     }
     ofpbuf_uninit(&ofpacts);
     if (final && --ft->reads_pending == 0) {
@@ -276,10 +397,12 @@ ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
             ofchan_close(ft->chan, "bad group desc reply");
             return;
         }
-        /* Remember the id in the line slot of the entry. */
-        ftpart_add_group(ft->read_groups, ftcanon_group_key(gd.group_id),
-                         ftcanon_group_value(gd.type, &gd.buckets),
-                         xasprintf("%" PRIu32, gd.group_id));
+        if (gd.group_id < FLOWSET_GROUP_PART) {
+            uint32_t id = gd.group_id | FLOWSET_GROUP_PART;
+            flowset_builder_set_group_list(
+                reading_get(&ft->reading, id, true)->b, gd.group_id, gd.type,
+                &gd.buckets);
+        }
         ofputil_uninit_group_desc(&gd);
     }
     if (final && --ft->reads_pending == 0) {
@@ -295,15 +418,12 @@ flowtab_start(struct flowtab *ft)
 
     reading_clear(ft);
     ft->phase = FT_READING;
-    /* A generation no desired state has: never "synced" by accident. */
-    ft->reading = ftstate_create(UINT64_MAX);
-    ft->read_groups = ftpart_create(0);
-    ft->referenced = ftpart_create(0);
+    ft->known = false;
 
     struct ofputil_flow_stats_request fsr = {
         .aggregate = false,
-        .cookie = htonll(ft->cookie),
-        .cookie_mask = htonll(ft->cookie_mask),
+        .cookie = htonll(flowgen_cookie(ft->cookie_prefix, 0)),
+        .cookie_mask = htonll(0xffffffff00000000ULL),
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
         .table_id = 0xff,
@@ -321,54 +441,53 @@ flowtab_start(struct flowtab *ft)
 static void
 ft_read_done(struct flowtab *ft)
 {
-    /* Our groups: those our flows use, and those we want (each in part
-     * group_id | FLOWTAB_GROUP_PART). */
-    struct ft_entry *e;
-    HMAP_FOR_EACH (e, node, &ft->read_groups->groups) {
-        uint32_t id = strtoul(e->line, NULL, 10) | FLOWTAB_GROUP_PART;
-        if (ftpart_find(&ft->referenced->groups, e->key)
-            || ftstate_get(ft->desired, id)) {
-            ftpart_add_group(reading_part(ft->reading, id), xstrdup(e->key),
-                             xstrdup(e->value), NULL);
-        }
+    /* What was installed goes into the slots; every slot is dirty, so the
+     * first commit reconciles everything. */
+    struct ft_slot *s;
+    HMAP_FOR_EACH (s, node, &ft->slots) {
+        slot_set_installed(ft, s, NULL);
     }
-    ftstate_unref(ft->installed);
-    ft->installed = ft->reading;
-    ft->reading = NULL;
+    struct ft_reading *r;
+    HMAP_FOR_EACH_POP (r, node, &ft->reading) {
+        bool group = r->id & FLOWSET_GROUP_PART;
+        /* Groups: those vmacd's flows use, and those it wants. */
+        s = slot_find(ft, r->id);
+        if (group && !(s && s->desired)
+            && !reading_find(&ft->referenced, r->id & ~FLOWSET_GROUP_PART)) {
+            flowset_builder_destroy(r->b);
+        } else {
+            slot_set_installed(ft, slot_get(ft, r->id),
+                               flowset_builder_finish(r->b));
+        }
+        free(r);
+    }
     reading_clear(ft);
+    HMAP_FOR_EACH (s, node, &ft->slots) {
+        slot_mark(ft, s);
+    }
     VLOG_INFO("%s: read %zu installed flows and %zu groups",
-              ofchan_name(ft->chan), ftstate_n_flows(ft->installed),
-              ftstate_n_groups(ft->installed));
+              ofchan_name(ft->chan), ft->n_flows, ft->n_groups);
+    ft->known = true;
     ft->phase = FT_IDLE;
+    ft->installed_generation = 0;
     if (ft->read_done) {
         ft->read_done(ft, ft->aux);
     }
     ft_schedule_kick(ft);
 }
 
-void
-flowtab_set_read_callback(struct flowtab *ft, flowtab_read_func *cb)
-{
-    ft->read_done = cb;
-}
-
 bool
 flowtab_group_first_port(const struct flowtab *ft, uint32_t group_id,
                          uint32_t *port)
 {
-    const struct ft_part *p
-        = ft->installed
-              ? ftstate_get(ft->installed, group_id | FLOWTAB_GROUP_PART)
-              : NULL;
-    if (!p) {
+    const struct ft_slot *s = slot_find(ft, group_id | FLOWSET_GROUP_PART);
+    const struct fs_group *g
+        = s && ft->known ? fs_part_group(s->installed) : NULL;
+    if (!g || !g->n_buckets || g->buckets[0].watch_port == OFPP_ANY) {
         return false;
     }
-    char *key = ftcanon_group_key(group_id);
-    const struct ft_entry *e = ftpart_find(&p->groups, key);
-    free(key);
-
-    const char *b = e ? strstr(e->value, ",bucket=watch_port:") : NULL;
-    return b && sscanf(b, ",bucket=watch_port:%" SCNu32, port) == 1;
+    *port = ofp_to_u16(g->buckets[0].watch_port);
+    return true;
 }
 
 static void
@@ -380,129 +499,34 @@ ft_backoff_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 
 /* Desired state. */
 
-/* Makes 'ft->desired' ours alone (copy on write). */
-static void
-desired_own(struct flowtab *ft)
-{
-    if (ft->desired->refcnt > 1) {
-        struct ft_state *s
-            = ftstate_clone(ft->desired, ft->desired->generation);
-        ftstate_unref(ft->desired);
-        ft->desired = s;
-    }
-}
-
-char *
-flowtab_set_part(struct flowtab *ft, uint32_t id, const struct svec *flows,
-                 const struct svec *groups)
-{
-    struct ft_part *prev = ftstate_get(ft->desired, id);
-
-    if (!flows->n && !groups->n) {
-        if (prev) {
-            desired_own(ft);
-            ftstate_remove(ft->desired, id);
-        }
-        return NULL;
-    }
-
-    struct ft_part *part;
-    char *error = ftpart_build(id, flows, groups, prev,
-                               ofchan_protocol(ft->chan), &part);
-    if (error) {
-        return error;
-    }
-    if (part == prev) {
-        ftpart_unref(part);
-        return NULL;
-    }
-    desired_own(ft);
-    ftstate_put(ft->desired, part);
-    return NULL;
-}
-
 void
-flowtab_keep_parts(struct flowtab *ft, bool (*keep)(uint32_t id, void *aux),
-                   void *aux)
+flowtab_set_part(struct flowtab *ft, uint32_t id, struct fs_part *part)
 {
-    struct ft_slot *slot, *next;
-    HMAP_FOR_EACH_SAFE (slot, next, node, &ft->desired->slots) {
-        if (!keep(slot->part->id, aux)) {
-            desired_own(ft);
-            break;
-        }
+    struct ft_slot *s = part ? slot_get(ft, id) : slot_find(ft, id);
+    if (!s || s->desired == part) {
+        fs_part_unref(part);
+        return;
     }
-    HMAP_FOR_EACH_SAFE (slot, next, node, &ft->desired->slots) {
-        if (!keep(slot->part->id, aux)) {
-            ftstate_remove(ft->desired, slot->part->id);
-        }
-    }
+    fs_part_unref(s->desired);
+    s->desired = part;
+    slot_mark(ft, s);
+}
+
+const struct fs_part *
+flowtab_get_part(const struct flowtab *ft, uint32_t id)
+{
+    const struct ft_slot *s = slot_find(ft, id);
+    return s ? s->desired : NULL;
 }
 
 void
 flowtab_commit(struct flowtab *ft, uint64_t generation)
 {
-    desired_own(ft);
-    ft->desired->generation = generation;
+    ft->desired_generation = generation;
     ft_schedule_kick(ft);
 }
 
 /* The bundle. */
-
-static bool
-ft_add_to_bundle(struct flowtab *ft, struct ofpbuf *inner, const char *what)
-{
-    const struct ofp_header *oh = inner->data;
-    struct ofputil_bundle_add_msg bam = {
-        .bundle_id = ft->bundle_id,
-        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
-        .msg = oh,
-    };
-    struct ft_sent *s = xmalloc(sizeof *s);
-    s->xid = oh->xid;
-    s->what = what;
-    hmap_insert(&ft->sent, &s->node, hash_int((OVS_FORCE uint32_t) s->xid, 0));
-    struct ofpbuf *msg
-        = ofputil_encode_bundle_add(ofchan_version(ft->chan), &bam);
-    ofpbuf_delete(inner);
-    return !ofchan_send(ft->chan, msg);
-}
-
-static struct ofpbuf *
-encode_flow_line(const char *line, int command, enum ofputil_protocol protocol)
-{
-    struct ofputil_flow_mod fm;
-    enum ofputil_protocol usable;
-    char *error
-        = parse_ofp_flow_mod_str(&fm, line, NULL, NULL, command, &usable);
-    if (error) {
-        /* Lines were parsed before; only a bug gets here. */
-        VLOG_ERR("cannot re-encode \"%s\": %s", line, error);
-        free(error);
-        return NULL;
-    }
-    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, protocol);
-    minimatch_destroy(&fm.match);
-    free(fm.ofpacts);
-    return msg;
-}
-
-static struct ofpbuf *
-encode_group_line(const char *line, int command, enum ofp_version version)
-{
-    struct ofputil_group_mod gm;
-    enum ofputil_protocol usable;
-    char *error
-        = parse_ofp_group_mod_str(&gm, command, line, NULL, NULL, &usable);
-    if (error) {
-        VLOG_ERR("cannot re-encode \"%s\": %s", line, error);
-        free(error);
-        return NULL;
-    }
-    struct ofpbuf *msg = ofputil_encode_group_mod(version, &gm, NULL, -1);
-    ofputil_uninit_group_mod(&gm);
-    return msg;
-}
 
 static void ft_bundle_ctrl_reply(struct ofchan *, const struct ofp_header *,
                                  enum ofptype, int, bool, void *);
@@ -519,162 +543,135 @@ ft_bundle_ctrl(struct flowtab *ft, uint16_t type)
     };
     struct ofpbuf *msg
         = ofputil_encode_bundle_ctrl_request(ofchan_version(ft->chan), &bc);
+    ft->last_xid = ntohl(((struct ofp_header *) msg->data)->xid);
     return !ofchan_request(ft->chan, msg, ft_bundle_ctrl_reply, ft,
                            REQUEST_TIMEOUT_MS);
 }
 
-/* A part as it is wanted and as it is installed, when they differ. */
-struct ft_pair {
-    const struct ft_part *want, *have;
-};
-
-/* One message of the difference, before it goes into the bundle. */
-struct ft_msg {
-    struct ovs_list node;
-    struct ofpbuf *inner; /* A flow mod or group mod. */
-    const char *what;     /* Its text, for error reports. */
-};
-
-static void
-ft_msg_add(struct ovs_list *msgs, struct ofpbuf *inner, const char *what)
+static bool
+ft_add(struct flowtab *ft, struct ofpbuf *inner)
 {
-    if (inner) {
-        struct ft_msg *m = xmalloc(sizeof *m);
-        m->inner = inner;
-        m->what = what;
-        ovs_list_push_back(msgs, &m->node);
-    }
+    struct ofputil_bundle_add_msg bam = {
+        .bundle_id = ft->bundle_id,
+        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
+        .msg = inner->data,
+    };
+    struct ofpbuf *msg
+        = ofputil_encode_bundle_add(ofchan_version(ft->chan), &bam);
+    ofpbuf_delete(inner);
+    ft->last_xid = ntohl(((struct ofp_header *) msg->data)->xid);
+    return !ofchan_send(ft->chan, msg);
 }
 
-/* Appends to 'msgs' the difference between the parts in 'pairs': groups
- * that are new or changed first (flows may point to them), then stale
- * flows, then new and changed flows, then stale groups.  Counts them in
- * ft->result. */
-static void
-ft_diff(struct flowtab *ft, const struct ft_pair *pairs, size_t n,
-        struct ovs_list *msgs)
+/* The next message of the bundle, or NULL when the stage is over. */
+static struct ofpbuf *
+ft_next(struct flowtab *ft)
 {
     enum ofputil_protocol p = ofchan_protocol(ft->chan);
     enum ofp_version v = ofchan_version(ft->chan);
     struct flowtab_result *r = &ft->result;
-    const struct ft_entry *e, *old;
 
-    for (size_t i = 0; i < n; i++) {
-        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
-        if (!want) {
-            continue;
-        }
-        HMAP_FOR_EACH (e, node, &want->groups) {
-            old = have ? ftpart_find(&have->groups, e->key) : NULL;
-            if (!old || strcmp(old->value, e->value)) {
-                ft_msg_add(msgs,
-                           encode_group_line(
-                               e->line, old ? OFPGC11_MODIFY : OFPGC11_ADD, v),
-                           e->line);
+    for (; ft->ci < ft->n_changes; ft->ci++, ft->fi = 0) {
+        const struct ft_change *c = &ft->changes[ft->ci];
+        const struct fs_part *want = c->want, *have = c->slot->installed;
+        const struct fs_group *wg = fs_part_group(want);
+        const struct fs_group *hg = fs_part_group(have);
+        ovs_be64 cookie = htonll(flowgen_cookie(ft->cookie_prefix,
+                                                c->slot->id));
+
+        switch (ft->stage) {
+        case STAGE_GROUPS:
+            if (ft->fi++ == 0 && wg && !fs_group_equal(wg, hg)) {
                 r->n_group_mods++;
+                return fs_group_encode(wg, hg ? OFPGC11_MODIFY : OFPGC11_ADD,
+                                       v);
             }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
-        if (!have) {
-            continue;
-        }
-        HMAP_FOR_EACH (e, node, &have->flows) {
-            if (!want || !ftpart_find(&want->flows, e->key)) {
-                ft_msg_add(msgs,
-                           encode_flow_line(e->key, OFPFC_DELETE_STRICT, p),
-                           e->key);
-                r->n_delete++;
+            break;
+        case STAGE_DELETES:
+            while (ft->fi < fs_part_n_flows(have)) {
+                const struct fs_flow *f = fs_part_flow(have, ft->fi++);
+                if (!fs_part_find(want, f)) {
+                    r->n_delete++;
+                    return fs_flow_encode(f, cookie, OFPFC_DELETE_STRICT, p);
+                }
             }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
-        if (!want) {
-            continue;
-        }
-        HMAP_FOR_EACH (e, node, &want->flows) {
-            old = have ? ftpart_find(&have->flows, e->key) : NULL;
-            if (!old) {
-                ft_msg_add(msgs, encode_flow_line(e->line, OFPFC_ADD, p),
-                           e->line);
-                r->n_add++;
-            } else if (strcmp(old->value, e->value)) {
-                ft_msg_add(msgs,
-                           encode_flow_line(e->line, OFPFC_MODIFY_STRICT, p),
-                           e->line);
-                r->n_modify++;
+            break;
+        case STAGE_FLOWS:
+            while (ft->fi < fs_part_n_flows(want)) {
+                const struct fs_flow *f = fs_part_flow(want, ft->fi++);
+                const struct fs_flow *old = fs_part_find(have, f);
+                if (!old) {
+                    r->n_add++;
+                    return fs_flow_encode(f, cookie, OFPFC_ADD, p);
+                } else if (old->acts != f->acts) {
+                    r->n_modify++;
+                    return fs_flow_encode(f, cookie, OFPFC_MODIFY_STRICT, p);
+                }
             }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct ft_part *want = pairs[i].want, *have = pairs[i].have;
-        if (!have) {
-            continue;
-        }
-        HMAP_FOR_EACH (e, node, &have->groups) {
-            if (!want || !ftpart_find(&want->groups, e->key)) {
-                ft_msg_add(msgs, encode_group_line(e->key, OFPGC11_DELETE, v),
-                           e->key);
+            break;
+        case STAGE_UNGROUPS:
+            if (ft->fi++ == 0 && hg && !wg) {
                 r->n_group_mods++;
+                return fs_group_encode(hg, OFPGC11_DELETE, v);
             }
+            break;
+        case STAGE_COMMIT:
+        case STAGE_DONE:
+            OVS_NOT_REACHED();
+        }
+    }
+    return NULL;
+}
+
+static void ft_emit(struct flowtab *);
+
+static void
+ft_drained(struct ofchan *chan OVS_UNUSED, void *ft_)
+{
+    ft_emit(ft_);
+}
+
+/* Sends the bundle's messages while the send queue is short, and the
+ * commit and barrier after the last one. */
+static void
+ft_emit(struct flowtab *ft)
+{
+    while (ft->stage < STAGE_COMMIT) {
+        if (ofchan_queued_bytes(ft->chan) >= FLOWTAB_QUEUE_BYTES) {
+            ofchan_notify_drained(ft->chan, FLOWTAB_QUEUE_BYTES / 2,
+                                  ft_drained, ft);
+            return;
+        }
+        struct ofpbuf *msg = ft_next(ft);
+        if (!msg) {
+            ft->stage++;
+            ft->ci = ft->fi = 0;
+        } else if (!ft_add(ft, msg)) {
+            return; /* The channel is closing. */
+        }
+    }
+    if (ft->stage == STAGE_COMMIT) {
+        ft->stage = STAGE_DONE;
+        if (ft_bundle_ctrl(ft, OFPBCT_COMMIT_REQUEST)) {
+            struct ofpbuf *barrier
+                = ofputil_encode_barrier_request(ofchan_version(ft->chan));
+            ft->last_xid = ntohl(((struct ofp_header *) barrier->data)->xid);
+            ofchan_request(ft->chan, barrier, ft_barrier_reply, ft,
+                           REQUEST_TIMEOUT_MS);
         }
     }
 }
 
-/* Parts of 'want' and 'have' that differ (by identity: parts are shared
- * between states while unchanged).  Returns the count; '*pairsp' is
- * malloc'd. */
-static size_t
-ft_pairs(const struct ft_state *want, const struct ft_state *have,
-         struct ft_pair **pairsp)
+/* Reports 'generation' applied with nothing to send. */
+static void
+ft_report_clean(struct flowtab *ft)
 {
-    size_t n = 0, allocated = 0;
-    struct ft_pair *pairs = NULL;
-    struct ft_slot *slot;
-
-    FTSTATE_FOR_EACH_SLOT (slot, want) {
-        const struct ft_part *h = ftstate_get(have, slot->part->id);
-        if (h != slot->part) {
-            if (n >= allocated) {
-                pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
-            }
-            pairs[n++] = (struct ft_pair){ slot->part, h };
-        }
-    }
-    FTSTATE_FOR_EACH_SLOT (slot, have) {
-        if (!ftstate_get(want, slot->part->id)) {
-            if (n >= allocated) {
-                pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
-            }
-            pairs[n++] = (struct ft_pair){ NULL, slot->part };
-        }
-    }
-    *pairsp = pairs;
-    return n;
-}
-
-/* Sends 'msgs' (consumed) as one bundle, committed, then a barrier.  Returns
- * false if the channel failed. */
-static bool
-ft_send_bundle(struct flowtab *ft, struct ovs_list *msgs)
-{
-    bool ok = ft_bundle_ctrl(ft, OFPBCT_OPEN_REQUEST);
-    struct ft_msg *m;
-    LIST_FOR_EACH_POP (m, node, msgs) {
-        if (ok) {
-            ok = ft_add_to_bundle(ft, m->inner, m->what);
-        } else {
-            ofpbuf_delete(m->inner);
-        }
-        free(m);
-    }
-    return ok && ft_bundle_ctrl(ft, OFPBCT_COMMIT_REQUEST)
-           && !ofchan_request(
-               ft->chan,
-               ofputil_encode_barrier_request(ofchan_version(ft->chan)),
-               ft_barrier_reply, ft, REQUEST_TIMEOUT_MS);
+    ft->installed_generation = ft->desired_generation;
+    struct flowtab_result r = {
+        .ok = true,
+        .generation = ft->desired_generation,
+    };
+    ft->applied(ft, &r, ft->aux);
 }
 
 static void
@@ -683,40 +680,53 @@ ft_kick_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 {
     struct flowtab *ft = CONTAINER_OF(w, struct flowtab, kick);
 
-    if (ft->phase != FT_IDLE || !ft->installed
-        || ft->installed == ft->desired) {
+    if (ft->phase != FT_IDLE || !ft->known) {
+        return;
+    }
+
+    /* The dirty parts that differ from what is installed. */
+    size_t allocated = 0;
+    struct ft_slot *s;
+    LIST_FOR_EACH_POP (s, dirty_node, &ft->dirty) {
+        s->dirty = false;
+        if (fs_part_equal(s->desired, s->installed)) {
+            if (s->desired != s->installed) {
+                /* Equal in content: share one copy. */
+                slot_set_installed(ft, s, fs_part_ref(s->desired));
+            }
+            slot_gc(ft, s);
+            continue;
+        }
+        if (ft->n_changes >= allocated) {
+            ft->changes = x2nrealloc(ft->changes, &allocated,
+                                     sizeof *ft->changes);
+        }
+        ft->changes[ft->n_changes++] = (struct ft_change){
+            .slot = s,
+            .want = fs_part_ref(s->desired),
+        };
+    }
+    if (!ft->n_changes) {
+        if (ft->desired_generation != ft->installed_generation) {
+            ft_report_clean(ft);
+        }
         return;
     }
 
     memset(&ft->result, 0, sizeof ft->result);
-    ft->result.generation = ft->desired->generation;
-    ft->inflight = ftstate_ref(ft->desired);
-
-    struct ft_pair *pairs;
-    size_t n = ft_pairs(ft->inflight, ft->installed, &pairs);
-    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
-    ft_diff(ft, pairs, n, &msgs);
-    free(pairs);
-
-    if (ovs_list_is_empty(&msgs)) {
-        /* The desired state is installed already (parts that differed did
-         * so in identity only). */
-        ftstate_unref(ft->installed);
-        ft->installed = ft->inflight;
-        ft->inflight = NULL;
-        ft->result.ok = true;
-        ft->applied(ft, &ft->result, ft->aux);
-        return;
-    }
-
+    ft->result.generation = ft->desired_generation;
+    ft->bundle_generation = ft->desired_generation;
     ft->phase = FT_BUNDLE;
     ft->bundle_id++;
-    ft->open_ok = ft->commit_ok = ft->commit_done = false;
+    ft->open_ok = ft->commit_ok = false;
     ft->stats.bundles++;
-    ft->stats.flow_mods
-        += ft->result.n_add + ft->result.n_modify + ft->result.n_delete;
-    ft->stats.group_mods += ft->result.n_group_mods;
-    ft_send_bundle(ft, &msgs);
+    ft->stage = STAGE_GROUPS;
+    ft->ci = ft->fi = 0;
+    if (!ft_bundle_ctrl(ft, OFPBCT_OPEN_REQUEST)) {
+        return;
+    }
+    ft->first_xid = ft->last_xid;
+    ft_emit(ft);
 }
 
 static void
@@ -741,9 +751,6 @@ ft_bundle_ctrl_reply(struct ofchan *chan OVS_UNUSED,
     }
     if (type == OFPTYPE_ERROR) {
         log_error_reply(ft, oh, ft->open_ok ? "bundle commit" : "bundle open");
-        if (ft->open_ok) {
-            ft->commit_done = true;
-        }
         return;
     }
     struct ofputil_bundle_ctrl_msg bc;
@@ -756,18 +763,17 @@ ft_bundle_ctrl_reply(struct ofchan *chan OVS_UNUSED,
     if (bc.type == OFPBCT_OPEN_REPLY) {
         ft->open_ok = true;
     } else if (bc.type == OFPBCT_COMMIT_REPLY) {
-        ft->commit_ok = ft->commit_done = true;
+        ft->commit_ok = true;
     }
 }
 
 static void
 ft_barrier_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
-                 enum ofptype type, int error OVS_UNUSED,
-                 bool final OVS_UNUSED, void *ft_)
+                 enum ofptype type, int error, bool final OVS_UNUSED,
+                 void *ft_)
 {
     struct flowtab *ft = ft_;
 
-    sent_clear(ft);
     if (!oh) {
         if (error == ETIMEDOUT) {
             ft_fail(ft, "barrier timed out");
@@ -779,13 +785,22 @@ ft_barrier_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
         return;
     }
     ft->backoff_s = BACKOFF_MIN;
-    ftstate_unref(ft->installed);
-    ft->installed = ft->inflight;
-    ft->inflight = NULL;
+    for (size_t i = 0; i < ft->n_changes; i++) {
+        struct ft_change *c = &ft->changes[i];
+        slot_set_installed(ft, c->slot, c->want);
+        c->want = NULL;
+        slot_gc(ft, c->slot);
+    }
+    changes_clear(ft);
+    struct flowtab_result *r = &ft->result;
+    ft->stats.flow_mods += r->n_add + r->n_modify + r->n_delete;
+    ft->stats.group_mods += r->n_group_mods;
+    ft->installed_generation = ft->bundle_generation;
     ft->phase = FT_IDLE;
-    ft->result.ok = true;
-    ft->applied(ft, &ft->result, ft->aux);
-    if (ft->desired != ft->installed) {
+    r->ok = true;
+    ft->applied(ft, r, ft->aux);
+    if (!ovs_list_is_empty(&ft->dirty)
+        || ft->desired_generation != ft->installed_generation) {
         ft_schedule_kick(ft);
     }
 }
@@ -793,23 +808,28 @@ ft_barrier_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
 bool
 flowtab_handle_error(struct flowtab *ft, const struct ofp_header *oh)
 {
-    struct ft_sent *s;
-    HMAP_FOR_EACH_WITH_HASH (
-        s, node, hash_int((OVS_FORCE uint32_t) oh->xid, 0), &ft->sent) {
-        if (s->xid == oh->xid) {
-            log_error_reply(ft, oh, s->what);
-            return true;
-        }
+    uint32_t xid = ntohl(oh->xid);
+    if (!ft->first_xid || xid - ft->first_xid > ft->last_xid - ft->first_xid) {
+        return false;
     }
-    return false;
+    struct ofpbuf payload;
+    enum ofperr err = ofperr_decode_msg(oh, &payload);
+    char *what = payload.size >= sizeof(struct ofp_header)
+                     ? ofp_to_string(payload.data, payload.size, NULL, NULL, 1)
+                     : xstrdup("(no message)");
+    VLOG_WARN_RL(&rl, "%s: bundle message failed: %s: %s",
+                 ofchan_name(ft->chan),
+                 err ? ofperr_to_string(err) : "undecodable error", what);
+    free(what);
+    ofpbuf_uninit(&payload);
+    return true;
 }
 
 bool
 flowtab_is_synced(const struct flowtab *ft)
 {
-    return ft->installed && ft->phase == FT_IDLE
-           && (ft->installed == ft->desired
-               || ft->installed->generation == ft->desired->generation);
+    return (ft->known && ft->phase == FT_IDLE && ovs_list_is_empty(&ft->dirty)
+            && ft->installed_generation == ft->desired_generation);
 }
 
 static int
@@ -819,22 +839,80 @@ compare_strings(const void *a_, const void *b_)
     return strcmp(*a, *b);
 }
 
+/* The API's forms (docs/api.md): "cookie=C,actions=A,table=T,priority=P,
+ * MATCH" and "group_id=G,type=N,bucket=watch_port:P,watch_group:G,
+ * actions=A,...", as vmacd has always shown them. */
+static void
+format_actions(const struct fs_actions *fa, struct ds *s)
+{
+    size_t len;
+    const struct ofpact *ofpacts = fs_actions_get(fa, &len);
+    struct ofpact_format_params fp = { .s = s };
+    if (len) {
+        ofpacts_format(ofpacts, len, &fp);
+    } else {
+        ds_put_cstr(s, "drop");
+    }
+}
+
+static char *
+flow_line(const struct fs_flow *f, uint64_t cookie)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "cookie=%#" PRIx64 ",actions=", cookie);
+    format_actions(f->acts, &s);
+    ds_put_format(&s, ",table=%" PRIu8 ",priority=%" PRIu16, f->table_id,
+                  f->priority);
+    struct match match;
+    fs_flow_get_match(f, &match);
+    size_t mark = s.length;
+    ds_put_char(&s, ',');
+    match_format(&match, NULL, &s, OFP_DEFAULT_PRIORITY);
+    if (s.length == mark + 1) {
+        ds_truncate(&s, mark);
+    }
+    return ds_steal_cstr(&s);
+}
+
+static char *
+group_line(const struct fs_group *g)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "group_id=%" PRIu32 ",type=%" PRIu8, g->group_id,
+                  g->type);
+    for (size_t i = 0; i < g->n_buckets; i++) {
+        const struct fs_bucket *b = &g->buckets[i];
+        ds_put_format(&s, ",bucket=watch_port:%" PRIu32 ",watch_group:%" PRIu32,
+                      (b->watch_port == OFPP_ANY
+                           ? UINT32_MAX
+                           : (uint32_t) ofp_to_u16(b->watch_port)),
+                      b->watch_group);
+        if (g->type == OFPGT11_SELECT) {
+            ds_put_format(&s, ",weight:%" PRIu16, b->weight);
+        }
+        ds_put_cstr(&s, ",actions=");
+        format_actions(b->acts, &s);
+    }
+    return ds_steal_cstr(&s);
+}
+
 json_t *
 flowtab_to_json(const struct flowtab *ft)
 {
     struct svec flows = SVEC_EMPTY_INITIALIZER;
     struct svec groups = SVEC_EMPTY_INITIALIZER;
 
-    if (ft->installed) {
-        struct ft_slot *slot;
-        FTSTATE_FOR_EACH_SLOT (slot, ft->installed) {
-            const struct ft_entry *e;
-            HMAP_FOR_EACH (e, node, &slot->part->flows) {
-                svec_add_nocopy(&flows, xasprintf("%s,%s", e->value, e->key));
-            }
-            HMAP_FOR_EACH (e, node, &slot->part->groups) {
-                svec_add_nocopy(&groups, xasprintf("%s,%s", e->key, e->value));
-            }
+    const struct ft_slot *s;
+    HMAP_FOR_EACH (s, node, &ft->slots) {
+        const struct fs_part *p = ft->known ? s->installed : NULL;
+        for (size_t i = 0; i < fs_part_n_flows(p); i++) {
+            svec_add_nocopy(&flows,
+                            flow_line(fs_part_flow(p, i),
+                                      flowgen_cookie(ft->cookie_prefix,
+                                                     s->id)));
+        }
+        if (fs_part_group(p)) {
+            svec_add_nocopy(&groups, group_line(fs_part_group(p)));
         }
     }
     qsort(flows.names, flows.n, sizeof *flows.names, compare_strings);
@@ -859,9 +937,9 @@ flowtab_to_json(const struct flowtab *ft)
 }
 
 void
-flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *s)
+flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *st)
 {
-    *s = ft->stats;
-    s->n_flows = ft->installed ? ftstate_n_flows(ft->installed) : 0;
-    s->n_groups = ft->installed ? ftstate_n_groups(ft->installed) : 0;
+    *st = ft->stats;
+    st->n_flows = ft->known ? ft->n_flows : 0;
+    st->n_groups = ft->known ? ft->n_groups : 0;
 }

@@ -19,7 +19,9 @@
 #include "engine.h"
 #include "openvswitch/vlog.h"
 #include "procsched.h"
+#include "store.h"
 #include "util.h"
+#include "verror.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
 
@@ -28,6 +30,7 @@ struct vmacd {
     const char *config_path;
     struct engine *engine;
     struct api *api;
+    struct store *store;
     ev_signal sigterm, sigint, sighup;
     int exit_code;
 };
@@ -67,17 +70,17 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
           int revents OVS_UNUSED)
 {
     struct vmacd *d = CONTAINER_OF(w, struct vmacd, sighup);
-    if (!d->config_path) {
+    if (!d->store) {
         VLOG_WARN("SIGHUP: no --config file to reload");
         return;
     }
-    char *error;
-    struct config *cfg = config_load(d->config_path, &error);
-    if (!cfg) {
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (store_reload(d->store, &cfg, &e)) {
         VLOG_ERR("SIGHUP: configuration refused, keeping the running one: "
                  "%s",
-                 error);
-        free(error);
+                 e.message);
+        verror_destroy(&e);
         return;
     }
     engine_reload(d->engine, cfg);
@@ -206,14 +209,17 @@ main(int argc, char *argv[])
         vlog_set_levels(NULL, VLF_SYSLOG, VLL_INFO);
     }
 
-    char *error = NULL;
-    struct config *cfg = d.config_path
-                             ? config_load(d.config_path, &error)
-                             : config_parse_string("{}", "<defaults>", &error);
-    if (!cfg) {
-        fprintf(stderr, "vmacd: %s\n", error);
-        free(error);
-        return 1;
+    struct verror e = VERROR_INITIALIZER;
+    struct config *cfg;
+    if (check_only || !d.config_path) {
+        int error = (d.config_path
+                         ? config_load(d.config_path, &cfg, &e)
+                         : config_parse_string("{}", "<defaults>", &cfg, &e));
+        if (error) {
+            fprintf(stderr, "vmacd: %s\n", e.message);
+            verror_destroy(&e);
+            return 1;
+        }
     }
     if (check_only) {
         printf("%s: valid (%zu aliases, %zu bridges)\n",
@@ -223,17 +229,26 @@ main(int argc, char *argv[])
         return 0;
     }
 
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = ev_default_loop(EVFLAG_AUTO);
+
+    /* The config file and its journal (store.h). */
+    if (d.config_path && store_open(d.loop, d.config_path, &d.store, &cfg,
+                                    &e)) {
+        fprintf(stderr, "vmacd: %s\n", e.message);
+        verror_destroy(&e);
+        return 1;
+    }
+
     /* Before anything runs on the loop: probes are timed from the start. */
-    error = procsched_apply(rt_prio, mlock);
+    char *error = procsched_apply(rt_prio, mlock);
     if (error) {
         fprintf(stderr, "vmacd: %s\n", error);
         free(error);
         config_destroy(cfg);
+        store_close(d.store);
         return 1;
     }
-
-    signal(SIGPIPE, SIG_IGN);
-    d.loop = ev_default_loop(EVFLAG_AUTO);
 
     struct api_options ao = {
         .socket_path = cfg->api_socket,
@@ -248,20 +263,18 @@ main(int argc, char *argv[])
         fprintf(stderr, "vmacd: API: %s\n", error);
         free(error);
         config_destroy(cfg);
+        store_close(d.store);
         return 1;
     }
 
-    d.engine = engine_create(d.loop, cfg, &error);
-    if (!d.engine) {
-        fprintf(stderr, "vmacd: %s\n", error);
-        free(error);
+    if (engine_create(d.loop, cfg, &d.engine, &e)) {
+        fprintf(stderr, "vmacd: %s\n", e.message);
+        verror_destroy(&e);
         api_destroy(d.api);
+        store_close(d.store);
         return 1;
     }
-    if (d.config_path) {
-        engine_set_config_path(d.engine, d.config_path);
-    }
-    engine_attach_api(d.engine, d.api);
+    engine_attach_api(d.engine, d.api, d.store);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);
     ev_signal_init(&d.sigint, on_stop, SIGINT);
@@ -278,6 +291,7 @@ main(int argc, char *argv[])
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
+    store_close(d.store); /* Makes the file durable. */
     engine_destroy(d.engine);
     api_destroy(d.api);
     ev_loop_destroy(d.loop);

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,10 +73,15 @@ struct ofchan {
     struct ovs_list txq; /* struct ofpbuf, in send order. */
     size_t tx_ofs;       /* Bytes of the head already sent. */
     size_t queued;       /* Bytes in txq not yet sent. */
+    ofchan_drained_func *drained_cb; /* ofchan_notify_drained(). */
+    void *drained_aux;
+    size_t drained_below;
 
     struct hmap pending; /* struct pending. */
 
     uint64_t rx_msgs, tx_msgs;
+    uint64_t tx_enqueued; /* Bytes ever queued (ofchan_tx_mark()). */
+    uint64_t tx_written;  /* Bytes ever written to the socket. */
 };
 
 static void ofchan_read_cb(struct ev_loop *, ev_io *, int revents);
@@ -243,6 +250,7 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
     bool was_empty = ovs_list_is_empty(&c->txq);
     ovs_list_push_back(&c->txq, &msg->list_node);
     c->queued += msg->size;
+    c->tx_enqueued += msg->size;
     c->tx_msgs++;
     if (was_empty) {
         ofchan_flush(c);
@@ -250,15 +258,28 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
     return 0;
 }
 
-/* Writes as much of the queue as the socket takes now. */
+/* The most messages one sendmsg() takes from the queue. */
+#define OFCHAN_TX_BATCH 64
+
+/* Writes as much of the queue as the socket takes now, up to
+ * OFCHAN_TX_BATCH messages per system call. */
 static void
 ofchan_flush(struct ofchan *c)
 {
     while (!ovs_list_is_empty(&c->txq) && c->state != OFCHAN_CLOSED) {
-        struct ofpbuf *b
-            = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf, list_node);
-        ssize_t n = send(c->fd, (char *) b->data + c->tx_ofs,
-                         b->size - c->tx_ofs, MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct iovec iov[OFCHAN_TX_BATCH];
+        size_t n_iov = 0;
+        struct ofpbuf *b;
+        LIST_FOR_EACH (b, list_node, &c->txq) {
+            size_t ofs = n_iov ? 0 : c->tx_ofs;
+            iov[n_iov].iov_base = (char *) b->data + ofs;
+            iov[n_iov].iov_len = b->size - ofs;
+            if (++n_iov == OFCHAN_TX_BATCH) {
+                break;
+            }
+        }
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -270,9 +291,17 @@ ofchan_flush(struct ofchan *c)
             ofchan_fail(c, "send failed (%s)", ovs_strerror(errno));
             return;
         }
-        c->tx_ofs += n;
         c->queued -= n;
-        if (c->tx_ofs == b->size) {
+        c->tx_written += n;
+        while (n > 0) {
+            b = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf,
+                             list_node);
+            size_t left = b->size - c->tx_ofs;
+            if ((size_t) n < left) {
+                c->tx_ofs += n;
+                break;
+            }
+            n -= left;
             ovs_list_remove(&b->list_node);
             ofpbuf_delete(b);
             c->tx_ofs = 0;
@@ -292,7 +321,50 @@ static void
 ofchan_write_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
                 int revents OVS_UNUSED)
 {
-    ofchan_flush(CONTAINER_OF(w, struct ofchan, wio));
+    struct ofchan *c = CONTAINER_OF(w, struct ofchan, wio);
+    ofchan_flush(c);
+    if (c->drained_cb && c->queued < c->drained_below
+        && c->state != OFCHAN_CLOSED) {
+        ofchan_drained_func *cb = c->drained_cb;
+        c->drained_cb = NULL;
+        cb(c, c->drained_aux);
+    }
+}
+
+void
+ofchan_notify_drained(struct ofchan *c, size_t below,
+                      ofchan_drained_func *cb, void *aux)
+{
+    c->drained_below = below;
+    c->drained_cb = cb;
+    c->drained_aux = aux;
+}
+
+size_t
+ofchan_queued_bytes(const struct ofchan *c)
+{
+    return c->queued;
+}
+
+uint64_t
+ofchan_tx_mark(const struct ofchan *c)
+{
+    return c->tx_enqueued;
+}
+
+bool
+ofchan_tx_delivered(const struct ofchan *c, uint64_t mark)
+{
+    if (c->tx_written < mark) {
+        return false;
+    }
+    /* SIOCOUTQ: what the peer has not taken yet (unix sockets: not read;
+     * TCP: not acknowledged). */
+    int outq;
+    if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq <= 0) {
+        return true;
+    }
+    return c->tx_written - (uint64_t) outq >= mark;
 }
 
 static struct pending *

@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "socket-util.h"
 #include "util.h"
+#include "verror.h"
 
-/* Writes all of 'data' to 'fd'.  Returns 0 or an errno value. */
-static int
-write_all(int fd, const char *data, size_t len)
+int
+persist_write_all(int fd, const char *data, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, data, len);
@@ -30,87 +31,100 @@ write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-/* Splits 'path' into a malloc'd directory ("." if none) and a pointer to
- * the base name inside 'path'. */
-static char *
-split_dir(const char *path, const char **basep)
+int
+persist_write_with(const char *path, int (*writer)(FILE *, void *),
+                   void *aux, struct verror *e)
 {
-    const char *slash = strrchr(path, '/');
-
-    if (!slash) {
-        *basep = path;
-        return xstrdup(".");
-    }
-    *basep = slash + 1;
-    return slash == path ? xstrdup("/") : xmemdup0(path, slash - path);
-}
-
-char *
-persist_write(const char *path, const char *data, size_t len)
-{
-    const char *base;
-    char *dir = split_dir(path, &base);
+    char *dir = dir_name(path);
+    char *base = base_name(path);
     char *tmp = xasprintf("%s/.%s.tmpXXXXXX", dir, base);
-    char *error = NULL;
-    int dfd = -1;
+    int error = 0;
     int fd = mkstemp(tmp);
 
     if (fd < 0) {
-        error = xasprintf("%s: cannot create temporary file in %s: %s", path,
-                          dir, ovs_strerror(errno));
+        error = errno;
+        verror_set(e, error, VERR_IO, NULL,
+                   "%s: cannot create temporary file in %s: %s", path, dir,
+                   ovs_strerror(error));
         goto out;
     }
 
     struct stat st;
     mode_t mode = !stat(path, &st) ? st.st_mode & 07777 : 0644;
-    int err = fchmod(fd, mode) ? errno : 0;
-    if (!err) {
-        err = write_all(fd, data, len);
+    FILE *f = fdopen(fd, "w");
+    error = !f ? errno : fchmod(fd, mode) ? errno : 0;
+    if (!error) {
+        error = writer(f, aux);
     }
-    if (!err && fsync(fd)) {
-        err = errno;
+    if (!error && fflush(f)) {
+        error = errno;
     }
-    if (close(fd) && !err) {
-        err = errno;
+    if (!error && fsync(fd)) {
+        error = errno;
     }
-    if (!err && rename(tmp, path)) {
-        err = errno;
+    if ((f ? fclose(f) : close(fd)) && !error) {
+        error = errno;
     }
-    if (err) {
-        error = xasprintf("%s: cannot write: %s", path, ovs_strerror(err));
+    if (!error && rename(tmp, path)) {
+        error = errno;
+    }
+    if (error) {
+        verror_set(e, error, VERR_IO, NULL, "%s: cannot write: %s", path,
+                   ovs_strerror(error));
         unlink(tmp);
         goto out;
     }
 
     /* Make the rename itself durable. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd)) {
-        error = xasprintf("%s: written, but cannot sync directory %s: %s",
-                          path, dir, ovs_strerror(errno));
-    }
-    if (dfd >= 0) {
-        close(dfd);
+    error = fsync_parent_dir(path);
+    if (error) {
+        verror_set(e, error, VERR_IO, NULL,
+                   "%s: written, but cannot sync directory %s: %s", path, dir,
+                   ovs_strerror(error));
     }
 
 out:
     free(tmp);
+    free(base);
     free(dir);
     return error;
 }
 
-char *
-persist_write_json(const char *path, const json_t *json)
+struct buffer {
+    const char *data;
+    size_t len;
+};
+
+static int
+write_buffer(FILE *f, void *b_)
+{
+    const struct buffer *b = b_;
+    return (b->len && fwrite(b->data, b->len, 1, f) != 1 ? (errno ? errno : EIO)
+                                                       : 0);
+}
+
+int
+persist_write(const char *path, const char *data, size_t len,
+              struct verror *e)
+{
+    struct buffer b = { data, len };
+    return persist_write_with(path, write_buffer, &b, e);
+}
+
+int
+persist_write_json(const char *path, const json_t *json, struct verror *e)
 {
     char *text = json_dumps(json, JSON_INDENT(2));
     if (!text) {
-        return xasprintf("%s: cannot encode JSON", path);
+        return verror_set(e, ENOMEM, VERR_IO, NULL, "%s: cannot encode JSON",
+                          path);
     }
     size_t len = strlen(text);
     text = xrealloc(text, len + 2);
     text[len++] = '\n';
     text[len] = '\0';
 
-    char *error = persist_write(path, text, len);
+    int error = persist_write(path, text, len, e);
     free(text);
     return error;
 }

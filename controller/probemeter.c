@@ -27,8 +27,8 @@ bridge_get(struct probemeter_plan *plan, const struct config *cfg,
 }
 
 static struct probemeter *
-port_get(struct probemeter_bridge *b, const char *port, size_t alias_idx,
-         size_t member_idx)
+port_get(struct probemeter_bridge *b, const char *port,
+         const struct cfg_alias *alias, size_t alias_idx, size_t member_idx)
 {
     void *data = shash_find_data(&b->by_port, port);
     if (data) {
@@ -41,6 +41,7 @@ port_get(struct probemeter_bridge *b, const char *port, size_t alias_idx,
     *m = (struct probemeter){
         .port = xstrdup(port),
         .id = b->base + b->n, /* In range: the config checked it. */
+        .alias = alias,
         .alias_idx = alias_idx,
         .member_idx = member_idx,
     };
@@ -81,23 +82,55 @@ bridge_rates(struct probemeter_bridge *b, const struct config *cfg)
     }
 }
 
+/* Adds the probed members of 'a' (at position 'idx') to 'plan'. */
+static void
+plan_add_alias(struct probemeter_plan *plan, const struct config *cfg,
+               const struct cfg_alias *a, size_t idx)
+{
+    for (size_t j = 0; j < a->n_members; j++) {
+        const struct cfg_member *mb = &a->members[j];
+        enum cfg_probe_type type = config_member_probe_type(cfg, mb);
+        if (type == CFG_PROBE_NONE) {
+            continue;
+        }
+        struct probemeter_bridge *b = bridge_get(plan, cfg, mb->bridge);
+        struct probemeter *m = port_get(b, mb->port, a, idx, j);
+        m->probes_pps += 1000.0 / mb->probe.interval_ms;
+        /* ND for an IPv6 ip; ARP for IPv4 (TCP probes refresh the member's
+         * MAC with ARP too). */
+        m->nd |= mb->ip_is_v6;
+        m->arp |= !mb->ip_is_v6;
+        m->tcp |= type == CFG_PROBE_TCP;
+    }
+}
+
 struct probemeter_plan *
 probemeter_plan_create(const struct config *cfg)
+{
+    return probemeter_plan_create_with(cfg, NULL, NULL);
+}
+
+struct probemeter_plan *
+probemeter_plan_create_with(const struct config *cfg,
+                            const struct cfg_alias *skip,
+                            const struct cfg_alias *extra)
 {
     struct probemeter_plan *plan = xzalloc(sizeof *plan);
     shash_init(&plan->bridges);
 
+    bool placed = false;
     for (size_t i = 0; i < cfg->n_aliases; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t j = 0; j < a->n_members; j++) {
-            const struct cfg_member *mb = &a->members[j];
-            if (!config_member_probed(mb)) {
-                continue;
-            }
-            struct probemeter_bridge *b = bridge_get(plan, cfg, mb->bridge);
-            struct probemeter *m = port_get(b, mb->port, i, j);
-            m->probes_pps += 1000.0 / mb->probe.interval_ms;
+        const struct cfg_alias *a = cfg->aliases[i];
+        if (skip && a == skip) {
+            a = extra;
+            placed = true;
         }
+        if (a) {
+            plan_add_alias(plan, cfg, a, i);
+        }
+    }
+    if (extra && !placed) {
+        plan_add_alias(plan, cfg, extra, cfg->n_aliases);
     }
 
     struct shash_node *node;

@@ -56,6 +56,13 @@ struct cfg_alias;
 struct alias_state *alias_state_create(const struct cfg_alias *cfg);
 void alias_state_destroy(struct alias_state *); /* NULL-safe. */
 
+/* Makes 'cfg' the alias's config from now on, keeping every member's
+ * state: 'cfg' must have the same members (names, in the same order) as
+ * the config it replaces; their other settings (priority, drained...)
+ * and the alias's (preempt...) may differ and count from the next
+ * election.  Returns false (and changes nothing) if the members differ. */
+bool alias_state_set_config(struct alias_state *, const struct cfg_alias *);
+
 /* Inputs (member index = position in cfg->members).  An out-of-range index
  * is logged and ignored.  Each takes 'now' (ms). */
 void alias_state_set_port(struct alias_state *, size_t member, bool present,

@@ -2,13 +2,14 @@
  * cfgedit: the API's configuration writes, as pure functions.
  *
  * Each function takes the running config and a request (JSON body, names
- * from the path), builds the whole new config in JSON (config_to_json() of
- * the running one plus the change) and validates it with
- * config_parse_json(), the very validator of the config file.  It returns
- * the new config, or NULL and an error that says which HTTP status, error
- * code, field (relative to the request body where possible) and message
- * the API should answer.  Nothing here has side effects: the running config
- * is never modified, so a refused request changes nothing.
+ * from the path), builds the one alias the request makes (in JSON: the
+ * running alias plus the change, for member requests) and validates it
+ * with config_parse_alias(), the config file's validator applied to one
+ * alias in its place among the others.  It returns the new alias, or an
+ * error that says which error code, field (relative to the request body)
+ * and message the API should answer.  Nothing here has side effects: the
+ * running config is never modified, so a refused request changes nothing,
+ * and the cost is that of the alias, not of the config.
  *
  * Status mapping: 400 for an invalid body (wrong type, bad value, unknown
  * or missing field, names that disagree with the path); 404 for an alias or
@@ -22,46 +23,39 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "openvswitch/compiler.h"
+
 struct cfg_alias;
 struct config;
+struct verror;
 
-struct cfgedit_error {
-    unsigned int status; /* 400, 404 or 409. */
-    const char *code;    /* Static: "invalid_value", "unknown_field",
-                          * "missing_field", "conflict",
-                          * "not_found". */
-    char *field;         /* Malloc'd, or NULL. */
-    char *message;       /* Malloc'd. */
-};
-
-void cfgedit_error_destroy(struct cfgedit_error *);
-
-/* Writes.  On success return the new config (origin copied from 'cur'). */
-struct config *cfgedit_alias_add(const struct config *cur, const json_t *alias,
-                                 struct cfgedit_error *)
-    __attribute__((warn_unused_result));
-struct config *cfgedit_alias_replace(const struct config *cur,
-                                     const char *name, const json_t *alias,
-                                     struct cfgedit_error *)
-    __attribute__((warn_unused_result));
-struct config *cfgedit_alias_remove(const struct config *cur, const char *name,
-                                    struct cfgedit_error *)
-    __attribute__((warn_unused_result));
+/* Each write validates the one alias it makes (config_parse_alias()) and
+ * returns 0 and the new alias (refcount 1) in '*newp', or an errno and
+ * 'e' (verror.h): kind VERR_NOT_FOUND for an alias or member that does
+ * not exist, VERR_CONFLICT for clashes with the other aliases, else an
+ * invalid value, with the field relative to the request body. */
+int cfgedit_alias_add(const struct config *cur, const json_t *alias,
+                      struct cfg_alias **newp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
+int cfgedit_alias_replace(const struct config *cur, const char *name,
+                          const json_t *alias, struct cfg_alias **newp,
+                          struct verror *e) OVS_WARN_UNUSED_RESULT;
 /* Adds member 'member' to alias 'alias', or replaces it; '*createdp' says
  * which. */
-struct config *cfgedit_member_put(const struct config *cur, const char *alias,
-                                  const char *member, const json_t *body,
-                                  bool *createdp, struct cfgedit_error *)
-    __attribute__((warn_unused_result));
-struct config *cfgedit_member_remove(const struct config *cur,
-                                     const char *alias, const char *member,
-                                     struct cfgedit_error *)
-    __attribute__((warn_unused_result));
-struct config *cfgedit_member_set_drained(const struct config *cur,
-                                          const char *alias,
-                                          const char *member, bool drained,
-                                          struct cfgedit_error *)
-    __attribute__((warn_unused_result));
+int cfgedit_member_put(const struct config *cur, const char *alias,
+                       const char *member, const json_t *body, bool *createdp,
+                       struct cfg_alias **newp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
+int cfgedit_member_remove(const struct config *cur, const char *alias,
+                          const char *member, struct cfg_alias **newp,
+                          struct verror *e) OVS_WARN_UNUSED_RESULT;
+int cfgedit_member_set_drained(const struct config *cur, const char *alias,
+                               const char *member, bool drained,
+                               struct cfg_alias **newp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
+
+/* The HTTP status for a failed write's error: 400, 404 or 409. */
+unsigned int cfgedit_status(const struct verror *);
 
 /* Entity tags.  An alias's ETag is a quoted 64-bit hash of its canonical
  * JSON (config_alias_to_json()), e.g. "\"1f2e3d4c5b6a7988\"". */

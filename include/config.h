@@ -16,8 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
 #include "packets.h"
+
+struct verror;
+struct cfg_index;
 
 /* Health probe settings (see docs/config.md, "probe"). */
 enum cfg_probe_type {
@@ -80,8 +84,17 @@ struct cfg_alias {
 
     /* Derived, not in the JSON: a stable id in 1..0x7fffffff from the
      * alias's name (hash, collisions resolved deterministically over the
-     * sorted names).  Used as OpenFlow group id and low half of cookies. */
+     * sorted names).  Used as OpenFlow group id and low half of cookies.
+     * It is the one field that may change while the alias is shared: when
+     * another alias's arrival or departure resolves a collision anew
+     * (config_put_alias() reports it). */
     uint32_t id;
+
+    /* An alias is immutable once parsed and shared by reference: by the
+     * configs that hold it and the engine. */
+    int refcnt;
+    char *json_text; /* Cache of config_alias_json_text(), or NULL. */
+    size_t json_len;
 };
 
 /* The identity health probes are sent from, on one bridge. */
@@ -128,37 +141,85 @@ struct config {
     size_t n_bridges;
     struct cfg_bridge *bridges;
     size_t n_aliases;
-    struct cfg_alias *aliases;
+    struct cfg_alias **aliases; /* In config order. */
+    size_t allocated_aliases;
+
+    /* Indexes of the aliases (config-index.c): names, ids, addresses,
+     * VMACs, members' MACs and ips, for lookups and cross checks. */
+    struct cfg_index *index;
 };
 
-/* Parses and validates 'json' text.  On success returns a new config and
- * sets '*errp' to NULL.  On failure returns NULL and sets '*errp' to a
- * malloc'd message "ORIGIN:LINE:COL: FIELD: problem" (line/column only when
- * known).  'origin' names the source in messages. */
-struct config *config_parse_string(const char *json, const char *origin,
-                                   char **errp)
-    __attribute__((warn_unused_result));
+/* Parses and validates 'json' text.  Returns 0 and stores a new config in
+ * '*cfgp', or an errno and fills 'e' (verror.h): its message is "ORIGIN:
+ * LINE:COL: FIELD: problem" (line/column only when known), its field the
+ * path of the field ("aliases[0].members[1].mac").  'origin' names the
+ * source in messages. */
+int config_parse_string(const char *json, const char *origin,
+                        struct config **cfgp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
 
 /* Same, reading the file 'path' (origin = path). */
-struct config *config_load(const char *path, char **errp)
-    __attribute__((warn_unused_result));
+int config_load(const char *path, struct config **cfgp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
 
-/* Same, from an already parsed JSON value (e.g. config_to_json() output
- * edited by the API).  Messages carry no line/column.  Does not take
- * ownership of 'json'.  Documented in docs/config.md. */
-struct config *config_parse_json(const json_t *json, const char *origin,
-                                 char **errp)
-    __attribute__((warn_unused_result));
+/* Same, from an already parsed JSON value.  Messages carry no line/column.
+ * Does not take ownership of 'json'.  Documented in docs/config.md. */
+int config_parse_json(const json_t *json, const char *origin,
+                      struct config **cfgp, struct verror *e)
+    OVS_WARN_UNUSED_RESULT;
+
+/* Validates one alias object 'json' against 'cfg' as the file's validator
+ * would with it in the config: in place of the alias named 'replacing'
+ * (NULL: added at the end).  Returns 0 and stores the new alias
+ * (refcount 1, its id not yet assigned) in '*aliasp', or an errno and
+ * fills 'e', whose field is relative to the alias ("members[1].mac") and
+ * whose kind is VERR_CONFLICT for clashes with other aliases.  Costs in
+ * proportion to the alias, not to the config (except for probed members,
+ * whose meters are checked bridge-wide). */
+int config_parse_alias(const struct config *cfg, const json_t *json,
+                       const char *replacing, struct cfg_alias **aliasp,
+                       struct verror *e) OVS_WARN_UNUSED_RESULT;
+
+/* Aliases whose id changed because another alias came or went (a hash
+ * collision resolved anew, see cfg_alias.id: rare).  'aliases' are
+ * borrowed from the config; 'old_ids' are the ids they had. */
+struct cfg_renumbering {
+    size_t n;
+    struct cfg_alias **aliases;
+    uint32_t *old_ids;
+};
+void cfg_renumbering_destroy(struct cfg_renumbering *); /* Frees arrays. */
+
+/* Puts 'alias' (reference taken) into 'cfg': in place of the alias of the
+ * same name (which keeps its position and id) or at the end (with an id
+ * from its name).  Returns the alias it replaced (reference passed to the
+ * caller), or NULL.  Renumbered aliases are appended to 'r' (which the
+ * caller initialized, e.g. with { 0 }). */
+struct cfg_alias *config_put_alias(struct config *, struct cfg_alias *alias,
+                                   struct cfg_renumbering *r);
+/* Removes the alias named 'name' and returns it (reference passed to the
+ * caller), or NULL.  Renumbered aliases as above. */
+struct cfg_alias *config_remove_alias(struct config *, const char *name,
+                                      struct cfg_renumbering *r);
+
+struct cfg_alias *cfg_alias_ref(const struct cfg_alias *);
+void cfg_alias_unref(struct cfg_alias *); /* NULL-safe. */
 
 /* Returns the config as JSON in the input shape, with defaults filled in
  * (stable key order, suitable for persisting and for the API). */
 json_t *config_to_json(const struct config *);
+/* The same without "aliases". */
+json_t *config_settings_to_json(const struct config *);
 
 /* Returns one alias as JSON in the input shape. */
 json_t *config_alias_to_json(const struct cfg_alias *);
+/* The same as compact text (one line), computed once per alias. */
+const char *config_alias_json_text(const struct cfg_alias *, size_t *len);
 
+/* Lookups in O(1). */
 const struct cfg_alias *config_find_alias(const struct config *,
                                           const char *name);
+int config_alias_position(const struct config *, const struct cfg_alias *);
 const struct cfg_bridge *config_find_bridge(const struct config *,
                                             const char *name);
 
@@ -177,9 +238,19 @@ bool config_is_uplink(const struct config *, const char *bridge,
 
 /* Return true if the two configs (aliases) have the same content, derived
  * ids included.  'origin' is not compared.  Order matters: the same
- * aliases in another order compare unequal. */
+ * aliases in another order compare unequal.  config_settings_equal()
+ * compares everything but the aliases. */
 bool config_equal(const struct config *, const struct config *);
+bool config_settings_equal(const struct config *, const struct config *);
+bool config_bridge_equal(const struct cfg_bridge *, const struct cfg_bridge *);
 bool config_alias_equal(const struct cfg_alias *, const struct cfg_alias *);
+
+/* The probe type member 'm' of an alias of 'cfg' is probed with:
+ * CFG_PROBE_NONE when it is not probed (config_member_probed()), and
+ * CFG_PROBE_ARP for a tcp probe that cannot be sent (an IPv6 ip, which
+ * is probed with ND, or no probe_source.ip on its bridge). */
+enum cfg_probe_type config_member_probe_type(const struct config *,
+                                             const struct cfg_member *m);
 
 void config_destroy(struct config *);
 

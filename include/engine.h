@@ -1,44 +1,51 @@
 /*
- * engine: vmacd's core.  Holds the configuration, the alias models, the
- * connected switches and their flow tables, and wires them together:
+ * engine: vmacd's core.  It owns the configuration and one input record
+ * per (alias, bridge), and wires the parts that own everything else:
  *
- *   config ──> alias model (election) ──> flowgen ──> flowtab (bundle)
- *                   ^                                    │
- *                   └── port status, connects ───────────┘
+ *   config (file, API writes) ──┐
+ *   switches: ports, connects ──┼─> dirty aliases ─> election ─> dirty
+ *   probes: health, MACs ───────┘   (alias.h)        records ─> flowgen
+ *                                                     (pure) ─> flowtab
+ *                                                     (diff, bundle)
  *
- * Every change (a port event, a connect, a reload, an API write) ends in
- * engine_recompute(): elect, regenerate the desired flows of the affected
- * bridges, and hand them to their flow tables.
+ * An event marks only what it touches: a port's members, a probed
+ * member's alias, an API write's alias, a (re)connected bridge's records.
+ * Once per loop iteration the engine elects the dirty aliases, recomputes
+ * the input records of their (and other dirty) records, regenerates the
+ * flows or the group of a record only when its inputs say they changed,
+ * and commits the bridges whose parts changed, each in one bundle.  The
+ * cost of a change is that of what it touches, not of the config.
  */
 #ifndef VMACD_ENGINE_H
 #define VMACD_ENGINE_H 1
 
 #include <ev.h>
-#include <jansson.h>
 
+#include "openvswitch/compiler.h"
+
+struct api;
 struct config;
 struct engine;
-struct api;
+struct store;
+struct verror;
 
 /* Takes ownership of 'cfg'.  Opens the OpenFlow listeners and connectors.
- * Returns NULL and sets '*errp' on failure (cfg then freed too). */
-struct engine *engine_create(struct ev_loop *, struct config *cfg,
-                             char **errp);
-void engine_destroy(struct engine *);
+ * Returns 0 with '*engp', or an errno and 'e' (cfg then freed too). */
+int engine_create(struct ev_loop *, struct config *cfg, struct engine **engp,
+                  struct verror *e) OVS_WARN_UNUSED_RESULT;
+void engine_destroy(struct engine *); /* NULL-safe. */
 
-/* Registers the API's routes and sends events to it. */
-void engine_attach_api(struct engine *, struct api *);
+/* Registers the API's routes, sends events to it, and persists API writes
+ * in 'store' (NULL: vmacd has no config file; writes are refused). */
+void engine_attach_api(struct engine *, struct api *, struct store *);
 
 /* Replaces the configuration (ownership taken), keeping connections and
- * the state of aliases and members that still exist.  OpenFlow listen and
- * API socket changes need a restart (logged). */
+ * the state of aliases and members that still exist; aliases that did not
+ * change are not touched.  OpenFlow listen and API socket changes need a
+ * restart (logged). */
 void engine_reload(struct engine *, struct config *);
 
+/* The running config (for the store's compactions). */
 const struct config *engine_config(const struct engine *);
-
-/* API writes persist the configuration to 'path' (atomically, before they
- * reply).  Without a path (vmacd started without --config), writes that
- * change the configuration are refused with 409 "no_config_file". */
-void engine_set_config_path(struct engine *, const char *path);
 
 #endif /* engine.h */

@@ -104,6 +104,23 @@ void ofchan_forget_requests(struct ofchan *, const void *aux);
  * channel may have failed meanwhile ('closed' still comes from the loop). */
 size_t ofchan_receive_pending(struct ofchan *, size_t max_bytes);
 
+/* Calls 'cb' once, from the loop, when the send queue (ofchan_queued_bytes())
+ * gets below 'below' bytes after a write.  For senders of many messages
+ * that keep their queue short: call it only while the queue is at or above
+ * 'below' (then the socket is full and a write will come).  A new call
+ * replaces the last one; 'cb' NULL cancels. */
+typedef void ofchan_drained_func(struct ofchan *, void *aux);
+void ofchan_notify_drained(struct ofchan *, size_t below,
+                           ofchan_drained_func *cb, void *aux);
+size_t ofchan_queued_bytes(const struct ofchan *);
+
+/* Whether the peer has taken what was sent up to now: ofchan_tx_mark() is
+ * the position after the last message queued; ofchan_tx_delivered() is
+ * true once everything up to 'mark' left vmacd's queue and the kernel's
+ * send buffer.  A stopped switch takes nothing. */
+uint64_t ofchan_tx_mark(const struct ofchan *);
+bool ofchan_tx_delivered(const struct ofchan *, uint64_t mark);
+
 enum ofp_version ofchan_version(const struct ofchan *);
 enum ofputil_protocol ofchan_protocol(const struct ofchan *);
 const char *ofchan_name(const struct ofchan *);

@@ -3,7 +3,7 @@
  * vmacd, one per probed port (pure: computed from the config alone).
  *
  * Ids.  On each bridge, the ports of the probed members
- * (config_member_probed()), taken in config order (aliases, then their
+ * (config_member_probe_type()), taken in config order (aliases, then their
  * members; a port that several members share counts once, where it first
  * appears), get the meters probe_source.meter_id, meter_id + 1, ... in
  * that order.  The ids depend only on the config, so a restarted vmacd
@@ -28,6 +28,7 @@
 
 #include "openvswitch/shash.h"
 
+struct cfg_alias;
 struct config;
 
 #define PROBEMETER_PORT_HEADROOM_PPS 10
@@ -39,8 +40,17 @@ struct probemeter {
     uint32_t id;
     unsigned int rate_pps;
     double probes_pps; /* Probes sent on the port per second, at most. */
-    size_t alias_idx;  /* The first member probed on the port (config */
-    size_t member_idx; /* indexes into cfg->aliases[].members[]). */
+
+    /* The first member probed on the port (config order), which carries
+     * the port's probe reply flows (flowgen.h). */
+    const struct cfg_alias *alias;
+    size_t alias_idx;  /* Its position in the config. */
+    size_t member_idx; /* Into alias->members. */
+
+    /* The probes sent on the port (config_member_probe_type()). */
+    bool arp; /* ARP: an IPv4 member (ARP or TCP probes). */
+    bool nd;  /* ND: an IPv6 member. */
+    bool tcp; /* TCP SYNs. */
 };
 
 /* The meters of one bridge: ids base .. base + n - 1, in that order. */
@@ -60,6 +70,12 @@ struct probemeter_plan {
 };
 
 struct probemeter_plan *probemeter_plan_create(const struct config *);
+/* The plan of 'cfg' with alias 'extra' in place of 'skip' (or, if 'skip'
+ * is NULL or not in 'cfg', after the last alias); 'extra' may be NULL
+ * (then 'skip' is left out). */
+struct probemeter_plan *probemeter_plan_create_with(
+    const struct config *, const struct cfg_alias *skip,
+    const struct cfg_alias *extra);
 void probemeter_plan_destroy(struct probemeter_plan *); /* NULL-safe. */
 
 /* The bridge's meters, or NULL if it has no probed port. */

@@ -8,8 +8,9 @@
  * Invariants checked (abort on violation):
  *   - a refused request yields a status of 400, 404 or 409, a code and a
  *     message, and leaves the running config equal to what it was;
- *   - an accepted one yields a config that survives the persist round
- *     trip: config_to_json() parses back to an equal config.
+ *   - an accepted one yields an alias that, put in the config, survives
+ *     the persist round trip: config_to_json() parses back to an equal
+ *     config.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "cfgedit.h"
 #include "config.h"
+#include "verror.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,25 +49,51 @@ check(bool ok, const char *what)
     }
 }
 
+static struct config *
+parse_json(const json_t *j, const char *origin)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_parse_json(j, origin, &cfg, &e)) {
+        check(e.message && e.kind, "a refused config must say why");
+        verror_destroy(&e);
+        return NULL;
+    }
+    return cfg;
+}
+
 static void
 check_round_trip(const struct config *cfg)
 {
     json_t *j = config_to_json(cfg);
-    char *error = NULL;
-    struct config *again = config_parse_json(j, "round-trip", &error);
+    struct config *again = parse_json(j, "round-trip");
     check(again != NULL, "config_to_json output must parse");
     check(config_equal(cfg, again), "round trip must give an equal config");
     config_destroy(again);
     json_decref(j);
 }
 
+/* The base with 'a' (stolen) put in: what the engine would run. */
+static void
+check_applied(struct cfg_alias *a)
+{
+    json_t *j = config_to_json(base);
+    struct config *cfg = parse_json(j, "copy");
+    json_decref(j);
+    struct cfg_renumbering r = { 0 };
+    cfg_alias_unref(config_put_alias(cfg, a, &r));
+    cfg_renumbering_destroy(&r);
+    check_round_trip(cfg);
+    config_destroy(cfg);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!base) {
-        char *error = NULL;
-        base = config_parse_string(base_json, "base", &error);
-        check(base != NULL, "base config must parse");
+        struct verror e = VERROR_INITIALIZER;
+        check(!config_parse_string(base_json, "base", &base, &e),
+              "base config must parse");
     }
     if (size < 1) {
         return 0;
@@ -78,44 +106,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    struct cfgedit_error e = { 0 };
-    struct config *cfg = NULL;
+    struct verror e = VERROR_INITIALIZER;
+    struct cfg_alias *a = NULL;
     bool created = false;
-    char *error = NULL;
+    int error;
 
     switch (data[0] % 6) {
-    case 0:
-        cfg = config_parse_json(body, "fuzz", &error);
-        check(cfg || error, "a refused config must say why");
-        free(error);
+    case 0: {
+        struct config *cfg = parse_json(body, "fuzz");
         if (cfg) {
             check_round_trip(cfg);
             config_destroy(cfg);
         }
         json_decref(body);
         return 0;
+    }
     case 1:
-        cfg = cfgedit_alias_add(base, body, &e);
+        error = cfgedit_alias_add(base, body, &a, &e);
         break;
     case 2:
-        cfg = cfgedit_alias_replace(base, "web", body, &e);
+        error = cfgedit_alias_replace(base, "web", body, &a, &e);
         break;
     case 3:
-        cfg = cfgedit_member_put(base, "web", "m1", body, &created, &e);
+        error = cfgedit_member_put(base, "web", "m1", body, &created, &a, &e);
         break;
     case 4:
-        cfg = cfgedit_member_put(base, "web", "m9", body, &created, &e);
+        error = cfgedit_member_put(base, "web", "m9", body, &created, &a, &e);
         break;
     default: {
         /* Body-less writes with names taken from the input. */
         const char *name = json_string_value(json_object_get(body, "a"));
         const char *member = json_string_value(json_object_get(body, "m"));
         if (name && member) {
-            cfg = cfgedit_member_set_drained(
+            error = cfgedit_member_set_drained(
                 base, name, member, json_is_true(json_object_get(body, "d")),
-                &e);
-        } else if (name) {
-            cfg = cfgedit_alias_remove(base, name, &e);
+                &a, &e);
         } else {
             json_decref(body);
             return 0;
@@ -124,21 +149,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     }
 
-    if (cfg) {
-        check(!e.message, "no error on success");
-        check_round_trip(cfg);
-        config_destroy(cfg);
+    if (!error) {
+        check(a && !e.message, "no error on success");
+        check_applied(a);
     } else {
-        check(e.status == 400 || e.status == 404 || e.status == 409,
+        unsigned int status = cfgedit_status(&e);
+        check(!a, "no alias on error");
+        check(status == 400 || status == 404 || status == 409,
               "refusal status must be 400, 404 or 409");
-        check(e.code && e.message && *e.message, "refusal must explain");
-        cfgedit_error_destroy(&e);
+        check(e.kind && e.message && *e.message, "refusal must explain");
+        verror_destroy(&e);
     }
 
     /* The running config is never modified. */
-    char *error2 = NULL;
-    struct config *fresh = config_parse_string(base_json, "base", &error2);
-    check(fresh && config_equal(fresh, base), "base config unchanged");
+    struct config *fresh;
+    struct verror e2 = VERROR_INITIALIZER;
+    check(!config_parse_string(base_json, "base", &fresh, &e2)
+              && config_equal(fresh, base),
+          "base config unchanged");
     config_destroy(fresh);
     json_decref(body);
     return 0;

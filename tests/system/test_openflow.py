@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 from fakeswitch import (ERR_HELLO_FAILED, ERROR, HFC_INCOMPATIBLE, OFP10,
@@ -310,23 +311,59 @@ def test_bad_peers(sandbox, vmacd_factory, vmacd_config):
 
 
 def test_same_datapath_id(sandbox, vmacd_factory, vmacd_config):
+    """A second connection for a datapath (or a bridge name) that a live
+    connection serves does not take it over: it is refused, and the real
+    switch keeps its connection.  Only when the serving connection no
+    longer answers (a switch that restarted before its old connection was
+    known dead) does the newcomer take over."""
     d = start_with_bridges(sandbox, vmacd_factory, vmacd_config)
     addr = of_socket(sandbox)
+    real_dpid = api_bridge(d, "br0")["datapath_id"]
+
+    # An impostor for the real bridge (its datapath id, its name): refused
+    # at once, since ovs-vswitchd answers; br0's flows stay.
+    flows = d.api("GET", "/v1/bridges/br0/flows")[1]["flows"]
+    with FakeSwitch(addr, dpid=int(real_dpid, 16), name="br0") as imp:
+        imp.handshake()
+        assert imp.wait_closed(DEADLINE), "impostor not refused"
+    real = api_bridge(d, "br0")
+    assert real["connected"] and real["connects"] == 1
+    assert d.api("GET", "/v1/bridges/br0/flows")[1]["flows"] == flows
+
     with FakeSwitch(addr, dpid=0xabc, name="fakeA") as a:
         a.handshake()
         d.wait_bridge("fakeA", DEADLINE)
+        # fakeA alive (answering): fakeB is refused, fakeA keeps serving.
+        done = threading.Event()
+        server = threading.Thread(
+            target=lambda: [a.serve(0.1) for _ in iter(done.is_set, True)])
+        server.start()
+        try:
+            with FakeSwitch(addr, dpid=0xabc, name="fakeB") as b:
+                b.handshake()
+                assert b.wait_closed(DEADLINE), "newcomer not refused"
+        finally:
+            done.set()
+            server.join(DEADLINE)
+        assert api_bridge(d, "fakeA")["connected"]
+        status = d.api("GET", "/v1/status")[1]
+        assert status["counts"]["connections_refused"] == 2
+
+        # fakeA silent: fakeB takes over once fakeA fails to answer.
         with FakeSwitch(addr, dpid=0xabc, name="fakeB") as b:
             b.handshake()
             d.wait_bridge("fakeB", DEADLINE)
-            assert a.wait_closed(DEADLINE), "older connection not closed"
+            assert a.wait_closed(DEADLINE), "silent connection not closed"
             assert api_bridge(d, "fakeA")["connected"] is False
             assert api_bridge(d, "fakeB")["datapath_id"] == \
                 "0000000000000abc"
             assert b.serve(0.3), "newer connection closed"
     real = api_bridge(d, "br0")
     assert real["connected"] and real["connects"] == 1
-    d.check_logs(allowed=[r"connected again from",
-                          r"bridge fakeB disconnected"])
+    d.check_logs(allowed=[r"refused: bridge .* is already served by",
+                          r"request xid 0x[0-9a-f]+ timed out",
+                          r"the old connection does not answer",
+                          r"bridge fake[AB] disconnected"])
 
 
 # Reload.

@@ -12,9 +12,55 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "verror.h"
 
 /* Test JSON is written with single quotes for readability; this turns
  * them into double quotes.  The caller frees the result. */
+
+/* The config parsers with the old convention: NULL and a malloc'd message
+ * on error. */
+static struct config *
+cfg_parse(const char *text, const char *origin, char **errp)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_parse_string(text, origin, &cfg, &e)) {
+        *errp = e.message;
+        free(e.field);
+        return NULL;
+    }
+    *errp = NULL;
+    return cfg;
+}
+
+static struct config *
+cfg_parse_json(const json_t *j, const char *origin, char **errp)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_parse_json(j, origin, &cfg, &e)) {
+        *errp = e.message;
+        free(e.field);
+        return NULL;
+    }
+    *errp = NULL;
+    return cfg;
+}
+
+static struct config *
+cfg_load(const char *path, char **errp)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_load(path, &cfg, &e)) {
+        *errp = e.message;
+        free(e.field);
+        return NULL;
+    }
+    *errp = NULL;
+    return cfg;
+}
+
 static char *
 q(const char *s)
 {
@@ -34,7 +80,7 @@ parse_ok(const char *json)
 {
     char *text = q(json);
     char *err = (char *) 1;
-    struct config *cfg = config_parse_string(text, "t.json", &err);
+    struct config *cfg = cfg_parse(text, "t.json", &err);
     if (!cfg) {
         fail_msg("unexpected error: %s\nfor: %s", err, text);
     }
@@ -49,7 +95,7 @@ parse_err(const char *json)
 {
     char *text = q(json);
     char *err = NULL;
-    struct config *cfg = config_parse_string(text, "t.json", &err);
+    struct config *cfg = cfg_parse(text, "t.json", &err);
     if (cfg) {
         config_destroy(cfg);
         fail_msg("unexpectedly accepted: %s", text);
@@ -144,7 +190,7 @@ test_full_config(void **state OVS_UNUSED)
     assert_int_equal(cfg->bridges[1].n_uplinks, 0);
 
     assert_int_equal(cfg->n_aliases, 2);
-    const struct cfg_alias *web = &cfg->aliases[0];
+    const struct cfg_alias *web = cfg->aliases[0];
     assert_string_equal(web->name, "web");
     assert_int_equal(web->n_ip4, 2);
     assert_true(web->ip4[0] == ip4("192.0.2.100"));
@@ -194,7 +240,7 @@ test_full_config(void **state OVS_UNUSED)
     assert_false(m->has_ip);
     assert_int_equal(m->priority, 100);
 
-    const struct cfg_alias *db = &cfg->aliases[1];
+    const struct cfg_alias *db = cfg->aliases[1];
     assert_string_equal(db->name, "db.main-1");
     assert_int_equal(db->n_ip4, 1);
     assert_int_equal(db->n_ip6, 0);
@@ -241,7 +287,7 @@ test_defaults(void **state OVS_UNUSED)
     assert_int_equal(cfg->n_connect, 1);
     assert_int_equal(cfg->cookie_prefix, 7);
     assert_int_equal(cfg->next_table, -1);
-    const struct cfg_alias *al = &cfg->aliases[0];
+    const struct cfg_alias *al = cfg->aliases[0];
     assert_true(al->preempt);
     assert_int_equal(al->preempt_delay_ms, 0);
     assert_int_equal(al->announce.count, 3);
@@ -281,14 +327,14 @@ test_backup_interval(void **state OVS_UNUSED)
         "'bridge': 'br0', 'port': 'p1', 'ip': '192.0.2.11', "
         "'probe': {'fall': 1}}, {'name': 'm2', 'bridge': 'br0', "
         "'port': 'p2', 'ip': '192.0.2.12'}]}]}");
-    const struct cfg_alias *a = &cfg->aliases[0];
+    const struct cfg_alias *a = cfg->aliases[0];
     assert_int_equal(a->probe.backup_interval_ms, 100);
     assert_int_equal(a->members[0].probe.backup_interval_ms, 100);
     assert_int_equal(a->members[0].probe.fall, 1);
     char *text = dump(cfg);
     assert_non_null(strstr(text, "\"backup_interval_ms\": 100"));
     char *err = NULL;
-    struct config *again = config_parse_string(text, "dump", &err);
+    struct config *again = cfg_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
     config_destroy(again);
@@ -315,7 +361,7 @@ test_api_options(void **state OVS_UNUSED)
     assert_false(cfg->api_tcp_allow_nonloopback);
     char *text = dump(cfg);
     char *err = NULL;
-    struct config *again = config_parse_string(text, "dump", &err);
+    struct config *again = cfg_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
     config_destroy(again);
@@ -356,12 +402,12 @@ test_access_bridges(void **state OVS_UNUSED)
     assert_null(
         strstr(strstr(text, "\"access_bridges\"") + 1, "\"access_bridges\""));
     char *err = NULL;
-    struct config *again = config_parse_string(text, "dump", &err);
+    struct config *again = cfg_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
-    free(again->aliases[0].access_bridges[1]);
-    again->aliases[0].access_bridges[1] = strdup("he");
-    assert_false(config_alias_equal(&cfg->aliases[0], &again->aliases[0]));
+    free(again->aliases[0]->access_bridges[1]);
+    again->aliases[0]->access_bridges[1] = strdup("he");
+    assert_false(config_alias_equal(cfg->aliases[0], again->aliases[0]));
 
     config_destroy(again);
     config_destroy(cfg);
@@ -375,13 +421,13 @@ test_round_trip(void **state OVS_UNUSED)
     char *text = dump(cfg);
 
     char *err = NULL;
-    struct config *again = config_parse_string(text, "dump", &err);
+    struct config *again = cfg_parse(text, "dump", &err);
     if (!again) {
         fail_msg("reparse failed: %s\n%s", err, text);
     }
     assert_true(config_equal(cfg, again));
     for (size_t i = 0; i < cfg->n_aliases; i++) {
-        assert_true(config_alias_equal(&cfg->aliases[i], &again->aliases[i]));
+        assert_true(config_alias_equal(cfg->aliases[i], again->aliases[i]));
     }
 
     /* Dumping is stable. */
@@ -396,28 +442,28 @@ test_round_trip(void **state OVS_UNUSED)
     assert_null(strstr(text, "\"id\""));
 
     /* The comparison does notice changes. */
-    again->aliases[0].members[1].priority++;
+    again->aliases[0]->members[1].priority++;
     assert_false(config_equal(cfg, again));
-    assert_false(config_alias_equal(&cfg->aliases[0], &again->aliases[0]));
-    again->aliases[0].members[1].priority--;
+    assert_false(config_alias_equal(cfg->aliases[0], again->aliases[0]));
+    again->aliases[0]->members[1].priority--;
     assert_true(config_equal(cfg, again));
-    again->aliases[0].vmac.ea[5] ^= 1;
+    again->aliases[0]->vmac.ea[5] ^= 1;
     assert_false(config_equal(cfg, again));
-    again->aliases[0].vmac.ea[5] ^= 1;
+    again->aliases[0]->vmac.ea[5] ^= 1;
     again->next_table = -1;
     assert_false(config_equal(cfg, again));
 
     /* Defaults-only config round-trips too, via config_parse_json. */
     struct config *empty = parse_ok("{}");
     json_t *j = config_to_json(empty);
-    struct config *empty2 = config_parse_json(j, "<api>", &err);
+    struct config *empty2 = cfg_parse_json(j, "<api>", &err);
     assert_non_null(empty2);
     assert_true(config_equal(empty, empty2));
     assert_string_equal(empty2->origin, "<api>");
     json_decref(j);
 
     /* One alias's JSON has the input shape. */
-    j = config_alias_to_json(&cfg->aliases[0]);
+    j = config_alias_to_json(cfg->aliases[0]);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "web");
     json_t *addrs = json_object_get(j, "addresses");
     assert_int_equal(json_array_size(addrs), 3);
@@ -812,7 +858,7 @@ test_valid_edge_cases(void **state OVS_UNUSED)
     }
 
     struct config *cfg = parse_ok(WITH_VMAC("02:AB:cd:EF:00:01"));
-    assert_mac(cfg->aliases[0].vmac, "02:ab:cd:ef:00:01");
+    assert_mac(cfg->aliases[0]->vmac, "02:ab:cd:ef:00:01");
     config_destroy(cfg);
     config_destroy(NULL);
 }
@@ -821,7 +867,7 @@ static void
 test_load(void **state OVS_UNUSED)
 {
     char *err = NULL;
-    struct config *cfg = config_load("tests/unit/no-such-file.json", &err);
+    struct config *cfg = cfg_load("tests/unit/no-such-file.json", &err);
     assert_null(cfg);
     assert_non_null(err);
     assert_non_null(strstr(err, "tests/unit/no-such-file.json: cannot "
@@ -829,7 +875,7 @@ test_load(void **state OVS_UNUSED)
     free(err);
 
     err = (char *) 1;
-    cfg = config_load("vmacd.example.json", &err);
+    cfg = cfg_load("vmacd.example.json", &err);
     if (!cfg) {
         fail_msg("vmacd.example.json: %s", err);
     }
@@ -854,7 +900,7 @@ test_load(void **state OVS_UNUSED)
     FILE *f = fdopen(fd, "w");
     fputs("{\n  \"api\": {\n    \"socket\": \"/x\",\n  }\n}\n", f);
     fclose(f);
-    cfg = config_load(path, &err);
+    cfg = cfg_load(path, &err);
     assert_null(cfg);
     char *expected = NULL;
     assert_true(asprintf(&expected, "%s:4:", path) > 0);

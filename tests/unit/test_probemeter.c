@@ -1,7 +1,8 @@
 /*
  * Unit tests for probemeter (one probe reply meter per probed port: ids in
  * config order, rates, the bridge total) and for the flows that use the
- * meters (flowgen), and for the config's checks of the meter range.
+ * meters (flowgen through flowinput), and for the config's checks of the
+ * meter range.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,13 +17,50 @@
 
 #include "alias.h"
 #include "config.h"
+#include "verror.h"
 #include "flowgen.h"
+#include "flowinput.h"
+#include "flowset.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/match.h"
+#include "svec.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/util.h"
 #include "probemeter.h"
 
 /* Single quotes become double quotes (readable JSON in C strings). */
+
+/* The config parsers with the old convention: NULL and a malloc'd message
+ * on error. */
+static struct config *
+cfg_parse(const char *text, const char *origin, char **errp)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_parse_string(text, origin, &cfg, &e)) {
+        *errp = e.message;
+        free(e.field);
+        return NULL;
+    }
+    *errp = NULL;
+    return cfg;
+}
+
+static struct config *
+cfg_parse_json(const json_t *j, const char *origin, char **errp)
+{
+    struct config *cfg;
+    struct verror e = VERROR_INITIALIZER;
+    if (config_parse_json(j, origin, &cfg, &e)) {
+        *errp = e.message;
+        free(e.field);
+        return NULL;
+    }
+    *errp = NULL;
+    return cfg;
+}
+
 static struct config *
 parse(const char *json, char **errp)
 {
@@ -34,7 +72,7 @@ parse(const char *json, char **errp)
         }
     }
     *errp = NULL;
-    struct config *cfg = config_parse_string(text, "t.json", errp);
+    struct config *cfg = cfg_parse(text, "t.json", errp);
     free(text);
     return cfg;
 }
@@ -187,7 +225,7 @@ test_bridge_total(void **state OVS_UNUSED)
                              "probe", "interval_ms", 10, "members", members);
     assert_non_null(root);
     char *err = NULL;
-    struct config *cfg = config_parse_json(root, "t.json", &err);
+    struct config *cfg = cfg_parse_json(root, "t.json", &err);
     json_decref(root);
     if (!cfg) {
         fail_msg("unexpected error: %s", err);
@@ -246,34 +284,21 @@ test_config_checks(void **state OVS_UNUSED)
 }
 
 /* Ports p1..p7 are OpenFlow ports 1..7. */
-static bool
-lookup(void *aux OVS_UNUSED, const char *name, uint32_t *port)
+static int64_t
+env_port(const void *aux OVS_UNUSED, const char *name)
 {
     if (name[0] == 'p' && name[1] >= '1' && name[1] <= '7' && !name[2]) {
-        *port = name[1] - '0';
-        return true;
+        return name[1] - '0';
     }
-    return false;
+    return -1;
 }
 
-struct owner_aux {
-    const struct config *cfg;
-    const struct probemeter_plan *plan;
-};
-
-/* As the engine does: the first member probed on a port owns its flows,
- * which go through the port's meter. */
 static bool
-probe_owner(void *aux_, size_t alias, size_t member,
-            struct flowgen_probe_port *port)
+env_mac(const void *aux OVS_UNUSED, const struct cfg_alias *a, size_t m,
+        struct eth_addr *mac)
 {
-    const struct owner_aux *aux = aux_;
-    const struct cfg_member *m = &aux->cfg->aliases[alias].members[member];
-    const struct probemeter *pm
-        = probemeter_find(aux->plan, m->bridge, m->port);
-    *port = (struct flowgen_probe_port){ .arp = true,
-                                         .meter_id = pm ? pm->id : 0 };
-    return pm && pm->alias_idx == alias && pm->member_idx == member;
+    *mac = a->members[m].mac;
+    return a->members[m].has_mac;
 }
 
 /* The probe reply flow of 'in_port' in 'flows', or NULL. */
@@ -281,7 +306,7 @@ static const char *
 reply_flow(const struct svec *flows, int in_port)
 {
     char match[64];
-    snprintf(match, sizeof match, "in_port=%d,arp,dl_dst=", in_port);
+    snprintf(match, sizeof match, "arp,in_port=%d,dl_dst=", in_port);
     for (size_t i = 0; i < flows->n; i++) {
         if (strstr(flows->names[i], match)
             && strstr(flows->names[i], "arp_op=2")) {
@@ -296,20 +321,35 @@ test_flows_use_their_port_meter(void **state OVS_UNUSED)
 {
     struct config *cfg = parse_ok(sample);
     struct probemeter_plan *plan = probemeter_plan_create(cfg);
-    struct owner_aux aux = { .cfg = cfg, .plan = plan };
-    struct flowgen_opts opts = { .probe_owner = probe_owner, .aux = &aux };
-    struct flowgen_out out;
-    flowgen_out_init(&out);
+    struct flowinput_env env = {
+        .port = env_port,
+        .mac = env_mac,
+        .plan = plan,
+    };
+    struct flowgen_bridge br = { 0 };
+    flowinput_bridge(cfg, "br0", &env, &br);
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
     for (size_t i = 0; i < cfg->n_aliases; i++) {
-        struct alias_state *st = alias_state_create(&cfg->aliases[i]);
+        struct alias_state *st = alias_state_create(cfg->aliases[i]);
         struct alias_election r;
-        for (size_t m = 0; m < cfg->aliases[i].n_members; m++) {
+        for (size_t m = 0; m < cfg->aliases[i]->n_members; m++) {
             alias_state_set_port(st, m, true, true, 0);
         }
         alias_state_elect(st, 0, &r);
-        flowgen_alias_ex(cfg, "br0", i, lookup, NULL, st, &opts, &out);
+        struct flowgen_input in;
+        flowinput_alias(cfg->aliases[i], "br0", &br, st, &env, &in);
+        struct fs_part *p = flowgen_alias_flows(&in);
+        for (size_t k = 0; k < fs_part_n_flows(p); k++) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            fs_flow_format(fs_part_flow(p, k), 0, &s);
+            svec_add_nocopy(&lines, ds_steal_cstr(&s));
+        }
+        fs_part_unref(p);
+        flowgen_input_destroy(&in);
         alias_state_destroy(st);
     }
+    flowinput_bridge_destroy(&br);
+    struct svec *out = &lines;
 
     /* p1, p2 (shared by web and db: once) and p6, each with its own
      * meter; nothing for the ports that are not probed. */
@@ -319,13 +359,12 @@ test_flows_use_their_port_meter(void **state OVS_UNUSED)
     } want[]
         = { { 1, "meter:100," }, { 2, "meter:101," }, { 6, "meter:102," } };
     size_t n_replies = 0;
-    for (size_t i = 0; i < out.flows.n; i++) {
-        n_replies
-            += strstr(out.flows.names[i], "arp_op=2,actions=meter:") != NULL;
+    for (size_t i = 0; i < out->n; i++) {
+        n_replies += strstr(out->names[i], "arp_op=2,actions=meter:") != NULL;
     }
     assert_int_equal(n_replies, ARRAY_SIZE(want));
     for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
-        const char *f = reply_flow(&out.flows, want[i].port);
+        const char *f = reply_flow(out, want[i].port);
         if (!f || !strstr(f, want[i].meter)) {
             fail_msg("port %d: want %s in %s", want[i].port, want[i].meter,
                      f ? f : "(no flow)");
@@ -340,10 +379,10 @@ test_flows_use_their_port_meter(void **state OVS_UNUSED)
         minimatch_destroy(&fm.match);
         free(fm.ofpacts);
     }
-    assert_null(reply_flow(&out.flows, 3));
-    assert_null(reply_flow(&out.flows, 5));
+    assert_null(reply_flow(out, 3));
+    assert_null(reply_flow(out, 5));
 
-    flowgen_out_destroy(&out);
+    svec_destroy(&lines);
     probemeter_plan_destroy(plan);
     config_destroy(cfg);
 }

@@ -1,24 +1,7 @@
 /*
- * engine-health: health probes of the members, on the engine's loop.
- *
- * One prober per member that is probed (config_member_probed()): a
- * repeating libev timer sends one probe every interval_ms by packet-out on
- * the member's port, from the bridge's probe identity
- * (config_probe_source()); the probers of a bridge are spread evenly over
- * the interval.  A reply (packet-in from the flow that flowgen installs
- * for the identity's MAC, through the meter of the member's port,
- * engine-meter.c) or the lack of one within the timeout is fed to the
- * member's health state machine (health.h); its verdict, and whether the
- * member's MAC is known, become the member's health in the alias model.
- *
- * The probe type "arp" resolves the member's address: an ARP probe for an
- * IPv4 ip, an ND probe (Neighbor Solicitation) for an IPv6 one.  TCP
- * probes are SYNs from the identity's IP to the member's port: a SYN-ACK
- * is alive (vmacd resets the connection), RST or silence is dead; a
- * member with an IPv6 ip is probed with ND instead.  probepkt.h describes
- * the packets.
+ * probes: the health probes of the members (see probes.h).
  */
-#include "engine-private.h"
+#include "probes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,19 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alias.h"
 #include "config.h"
 #include "dp-packet.h"
 #include "flow.h"
-#include "flowgen.h"
 #include "hash.h"
 #include "health.h"
 #include "probemeter.h"
 #include "probepkt.h"
 #include "probesched.h"
-#include "ofswitch.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/match.h"
-#include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
@@ -48,7 +28,7 @@
 #include "packets.h"
 #include "util.h"
 
-VLOG_DEFINE_THIS_MODULE(health_io);
+VLOG_DEFINE_THIS_MODULE(probes);
 
 /* Buckets of probe send lateness (upper bounds, ms), for the API: counters
  * that a reader can difference over any window. */
@@ -66,24 +46,29 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define PROBE_TCP_SPORT_BASE 49152
 
 struct prober {
-    struct hmap_node node;  /* In eng->probers, by alias + member. */
-    struct hmap_node tnode; /* In eng->probe_targets. */
-    struct engine *eng;
-    char *alias, *member;         /* Names (the key). */
-    size_t alias_idx, member_idx; /* In the current config. */
+    struct hmap_node node;  /* In probes->probers, by alias + member. */
+    struct hmap_node tnode; /* In probes->targets. */
+    struct hmap_node pnode; /* In probes->by_port. */
+    struct probes *ps;
+    char *alias, *member; /* Names (the key). */
 
     /* Target (a change of any of these restarts the state). */
     char *bridge, *port;
     struct in6_addr ip; /* IPv4 as ::ffff:a.b.c.d (prober_nd()). */
     struct cfg_probe probe;
 
+    bool is_master;  /* Its member is the alias's master... */
+    bool no_master;  /* ...or the alias has none. */
+
     struct health h;
     struct probesched_entry send; /* Every interval (probesched). */
     uint64_t period_ns;           /* Current: the master's or a backup's. */
+    uint64_t phase;               /* Per bridge, for the first send. */
     ev_timer timeout;             /* One-shot per probe. */
     ev_timer wake;                /* health_next_wakeup(). */
     bool outstanding;
     double sent_at; /* ev_time() of the outstanding probe. */
+    uint64_t sent_mark; /* Its place in the bridge's stream (tx_mark). */
     uint32_t tcp_seq;
     uint16_t tcp_sport;
     bool arp_refresh; /* TCP: next probe also sends an ARP. */
@@ -94,13 +79,9 @@ struct prober {
     bool mac_configured;
     uint64_t n_mac_changes, n_mac_mismatch;
 
-    bool owns_port; /* Carries its port's reply flows. */
-    bool port_arp;  /* A prober on the port uses ARP (or TCP), */
-    bool port_nd;   /* ND, */
-    bool port_tcp;  /* TCP. */
-
     double last_rtt_ms; /* -1 when none yet. */
     uint64_t n_sent, n_replies, n_timeouts, n_refused;
+    uint64_t n_stalled; /* Unanswered while the switch took nothing. */
 
     /* Send timing: how late each probe left against its schedule. */
     double late_max_ms, late_sum_ms; /* Over 'n_late' sends. */
@@ -108,9 +89,28 @@ struct prober {
     uint64_t late_hist[N_LATE_BUCKETS]; /* Sends by lateness bucket. */
 };
 
+struct probes {
+    struct ev_loop *loop;
+    const struct probes_callbacks *cbs;
+    void *aux;
+    const struct config *cfg;
+    struct hmap probers;   /* By alias + member name. */
+    struct hmap targets;   /* Same, by bridge + port + IP. */
+    struct hmap by_port;   /* Same, by bridge + port. */
+    struct shash phases;   /* Bridge -> probers started there (uintptr). */
+    struct probesched *sched;
+    uint64_t n_packet_ins, n_packet_ins_bad;
+};
+
 static void prober_send_cb(struct probesched_entry *, int64_t late_ns);
 static void prober_timeout_cb(struct ev_loop *, ev_timer *, int revents);
 static void prober_wake_cb(struct ev_loop *, ev_timer *, int revents);
+
+static long long
+now_ms(const struct probes *ps)
+{
+    return (long long) (ev_now(ps->loop) * 1000.0);
+}
 
 static uint32_t
 prober_hash(const char *alias, const char *member)
@@ -123,6 +123,12 @@ target_hash(const char *bridge, const char *port, const struct in6_addr *ip)
 {
     return hash_bytes(ip, sizeof *ip,
                       hash_string(port, hash_string(bridge, 0)));
+}
+
+static uint32_t
+port_hash(const char *bridge, const char *port)
+{
+    return hash_string(port, hash_string(bridge, 0));
 }
 
 /* Does 'p' probe an IPv6 address (with ND)? */
@@ -140,11 +146,11 @@ member_target(const struct cfg_member *m)
 }
 
 static struct prober *
-prober_find(const struct engine *eng, const char *alias, const char *member)
+prober_find(const struct probes *ps, const char *alias, const char *member)
 {
     struct prober *p;
     HMAP_FOR_EACH_WITH_HASH (p, node, prober_hash(alias, member),
-                             &eng->probers) {
+                             &ps->probers) {
         if (!strcmp(p->alias, alias) && !strcmp(p->member, member)) {
             return p;
         }
@@ -152,33 +158,41 @@ prober_find(const struct engine *eng, const char *alias, const char *member)
     return NULL;
 }
 
-void
-engine_health_init(struct engine *eng)
+struct probes *
+probes_create(struct ev_loop *loop, const struct probes_callbacks *cbs,
+              void *aux)
 {
-    hmap_init(&eng->probers);
-    hmap_init(&eng->probe_targets);
-    engine_meter_init(eng);
+    struct probes *ps = xzalloc(sizeof *ps);
+    ps->loop = loop;
+    ps->cbs = cbs;
+    ps->aux = aux;
+    hmap_init(&ps->probers);
+    hmap_init(&ps->targets);
+    hmap_init(&ps->by_port);
+    shash_init(&ps->phases);
     char *error;
-    eng->probesched = probesched_create(eng->loop, &error);
-    if (!eng->probesched) {
+    ps->sched = probesched_create(loop, &error);
+    if (!ps->sched) {
         /* Without a timerfd no probe is sent: members follow link state
          * only (health stays "unknown", which counts as healthy). */
         VLOG_ERR("health probes disabled: %s", error);
         free(error);
     }
+    return ps;
 }
 
 static void
 prober_destroy(struct prober *p)
 {
-    struct engine *eng = p->eng;
-    if (eng->probesched) {
-        probesched_stop(eng->probesched, &p->send);
+    struct probes *ps = p->ps;
+    if (ps->sched) {
+        probesched_stop(ps->sched, &p->send);
     }
-    ev_timer_stop(eng->loop, &p->timeout);
-    ev_timer_stop(eng->loop, &p->wake);
-    hmap_remove(&eng->probers, &p->node);
-    hmap_remove(&eng->probe_targets, &p->tnode);
+    ev_timer_stop(ps->loop, &p->timeout);
+    ev_timer_stop(ps->loop, &p->wake);
+    hmap_remove(&ps->probers, &p->node);
+    hmap_remove(&ps->targets, &p->tnode);
+    hmap_remove(&ps->by_port, &p->pnode);
     free(p->alias);
     free(p->member);
     free(p->bridge);
@@ -187,17 +201,27 @@ prober_destroy(struct prober *p)
 }
 
 void
-engine_health_destroy(struct engine *eng)
+probes_destroy(struct probes *ps)
 {
+    if (!ps) {
+        return;
+    }
     struct prober *p;
-    HMAP_FOR_EACH_SAFE (p, node, &eng->probers) {
+    HMAP_FOR_EACH_SAFE (p, node, &ps->probers) {
         prober_destroy(p);
     }
-    hmap_destroy(&eng->probers);
-    hmap_destroy(&eng->probe_targets);
-    probesched_destroy(eng->probesched);
-    eng->probesched = NULL;
-    engine_meter_destroy(eng);
+    hmap_destroy(&ps->probers);
+    hmap_destroy(&ps->targets);
+    hmap_destroy(&ps->by_port);
+    shash_destroy(&ps->phases);
+    probesched_destroy(ps->sched);
+    free(ps);
+}
+
+void
+probes_set_config(struct probes *ps, const struct config *cfg)
+{
+    ps->cfg = cfg;
 }
 
 /* The member's health as the alias model sees it.  While its link is
@@ -216,25 +240,20 @@ static void
 prober_arm_wake(struct prober *p)
 {
     long long at = health_next_wakeup(&p->h);
-    ev_timer_stop(p->eng->loop, &p->wake);
+    ev_timer_stop(p->ps->loop, &p->wake);
     if (at != LLONG_MAX) {
-        double delay = MAX(at - engine_now_ms(p->eng), 0) / 1000.0;
+        double delay = MAX(at - now_ms(p->ps), 0) / 1000.0;
         ev_timer_set(&p->wake, delay, 0.);
-        ev_timer_start(p->eng->loop, &p->wake);
+        ev_timer_start(p->ps->loop, &p->wake);
     }
 }
 
-/* Reports a change of the member's health state or MAC to the alias model,
- * the log and the event stream. */
+/* Reports a change of the member's health state or MAC to the owner, the
+ * log and the event stream. */
 static void
 prober_changed(struct prober *p, enum health_state old, const char *reason)
 {
-    struct engine *eng = p->eng;
-    double t = ev_time();
-    bool ok = prober_usable(p);
-
-    alias_state_set_health(eng->states[p->alias_idx], p->member_idx, ok,
-                           engine_now_ms(eng));
+    struct probes *ps = p->ps;
     if (old != p->h.state) {
         VLOG_INFO("alias %s: member %s probe state %s -> %s (%s)", p->alias,
                   p->member, health_state_name(old),
@@ -249,39 +268,22 @@ prober_changed(struct prober *p, enum health_state old, const char *reason)
         if (p->h.state == HEALTH_HELD) {
             json_object_set_new(ev, "hold_ms", json_integer(p->h.hold_ms));
         }
-        engine_publish(eng, "member_state", ev);
+        ps->cbs->publish(ps->aux, "member_state", ev);
     }
     prober_arm_wake(p);
-    engine_schedule_update(eng, t, reason);
+    ps->cbs->changed(ps->aux, p->alias, p->member, reason);
 }
 
 static void
 prober_result(struct prober *p, bool ok)
 {
     enum health_state old = p->h.state;
-    if (health_probe_result(&p->h, ok, engine_now_ms(p->eng))) {
+    if (health_probe_result(&p->h, ok, now_ms(p->ps))) {
         prober_changed(p, old, p->h.reason);
     }
 }
 
 /* Sending. */
-
-/* The connection and port the prober sends on, or NULL. */
-static struct ofchan *
-prober_chan(const struct prober *p, uint32_t *port)
-{
-    const struct bridge *br = engine_bridge_find(p->eng, p->bridge);
-    if (!br || !br->conn || !br->conn->ft) {
-        return NULL;
-    }
-    const struct ofswitch_port *op
-        = ofswitch_port_by_name(br->conn->sw, p->port);
-    if (!op || op->link_down || op->admin_down) {
-        return NULL;
-    }
-    *port = op->number;
-    return ofswitch_chan(br->conn->sw);
-}
 
 /* Before a probe counts as missed: its reply may be waiting unread on the
  * bridge's connection when the loop was busy past the deadline (a large
@@ -291,19 +293,35 @@ prober_chan(const struct prober *p, uint32_t *port)
 static bool
 prober_still_unanswered(struct prober *p)
 {
-    const struct bridge *br = engine_bridge_find(p->eng, p->bridge);
-    if (p->outstanding && br && br->conn && br->conn->sw) {
-        ofchan_receive_pending(ofswitch_chan(br->conn->sw), 1 << 20);
+    if (p->outstanding) {
+        p->ps->cbs->receive_pending(p->ps->aux, p->bridge);
     }
     return p->outstanding;
+}
+
+/* The outstanding probe went unanswered.  If the switch has not even
+ * taken it off the connection (stopped, or busy with a large bundle ahead
+ * of it), the member had no chance to answer: no verdict. */
+static void
+prober_missed(struct prober *p)
+{
+    ev_timer_stop(p->ps->loop, &p->timeout);
+    p->outstanding = false;
+    p->arp_refresh = true;
+    if (!p->ps->cbs->delivered(p->ps->aux, p->bridge, p->sent_mark)) {
+        p->n_stalled++;
+        return;
+    }
+    p->n_timeouts++;
+    prober_result(p, false);
 }
 
 static void
 prober_send_cb(struct probesched_entry *e, int64_t late_ns)
 {
     struct prober *p = CONTAINER_OF(e, struct prober, send);
-    struct engine *eng = p->eng;
-    struct ev_loop *loop = eng->loop;
+    struct probes *ps = p->ps;
+    struct ev_loop *loop = ps->loop;
     double late_ms = late_ns / 1e6;
 
     p->late_max_ms = MAX(p->late_max_ms, late_ms);
@@ -317,40 +335,36 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
 
     if (prober_still_unanswered(p)) {
         /* timeout_ms >= interval_ms: the previous probe is a miss now. */
-        ev_timer_stop(loop, &p->timeout);
-        p->outstanding = false;
-        p->n_timeouts++;
-        p->arp_refresh = true;
-        prober_result(p, false);
+        prober_missed(p);
     }
 
     uint32_t port;
-    struct ofchan *chan = prober_chan(p, &port);
-    if (!chan) {
+    if (!ps->cbs->port_up(ps->aux, p->bridge, p->port, &port)) {
         return; /* Not connected, absent or link down. */
     }
-    const struct cfg_probe_source *ps
-        = config_probe_source(eng->cfg, p->bridge);
+    const struct cfg_probe_source *ps_src
+        = config_probe_source(ps->cfg, p->bridge);
     struct dp_packet pkt;
     uint64_t stub[128 / 8];
     dp_packet_use_stub(&pkt, stub, sizeof stub);
 
-    bool tcp = p->probe.type == CFG_PROBE_TCP && p->has_mac && ps->has_ip;
+    bool tcp = p->probe.type == CFG_PROBE_TCP && p->has_mac && ps_src->has_ip;
     if (prober_nd(p)) {
-        probepkt_nd(&pkt, ps->mac, &p->ip);
-        engine_packet_out(chan, &pkt, port);
+        probepkt_nd(&pkt, ps_src->mac, &p->ip);
+        ps->cbs->send(ps->aux, p->bridge, port, &pkt);
     } else {
         ovs_be32 ip4 = in6_addr_get_mapped_ipv4(&p->ip);
         if (!tcp || p->arp_refresh) {
-            probepkt_arp(&pkt, ps->mac, ip4);
-            engine_packet_out(chan, &pkt, port);
+            probepkt_arp(&pkt, ps_src->mac, ip4);
+            ps->cbs->send(ps->aux, p->bridge, port, &pkt);
             p->arp_refresh = false;
         }
         if (tcp) {
             p->tcp_seq = random_uint32();
-            probepkt_tcp(&pkt, ps->mac, p->mac, ps->ip4, ip4, p->tcp_sport,
-                         p->probe.tcp_port, p->tcp_seq, 0, TCP_SYN);
-            engine_packet_out(chan, &pkt, port);
+            probepkt_tcp(&pkt, ps_src->mac, p->mac, ps_src->ip4, ip4,
+                         p->tcp_sport, p->probe.tcp_port, p->tcp_seq, 0,
+                         TCP_SYN);
+            ps->cbs->send(ps->aux, p->bridge, port, &pkt);
         }
     }
     dp_packet_uninit(&pkt);
@@ -358,6 +372,7 @@ prober_send_cb(struct probesched_entry *e, int64_t late_ns)
     p->n_sent++;
     p->outstanding = true;
     p->sent_at = ev_time();
+    p->sent_mark = ps->cbs->tx_mark(ps->aux, p->bridge);
     if (p->probe.timeout_ms < p->probe.interval_ms) {
         /* libev times relative timers from the loop's cached time, which
          * is as old as this loop iteration (older still if the process
@@ -374,10 +389,7 @@ prober_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 {
     struct prober *p = CONTAINER_OF(w, struct prober, timeout);
     if (prober_still_unanswered(p)) {
-        p->outstanding = false;
-        p->n_timeouts++;
-        p->arp_refresh = true;
-        prober_result(p, false);
+        prober_missed(p);
     }
 }
 
@@ -387,7 +399,7 @@ prober_wake_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 {
     struct prober *p = CONTAINER_OF(w, struct prober, wake);
     enum health_state old = p->h.state;
-    if (health_run(&p->h, engine_now_ms(p->eng))) {
+    if (health_run(&p->h, now_ms(p->ps))) {
         prober_changed(p, old, p->h.reason);
     } else {
         prober_arm_wake(p);
@@ -396,37 +408,38 @@ prober_wake_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 
 /* Building the probers from the config. */
 
+/* The member's probe settings with the type it is really probed with. */
+static struct cfg_probe
+effective_probe(const struct config *cfg, const struct cfg_alias *a,
+                const struct cfg_member *m)
+{
+    struct cfg_probe probe = m->probe;
+    enum cfg_probe_type type = config_member_probe_type(cfg, m);
+    if (type != probe.type && m->ip_is_v6) {
+        VLOG_WARN("alias %s: member %s: tcp probes need an IPv4 ip; probing "
+                  "its IPv6 ip with ND",
+                  a->name, m->name);
+    } else if (type != probe.type) {
+        VLOG_WARN("alias %s: member %s: no probe_source.ip on bridge %s for "
+                  "its tcp probe; probing with ARP",
+                  a->name, m->name, m->bridge);
+    }
+    if (type != probe.type) {
+        probe.type = type;
+        probe.tcp_port = 0;
+    }
+    return probe;
+}
+
 static bool
-target_equal(const struct prober *p, const struct cfg_member *m)
+target_equal(const struct prober *p, const struct cfg_member *m,
+             const struct cfg_probe *probe)
 {
     struct in6_addr ip = member_target(m);
     return (!strcmp(p->bridge, m->bridge) && !strcmp(p->port, m->port)
-            && ipv6_addr_equals(&p->ip, &ip) && p->probe.type == m->probe.type
-            && p->probe.tcp_port == m->probe.tcp_port
-            && p->probe.fall == m->probe.fall
-            && p->probe.rise == m->probe.rise);
-}
-
-static struct prober *
-prober_create(struct engine *eng, const struct cfg_alias *a,
-              const struct cfg_member *m)
-{
-    struct prober *p = xzalloc(sizeof *p);
-    p->eng = eng;
-    p->alias = xstrdup(a->name);
-    p->member = xstrdup(m->name);
-    p->bridge = xstrdup(m->bridge);
-    p->port = xstrdup(m->port);
-    p->ip = member_target(m);
-    p->probe = m->probe;
-    p->last_rtt_ms = -1;
-    health_init(&p->h, m->probe.fall, m->probe.rise, true, engine_now_ms(eng));
-    ev_init(&p->timeout, prober_timeout_cb);
-    ev_init(&p->wake, prober_wake_cb);
-    hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
-    hmap_insert(&eng->probe_targets, &p->tnode,
-                target_hash(p->bridge, p->port, &p->ip));
-    return p;
+            && ipv6_addr_equals(&p->ip, &ip) && p->probe.type == probe->type
+            && p->probe.tcp_port == probe->tcp_port
+            && p->probe.fall == probe->fall && p->probe.rise == probe->rise);
 }
 
 /* The probe period 'p' should have now: interval_ms while its member is
@@ -434,26 +447,148 @@ prober_create(struct engine *eng, const struct cfg_alias *a,
 static uint64_t
 prober_period_ns(const struct prober *p)
 {
-    const struct engine *eng = p->eng;
-    int master = alias_state_master(eng->states[p->alias_idx]);
     unsigned int ms = p->probe.interval_ms;
-    if (p->probe.backup_interval_ms && master >= 0
-        && (size_t) master != p->member_idx) {
+    if (p->probe.backup_interval_ms && !p->is_master && !p->no_master) {
         ms = p->probe.backup_interval_ms;
     }
     return (uint64_t) ms * 1000000;
 }
 
-void
-engine_health_periods(struct engine *eng)
+/* The k-th prober started on a bridge begins this far (a fraction of its
+ * period) into it: 0, 1/2, 1/4, 3/4, 1/8... (van der Corput), so probers
+ * added one by one stay spread evenly. */
+static double
+spread(uint64_t k)
 {
-    struct prober *p;
-    if (!eng->probesched) {
-        return;
+    double f = 0, scale = 0.5;
+    for (; k; k >>= 1, scale /= 2) {
+        if (k & 1) {
+            f += scale;
+        }
     }
-    HMAP_FOR_EACH (p, node, &eng->probers) {
+    return f;
+}
+
+static struct prober *
+prober_create(struct probes *ps, const struct cfg_alias *a,
+              const struct cfg_member *m, const struct cfg_probe *probe)
+{
+    struct prober *p = xzalloc(sizeof *p);
+    p->ps = ps;
+    p->alias = xstrdup(a->name);
+    p->member = xstrdup(m->name);
+    p->bridge = xstrdup(m->bridge);
+    p->port = xstrdup(m->port);
+    p->ip = member_target(m);
+    p->probe = *probe;
+    p->no_master = true;
+    p->last_rtt_ms = -1;
+    health_init(&p->h, probe->fall, probe->rise, true, now_ms(ps));
+    ev_init(&p->timeout, prober_timeout_cb);
+    ev_init(&p->wake, prober_wake_cb);
+    hmap_insert(&ps->probers, &p->node, prober_hash(p->alias, p->member));
+    hmap_insert(&ps->targets, &p->tnode,
+                target_hash(p->bridge, p->port, &p->ip));
+    hmap_insert(&ps->by_port, &p->pnode, port_hash(p->bridge, p->port));
+
+    /* Its place on the bridge: phase and TCP source port. */
+    struct shash_node *sn = shash_find(&ps->phases, p->bridge);
+    if (!sn) {
+        sn = shash_add(&ps->phases, p->bridge, (void *) (uintptr_t) 0);
+    }
+    uint64_t k = (uintptr_t) sn->data;
+    sn->data = (void *) (uintptr_t) (k + 1);
+    p->phase = k;
+    p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
+    return p;
+}
+
+static void
+prober_start(struct prober *p)
+{
+    struct probes *ps = p->ps;
+    if (ps->sched) {
         uint64_t period = prober_period_ns(p);
-        if (period != p->period_ns) {
+        probesched_start(ps->sched, &p->send,
+                         period * spread(p->phase) + 1000000, period,
+                         prober_send_cb);
+        p->period_ns = period;
+    }
+    prober_arm_wake(p);
+}
+
+void
+probes_sync_alias(struct probes *ps, const struct cfg_alias *old,
+                  const struct cfg_alias *new)
+{
+    struct hmap keep = HMAP_INITIALIZER(&keep);
+
+    /* Take the old probers aside. */
+    for (size_t j = 0; old && j < old->n_members; j++) {
+        struct prober *p = prober_find(ps, old->name, old->members[j].name);
+        if (p) {
+            hmap_remove(&ps->probers, &p->node);
+            hmap_insert(&keep, &p->node, prober_hash(p->alias, p->member));
+        }
+    }
+
+    for (size_t j = 0; new && j < new->n_members; j++) {
+        const struct cfg_member *m = &new->members[j];
+        if (config_member_probe_type(ps->cfg, m) == CFG_PROBE_NONE) {
+            continue;
+        }
+        struct cfg_probe probe = effective_probe(ps->cfg, new, m);
+        struct prober *p = NULL, *q;
+        HMAP_FOR_EACH_WITH_HASH (q, node, prober_hash(new->name, m->name),
+                                 &keep) {
+            if (!strcmp(q->alias, new->name) && !strcmp(q->member, m->name)) {
+                p = q;
+                break;
+            }
+        }
+        if (p && target_equal(p, m, &probe)) {
+            hmap_remove(&keep, &p->node);
+            hmap_insert(&ps->probers, &p->node,
+                        prober_hash(p->alias, p->member));
+            bool restart = (p->probe.interval_ms != probe.interval_ms
+                            || p->probe.backup_interval_ms
+                                   != probe.backup_interval_ms);
+            p->probe = probe;
+            if (restart) {
+                prober_start(p);
+            }
+        } else {
+            p = prober_create(ps, new, m, &probe);
+            prober_start(p);
+        }
+        p->mac_configured = m->has_mac;
+        if (m->has_mac) {
+            p->has_mac = true;
+            p->mac = m->mac;
+        }
+    }
+
+    struct prober *p;
+    HMAP_FOR_EACH_SAFE (p, node, &keep) {
+        hmap_remove(&keep, &p->node);
+        hmap_insert(&ps->probers, &p->node, prober_hash(p->alias, p->member));
+        prober_destroy(p);
+    }
+    hmap_destroy(&keep);
+}
+
+void
+probes_set_master(struct probes *ps, const struct cfg_alias *a, int master)
+{
+    for (size_t j = 0; j < a->n_members; j++) {
+        struct prober *p = prober_find(ps, a->name, a->members[j].name);
+        if (!p) {
+            continue;
+        }
+        p->is_master = (int) j == master;
+        p->no_master = master < 0;
+        uint64_t period = prober_period_ns(p);
+        if (ps->sched && period != p->period_ns) {
             /* A new master is probed at once (or once its outstanding
              * probe has had its time), then every interval. */
             uint64_t delay = period;
@@ -462,186 +597,28 @@ engine_health_periods(struct engine *eng)
                             ? (uint64_t) p->probe.timeout_ms * 1000000 + 1
                             : 0;
             }
-            probesched_start(eng->probesched, &p->send, delay, period,
+            probesched_start(ps->sched, &p->send, delay, period,
                              prober_send_cb);
             p->period_ns = period;
         }
     }
 }
 
+/* Link events. */
+
 void
-engine_health_sync(struct engine *eng)
+probes_port(struct probes *ps, const char *bridge, const char *port,
+            bool connected, bool up)
 {
-    const struct config *cfg = eng->cfg;
-    struct hmap old = HMAP_INITIALIZER(&old);
-
-    /* Take the old probers aside; keep those whose target is the same. */
-    hmap_swap(&old, &eng->probers);
+    if (!connected) {
+        /* Lost connection: no verdict either way; keep the state. */
+        return;
+    }
+    long long now = now_ms(ps);
     struct prober *p;
-    HMAP_FOR_EACH (p, node, &old) {
-        if (eng->probesched) {
-            probesched_stop(eng->probesched, &p->send);
-        }
-        ev_timer_stop(eng->loop, &p->timeout);
-        p->outstanding = false;
-    }
-
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t j = 0; j < a->n_members; j++) {
-            const struct cfg_member *m = &a->members[j];
-            if (!config_member_probed(m)) {
-                /* Not probed: usable when its MAC is configured. */
-                if (!m->has_mac) {
-                    alias_state_set_health(eng->states[i], j, false,
-                                           engine_now_ms(eng));
-                }
-                continue;
-            }
-            /* A TCP probe needs an IPv4 ip and the bridge's
-             * probe_source.ip. */
-            struct cfg_member em = *m;
-            if (m->probe.type == CFG_PROBE_TCP && m->ip_is_v6) {
-                VLOG_WARN("alias %s: member %s: tcp probes need an IPv4 "
-                          "ip; probing its IPv6 ip with ND",
-                          a->name, m->name);
-                em.probe.type = CFG_PROBE_ARP;
-                em.probe.tcp_port = 0;
-            } else if (m->probe.type == CFG_PROBE_TCP
-                       && !config_probe_source(cfg, m->bridge)->has_ip) {
-                VLOG_WARN("alias %s: member %s: no probe_source.ip on "
-                          "bridge %s for its tcp probe; probing with ARP",
-                          a->name, m->name, m->bridge);
-                em.probe.type = CFG_PROBE_ARP;
-                em.probe.tcp_port = 0;
-            }
-            m = &em;
-            p = NULL;
-            struct prober *q;
-            HMAP_FOR_EACH_WITH_HASH (q, node, prober_hash(a->name, m->name),
-                                     &old) {
-                if (!strcmp(q->alias, a->name)
-                    && !strcmp(q->member, m->name)) {
-                    p = q;
-                    break;
-                }
-            }
-            if (p && target_equal(p, m)) {
-                hmap_remove(&old, &p->node);
-                hmap_insert(&eng->probers, &p->node,
-                            prober_hash(p->alias, p->member));
-                p->probe = m->probe;
-            } else {
-                p = prober_create(eng, a, m);
-            }
-            p->alias_idx = i;
-            p->member_idx = j;
-            p->mac_configured = m->has_mac;
-            if (m->has_mac) {
-                p->has_mac = true;
-                p->mac = m->mac;
-            }
-            alias_state_set_health(eng->states[i], j, prober_usable(p),
-                                   engine_now_ms(eng));
-        }
-    }
-    HMAP_FOR_EACH_SAFE (p, node, &old) {
-        hmap_insert(&eng->probers, &p->node, prober_hash(p->alias, p->member));
-        prober_destroy(p);
-    }
-    hmap_destroy(&old);
-
-    /* Spread each bridge's probers evenly over their interval: the k-th of
-     * n starts k/n of an interval late.  Probers are taken in config
-     * order, so the result is deterministic. */
-    struct shash count = SHASH_INITIALIZER(&count);
-    for (size_t pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < cfg->n_aliases; i++) {
-            const struct cfg_alias *a = &cfg->aliases[i];
-            for (size_t j = 0; j < a->n_members; j++) {
-                const struct cfg_member *m = &a->members[j];
-                if (!config_member_probed(m)) {
-                    continue;
-                }
-                struct shash_node *sn = shash_find(&count, m->bridge);
-                if (!sn) {
-                    sn = shash_add(&count, m->bridge,
-                                   xzalloc(2 * sizeof(size_t)));
-                }
-                size_t *c = sn->data; /* [0] = total, [1] = next. */
-                if (pass == 0) {
-                    c[0]++;
-                    continue;
-                }
-                p = prober_find(eng, a->name, m->name);
-                size_t k = c[1]++;
-                p->tcp_sport = PROBE_TCP_SPORT_BASE + (k % 16384);
-                if (eng->probesched) {
-                    /* Spread over the interval; the master's probes go
-                     * at interval_ms, the others' at backup_interval_ms
-                     * (engine_health_periods()). */
-                    uint64_t period = prober_period_ns(p);
-                    probesched_start(eng->probesched, &p->send,
-                                     period * k / c[0] + 1000000, period,
-                                     prober_send_cb);
-                    p->period_ns = period;
-                }
-                prober_arm_wake(p);
-            }
-        }
-    }
-    shash_destroy_free_data(&count);
-
-    /* The first prober of each bridge port (config order) carries the
-     * port's probe reply flows. */
-    struct shash owners = SHASH_INITIALIZER(&owners);
-    for (size_t i = 0; i < cfg->n_aliases; i++) {
-        const struct cfg_alias *a = &cfg->aliases[i];
-        for (size_t j = 0; j < a->n_members; j++) {
-            p = prober_find(eng, a->name, a->members[j].name);
-            if (!p) {
-                continue;
-            }
-            char *key = xasprintf("%s/%s", p->bridge, p->port);
-            struct prober *owner = shash_find_data(&owners, key);
-            bool nd = prober_nd(p);
-            bool tcp = p->probe.type == CFG_PROBE_TCP;
-            p->owns_port = !owner;
-            p->port_arp = !nd;
-            p->port_nd = nd;
-            p->port_tcp = tcp;
-            if (owner) {
-                owner->port_arp |= !nd;
-                owner->port_nd |= nd;
-                owner->port_tcp |= tcp;
-            } else {
-                shash_add(&owners, key, p);
-            }
-            free(key);
-        }
-    }
-    shash_destroy(&owners);
-
-    engine_meter_sync(eng); /* One reply meter per probed port. */
-}
-
-/* Link events: the ports of the members on bridge 'br'. */
-void
-engine_health_ports(struct engine *eng, const struct bridge *br)
-{
-    bool connected = br->conn && br->conn->ft;
-    long long now = engine_now_ms(eng);
-    struct prober *p;
-
-    HMAP_FOR_EACH (p, node, &eng->probers) {
-        if (strcmp(p->bridge, br->name)) {
-            continue;
-        }
-        const struct ofswitch_port *op
-            = connected ? ofswitch_port_by_name(br->conn->sw, p->port) : NULL;
-        bool up = op && !op->link_down && !op->admin_down;
-        if (!connected) {
-            /* Lost connection: no verdict either way; keep the state. */
+    HMAP_FOR_EACH_WITH_HASH (p, pnode, port_hash(bridge, port),
+                             &ps->by_port) {
+        if (strcmp(p->bridge, bridge) || strcmp(p->port, port)) {
             continue;
         }
         /* The link also decides whether a DOWN member is usable (see
@@ -657,7 +634,7 @@ engine_health_ports(struct engine *eng, const struct bridge *br)
                                              : "link down");
         }
         if (!up) {
-            ev_timer_stop(eng->loop, &p->timeout);
+            ev_timer_stop(ps->loop, &p->timeout);
             p->outstanding = false;
         }
     }
@@ -699,7 +676,7 @@ prober_learn_mac(struct prober *p, struct eth_addr mac)
     char text[ETH_ADDR_STRLEN + 1];
     snprintf(text, sizeof text, ETH_ADDR_FMT, ETH_ADDR_ARGS(mac));
     json_object_set_new(ev, "mac", json_string(text));
-    engine_publish(p->eng, "member_mac", ev);
+    p->ps->cbs->publish(p->ps->aux, "member_mac", ev);
     prober_changed(p, p->h.state, "member mac learned");
 }
 
@@ -710,7 +687,7 @@ prober_reply(struct prober *p, bool ok)
         return; /* Late or duplicate. */
     }
     p->outstanding = false;
-    ev_timer_stop(p->eng->loop, &p->timeout);
+    ev_timer_stop(p->ps->loop, &p->timeout);
     p->last_rtt_ms = (ev_time() - p->sent_at) * 1000.0;
     p->n_replies += ok;
     p->n_refused += !ok;
@@ -718,18 +695,17 @@ prober_reply(struct prober *p, bool ok)
 }
 
 /* An answer to an address resolution probe (ARP or ND) for 'target' from
- * 'mac' on 'port' of 'br': every prober of that target learns the MAC and,
- * unless it probes over TCP, counts a success. */
+ * 'mac' on 'port' of 'bridge': every prober of that target learns the MAC
+ * and, unless it probes over TCP, counts a success. */
 static void
-handle_resolution(struct engine *eng, const struct bridge *br,
-                  const char *port, const struct in6_addr *target,
-                  struct eth_addr mac)
+handle_resolution(struct probes *ps, const char *bridge, const char *port,
+                  const struct in6_addr *target, struct eth_addr mac)
 {
     bool matched = false;
     struct prober *p;
-    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(br->name, port, target),
-                             &eng->probe_targets) {
-        if (!strcmp(p->bridge, br->name) && !strcmp(p->port, port)
+    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(bridge, port, target),
+                             &ps->targets) {
+        if (!strcmp(p->bridge, bridge) && !strcmp(p->port, port)
             && ipv6_addr_equals(&p->ip, target)) {
             matched = true;
             prober_learn_mac(p, mac);
@@ -739,33 +715,31 @@ handle_resolution(struct engine *eng, const struct bridge *br,
         }
     }
     if (!matched) {
-        eng->n_packet_ins_bad++; /* E.g. left over from an old config. */
+        ps->n_packet_ins_bad++; /* E.g. left over from an old config. */
     }
 }
 
 static void
-handle_tcp(struct engine *eng, struct conn *conn, const char *port,
+handle_tcp(struct probes *ps, const char *bridge, const char *port,
            uint32_t ofport, const struct flow *flow,
            const struct dp_packet *pkt)
 {
-    const struct bridge *br = conn->br;
-    const struct cfg_probe_source *ps
-        = config_probe_source(eng->cfg, br->name);
+    const struct cfg_probe_source *src = config_probe_source(ps->cfg, bridge);
     const struct tcp_header *tcp = dp_packet_l4(pkt);
-    if (!ps->has_ip || flow->nw_dst != ps->ip4 || !tcp
+    if (!src->has_ip || flow->nw_dst != src->ip4 || !tcp
         || dp_packet_l4_size(pkt) < TCP_HEADER_LEN) {
-        eng->n_packet_ins_bad++;
+        ps->n_packet_ins_bad++;
         return;
     }
     uint16_t flags = ntohs(flow->tcp_flags);
     uint32_t ack = ntohl(get_16aligned_be32(&tcp->tcp_ack));
     bool matched = false;
-    struct in6_addr src = in6_addr_mapped_ipv4(flow->nw_src);
+    struct in6_addr ip = in6_addr_mapped_ipv4(flow->nw_src);
     struct prober *p;
-    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(br->name, port, &src),
-                             &eng->probe_targets) {
-        if (strcmp(p->bridge, br->name) || strcmp(p->port, port)
-            || !ipv6_addr_equals(&p->ip, &src)
+    HMAP_FOR_EACH_WITH_HASH (p, tnode, target_hash(bridge, port, &ip),
+                             &ps->targets) {
+        if (strcmp(p->bridge, bridge) || strcmp(p->port, port)
+            || !ipv6_addr_equals(&p->ip, &ip)
             || p->probe.type != CFG_PROBE_TCP
             || ntohs(flow->tp_src) != p->probe.tcp_port
             || ntohs(flow->tp_dst) != p->tcp_sport || !(flags & TCP_ACK)
@@ -778,9 +752,9 @@ handle_tcp(struct engine *eng, struct conn *conn, const char *port,
             struct dp_packet rst;
             uint64_t stub[128 / 8];
             dp_packet_use_stub(&rst, stub, sizeof stub);
-            probepkt_tcp(&rst, ps->mac, flow->dl_src, ps->ip4, flow->nw_src,
+            probepkt_tcp(&rst, src->mac, flow->dl_src, src->ip4, flow->nw_src,
                          p->tcp_sport, p->probe.tcp_port, ack, 0, TCP_RST);
-            engine_packet_out(ofswitch_chan(conn->sw), &rst, ofport);
+            ps->cbs->send(ps->aux, bridge, ofport, &rst);
             dp_packet_uninit(&rst);
             prober_reply(p, true);
         } else if (flags & TCP_RST) {
@@ -788,47 +762,41 @@ handle_tcp(struct engine *eng, struct conn *conn, const char *port,
         }
     }
     if (!matched) {
-        eng->n_packet_ins_bad++;
+        ps->n_packet_ins_bad++;
     }
 }
 
 void
-engine_health_packet_in(struct conn *conn, const struct ofp_header *oh)
+probes_packet_in(struct probes *ps, const char *bridge,
+                 const struct ofp_header *oh)
 {
-    struct engine *eng = conn->eng;
     struct ofputil_packet_in pin;
     size_t total_len;
     uint32_t buffer_id;
 
-    eng->n_packet_ins++;
-    if (!conn->br || conn->br->conn != conn) {
-        eng->n_packet_ins_bad++;
-        return;
-    }
+    ps->n_packet_ins++;
     enum ofperr err = ofputil_decode_packet_in(oh, true, NULL, NULL, &pin,
                                                &total_len, &buffer_id, NULL);
     if (err) {
-        eng->n_packet_ins_bad++;
-        VLOG_WARN_RL(&rl, "%s: undecodable packet-in: %s",
-                     ofswitch_peer(conn->sw), ofperr_to_string(err));
+        ps->n_packet_ins_bad++;
+        VLOG_WARN_RL(&rl, "%s: undecodable packet-in: %s", bridge,
+                     ofperr_to_string(err));
         return;
     }
     if (pin.packet_len < ETH_HEADER_LEN || pin.packet_len > 1600) {
-        eng->n_packet_ins_bad++;
+        ps->n_packet_ins_bad++;
         return;
     }
     uint32_t ofport = ofp_to_u16(pin.flow_metadata.flow.in_port.ofp_port);
-    const struct ofswitch_port *op = ofswitch_port_by_number(conn->sw, ofport);
-    const struct cfg_probe_source *ps
-        = config_probe_source(eng->cfg, conn->br->name);
+    const char *port = ps->cbs->port_name(ps->aux, bridge, ofport);
+    const struct cfg_probe_source *src = config_probe_source(ps->cfg, bridge);
     struct dp_packet pkt;
     struct flow flow;
     dp_packet_use_const(&pkt, pin.packet, pin.packet_len);
     flow_extract(&pkt, &flow);
-    if (!op || !eth_addr_equals(flow.dl_dst, ps->mac)) {
-        eng->n_packet_ins_bad++;
-        VLOG_DBG_RL(&rl, "%s: packet-in not for the probe identity",
-                    ofswitch_peer(conn->sw));
+    if (!port || !eth_addr_equals(flow.dl_dst, src->mac)) {
+        ps->n_packet_ins_bad++;
+        VLOG_DBG_RL(&rl, "%s: packet-in not for the probe identity", bridge);
         return;
     }
     const char *error = NULL;
@@ -836,49 +804,52 @@ engine_health_packet_in(struct conn *conn, const struct ofp_header *oh)
     struct eth_addr mac;
     if (flow.dl_type == htons(ETH_TYPE_ARP)) {
         ovs_be32 ip;
-        error = probepkt_arp_reply(&flow, ps->mac, &ip, &mac);
+        error = probepkt_arp_reply(&flow, src->mac, &ip, &mac);
         target = in6_addr_mapped_ipv4(ip);
     } else if (flow.dl_type == htons(ETH_TYPE_IPV6)) {
-        error = probepkt_nd_reply(&pkt, &flow, ps->mac, &target, &mac);
+        error = probepkt_nd_reply(&pkt, &flow, src->mac, &target, &mac);
     } else if (flow.dl_type == htons(ETH_TYPE_IP)
                && flow.nw_proto == IPPROTO_TCP) {
-        handle_tcp(eng, conn, op->name, ofport, &flow, &pkt);
+        handle_tcp(ps, bridge, port, ofport, &flow, &pkt);
         return;
     } else {
         error = "neither ARP, ND nor TCP";
     }
     if (error) {
-        eng->n_packet_ins_bad++;
-        VLOG_WARN_RL(&rl, "%s: bad probe reply from port %s: %s",
-                     conn->br->name, op->name, error);
+        ps->n_packet_ins_bad++;
+        VLOG_WARN_RL(&rl, "%s: bad probe reply from port %s: %s", bridge,
+                     port, error);
         return;
     }
-    handle_resolution(eng, conn->br, op->name, &target, mac);
+    handle_resolution(ps, bridge, port, &target, mac);
 }
 
-/* For flowgen and the API. */
+/* Queries. */
 
 bool
-engine_member_mac(const struct engine *eng, size_t alias, size_t member,
-                  struct eth_addr *mac)
+probes_member_usable(const struct probes *ps, const char *alias,
+                     const char *member, bool *probed)
 {
-    const struct cfg_member *m = &eng->cfg->aliases[alias].members[member];
-    if (config_member_probed(m)) {
-        const struct prober *p
-            = prober_find(eng, eng->cfg->aliases[alias].name, m->name);
-        if (p && p->has_mac) {
-            *mac = p->mac;
-            return true;
-        }
-        return false;
-    }
-    *mac = m->mac;
-    return m->has_mac;
+    const struct prober *p = prober_find(ps, alias, member);
+    *probed = p != NULL;
+    return p && prober_usable(p);
 }
 
-/* A prober may send during engine_health_yield() only if its previous
- * probe is answered: the verdict on an unanswered one (reading pending
- * input, feeding the state machine) is left to the loop. */
+bool
+probes_member_mac(const struct probes *ps, const char *alias,
+                  const char *member, struct eth_addr *mac)
+{
+    const struct prober *p = prober_find(ps, alias, member);
+    if (p && p->has_mac) {
+        *mac = p->mac;
+        return true;
+    }
+    return false;
+}
+
+/* A prober may send during probes_yield() only if its previous probe is
+ * answered: the verdict on an unanswered one (reading pending input,
+ * feeding the state machine) is left to the loop. */
 static bool
 prober_ready(const struct probesched_entry *e)
 {
@@ -886,56 +857,58 @@ prober_ready(const struct probesched_entry *e)
 }
 
 void
-engine_health_yield(struct engine *eng)
+probes_yield(struct probes *ps)
 {
-    probesched_run_due(eng->probesched, prober_ready);
+    probesched_run_due(ps->sched, prober_ready);
 }
 
 json_t *
-engine_health_status_json(const struct engine *eng)
+probes_status_json(const struct probes *ps)
 {
     uint64_t hist[N_LATE_BUCKETS] = { 0 };
-    uint64_t sent = 0, replies = 0, timeouts = 0;
+    uint64_t sent = 0, replies = 0, timeouts = 0, stalled = 0;
     double late_max = 0;
     const struct prober *p;
-    HMAP_FOR_EACH (p, node, &eng->probers) {
+    HMAP_FOR_EACH (p, node, &ps->probers) {
         for (size_t b = 0; b < N_LATE_BUCKETS; b++) {
             hist[b] += p->late_hist[b];
         }
         sent += p->n_sent;
         replies += p->n_replies;
         timeouts += p->n_timeouts;
+        stalled += p->n_stalled;
         late_max = MAX(late_max, p->late_max_ms);
     }
     json_t *o = json_object();
-    json_object_set_new(o, "probers", json_integer(hmap_count(&eng->probers)));
+    json_object_set_new(o, "probers", json_integer(hmap_count(&ps->probers)));
     json_object_set_new(o, "sent", json_integer(sent));
     json_object_set_new(o, "replies", json_integer(replies));
     json_object_set_new(o, "timeouts", json_integer(timeouts));
+    json_object_set_new(o, "stalled", json_integer(stalled));
     json_object_set_new(o, "send_late_max_ms", json_real(late_max));
     json_t *h = json_object();
     for (size_t b = 0; b < N_LATE_BUCKETS; b++) {
         json_object_set_new(h, late_bucket_names[b], json_integer(hist[b]));
     }
     json_object_set_new(o, "send_late_histogram", h);
+    json_object_set_new(o, "packet_ins", json_integer(ps->n_packet_ins));
+    json_object_set_new(o, "packet_ins_bad",
+                        json_integer(ps->n_packet_ins_bad));
     return o;
 }
 
 json_t *
-engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
+probes_member_to_json(const struct probes *ps, const char *alias,
+                      const char *member, const struct probemeter *pm)
 {
-    const struct cfg_alias *a = &eng->cfg->aliases[alias];
-    const struct cfg_member *m = &a->members[member];
     json_t *o = json_object();
-    const struct prober *p
-        = (config_member_probed(m) ? prober_find(eng, a->name, m->name)
-                                   : NULL);
+    const struct prober *p = prober_find(ps, alias, member);
     if (!p) {
         json_object_set_new(o, "type", json_string("none"));
         json_object_set_new(o, "state", json_string("none"));
         return o;
     }
-    long long now = engine_now_ms(eng);
+    long long now = now_ms(ps);
     json_object_set_new(o, "type",
                         json_string(p->probe.type == CFG_PROBE_TCP ? "tcp"
                                     : prober_nd(p)                 ? "nd"
@@ -964,6 +937,7 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
     json_object_set_new(o, "replies", json_integer(p->n_replies));
     json_object_set_new(o, "timeouts", json_integer(p->n_timeouts));
     json_object_set_new(o, "refused", json_integer(p->n_refused));
+    json_object_set_new(o, "stalled", json_integer(p->n_stalled));
     json_object_set_new(o, "flaps", json_integer(p->h.n_flaps_total));
     json_object_set_new(o, "hold_ms", json_integer(p->h.hold_ms));
     json_object_set_new(o, "held_for_ms",
@@ -980,28 +954,9 @@ engine_health_to_json(const struct engine *eng, size_t alias, size_t member)
     json_object_set_new(o, "mac_learned", json_boolean(!p->mac_configured));
     json_object_set_new(o, "mac_changes", json_integer(p->n_mac_changes));
     /* The meter its replies go through (one per probed port). */
-    const struct probemeter *pm = engine_meter_find(eng, p->bridge, p->port);
     json_object_set_new(o, "meter_id",
                         pm ? json_integer(pm->id) : json_null());
     json_object_set_new(o, "meter_rate_pps",
                         pm ? json_integer(pm->rate_pps) : json_null());
     return o;
-}
-
-bool
-engine_probe_port_owner(const struct engine *eng, size_t alias, size_t member,
-                        struct flowgen_probe_port *pp)
-{
-    const struct cfg_alias *a = &eng->cfg->aliases[alias];
-    const struct prober *p
-        = prober_find(eng, a->name, a->members[member].name);
-    const struct probemeter *m
-        = p ? engine_meter_find(eng, p->bridge, p->port) : NULL;
-    *pp = (struct flowgen_probe_port){
-        .arp = p && p->port_arp,
-        .nd = p && p->port_nd,
-        .tcp = p && p->port_tcp,
-        .meter_id = m ? m->id : 0,
-    };
-    return p && p->owns_port && m;
 }
