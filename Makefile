@@ -35,7 +35,7 @@ TEST_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 BINS := $(BUILD)/bin/vmacd $(if $(VMACCTL_SRCS),$(BUILD)/bin/vmacctl)
 
 .PHONY: all deps check unit system check-memory demo bench clean format \
-        distclean
+        distclean golden
 
 all: $(BINS) $(UNIT_BINS)
 
@@ -71,6 +71,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIBVMACD) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(TEST_HELPERS) \
 	    $(LIBVMACD) $(LDLIBS) -lcmocka
+
+# flows/pipeline.txt anew from flowgen (review the diff before committing).
+golden: $(BUILD)/tests/test_flowgen
+	VMACD_UPDATE_GOLDEN=1 $(BUILD)/tests/test_flowgen
 
 # Unit tests: cmocka, one binary per tests/unit/test_*.c.
 unit: $(UNIT_BINS)

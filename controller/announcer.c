@@ -11,11 +11,10 @@
 #include "hash.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(announcer);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 struct ann_alias {
     struct hmap_node node; /* In announcer->aliases, by name. */
@@ -110,8 +109,8 @@ burst_cb(struct ev_loop *loop, ev_timer *w, int revents OVS_UNUSED)
     if (n > 0) {
         aa->n_announced += n;
     } else if (n < 0) {
-        VLOG_DBG_RL(&rl, "alias %s: announcement skipped (%s)", aa->name,
-                    ovs_strerror(-n));
+        RL_DBG("alias %s: announcement skipped (%s)", aa->name,
+               ovs_strerror(-n));
     }
     if (aa->burst_left > 0 && --aa->burst_left > 0) {
         ev_timer_set(w, aa->settings.interval_ms / 1000.0, 0.);

@@ -11,12 +11,11 @@
 #include <string.h>
 
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "util.h"
 
 /* Log as module "api" (see api-private.h). */
 #define this_module (*api_vlog_module)
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* Event lines. */
 
@@ -215,7 +214,7 @@ api_publish_event(struct api *api, json_t *event)
             api_sub_push(sub, o);
             api_line_unref(o);
             sub->overflow = true;
-            VLOG_WARN_RL(&rl, "event subscriber fell behind, dropping it");
+            RL_WARN("event subscriber fell behind, dropping it");
         } else {
             api_sub_push(sub, line);
         }

@@ -34,12 +34,11 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(api);
 struct vlog_module *const api_vlog_module = &this_module;
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 static void api_listener_run(struct api_listener *);
 static void api_listener_kick(struct api_listener *);
@@ -271,7 +270,7 @@ api_request_set_response(struct api_request *req, unsigned int status,
     }
     req->response = response;
     req->status = status;
-    VLOG_DBG_RL(&rl, "%s %s -> %u", req->method, req->path, status);
+    RL_DBG("%s %s -> %u", req->method, req->path, status);
     api_request_unsuspend(req);
 }
 
@@ -327,11 +326,11 @@ api_reply_error(struct api_request *req, unsigned int status, const char *code,
     va_end(args);
 
     if (status >= 500) {
-        VLOG_WARN_RL(&rl, "%s %s: %u %s", req->method, req->path, status,
-                     message);
+        RL_WARN("%s %s: %u %s", req->method, req->path, status,
+                message);
     } else {
-        VLOG_DBG_RL(&rl, "%s %s: %u %s", req->method, req->path, status,
-                    message);
+        RL_DBG("%s %s: %u %s", req->method, req->path, status,
+               message);
     }
     json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (field) {
@@ -628,8 +627,8 @@ api_access(void *l_, struct MHD_Connection *conn, const char *url,
             req->too_large = true;
             req->discarded += n;
             if (req->discarded > API_MAX_DISCARD) {
-                VLOG_WARN_RL(&rl, "%s %s: oversized body, dropping client",
-                             req->method, req->path);
+                RL_WARN("%s %s: oversized body, dropping client",
+                        req->method, req->path);
                 return MHD_NO;
             }
         } else {
@@ -676,8 +675,8 @@ api_completed(void *l_, struct MHD_Connection *conn OVS_UNUSED, void **con_cls,
         req->sub = NULL;
     }
     if (req->handled && !req->replied) {
-        VLOG_DBG_RL(&rl, "%s %s: aborted before reply (%d)", req->method,
-                    req->path, (int) toe);
+        RL_DBG("%s %s: aborted before reply (%d)", req->method,
+               req->path, (int) toe);
         if (req->abort_cb) {
             req->aborting = true;
             req->abort_cb(req, req->abort_aux);
@@ -735,6 +734,8 @@ api_timer_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *timer,
     api_listener_run(CONTAINER_OF(timer, struct api_listener, timer));
 }
 
+static struct vlog_rate_limit mhd_rl = RATELOG_LIMIT_INIT;
+
 static void
 api_mhd_log(void *l_, const char *fmt, va_list args)
 {
@@ -742,7 +743,7 @@ api_mhd_log(void *l_, const char *fmt, va_list args)
     enum vlog_level level = l->quiet ? VLL_DBG : VLL_WARN;
 
     l->quiet = false;
-    if (!vlog_should_drop(&this_module, level, &rl)) {
+    if (!vlog_should_drop(&this_module, level, &mhd_rl)) {
         struct ds s = DS_EMPTY_INITIALIZER;
         ds_put_format_valist(&s, fmt, args);
         ds_chomp(&s, '\n');

@@ -488,40 +488,40 @@ fg_nd_responder(struct fg *g)
     }
 }
 
+/* One steer flow on match 'm' (an address of the alias) to the alias's
+ * group, and the members' exemptions from it. */
+static void
+fg_steer_addr(struct fg *g, struct match *m)
+{
+    uint8_t t = g->br->table;
+    ofpact_put_GROUP(fg_acts(g))->group_id = g->a->id;
+    fg_flow(g, t, FG_PRIO_STEER, m);
+    for (size_t k = 0; k < g->a->n_members; k++) {
+        int64_t port = g->in->members[k].ofport;
+        if (port >= 0) {
+            m_in_port(m, port);
+            fg_fall(g, t, FG_PRIO_STEER_EXEMPT, m);
+        }
+    }
+}
+
 /* Steer: traffic for the alias goes to the alias's group, except from the
  * members themselves. */
 static void
 fg_steer(struct fg *g)
 {
     const struct cfg_alias *a = g->a;
-    uint8_t t = g->br->table;
     struct match m;
 
     for (size_t i = 0; i < a->n_ip4; i++) {
         m_ip(&m);
         match_set_nw_dst(&m, a->ip4[i]);
-        ofpact_put_GROUP(fg_acts(g))->group_id = a->id;
-        fg_flow(g, t, FG_PRIO_STEER, &m);
-        for (size_t k = 0; k < a->n_members; k++) {
-            int64_t port = g->in->members[k].ofport;
-            if (port >= 0) {
-                m_in_port(&m, port);
-                fg_fall(g, t, FG_PRIO_STEER_EXEMPT, &m);
-            }
-        }
+        fg_steer_addr(g, &m);
     }
     for (size_t i = 0; i < a->n_ip6; i++) {
         m_ipv6(&m);
         match_set_ipv6_dst(&m, &a->ip6[i]);
-        ofpact_put_GROUP(fg_acts(g))->group_id = a->id;
-        fg_flow(g, t, FG_PRIO_STEER, &m);
-        for (size_t k = 0; k < a->n_members; k++) {
-            int64_t port = g->in->members[k].ofport;
-            if (port >= 0) {
-                m_in_port(&m, port);
-                fg_fall(g, t, FG_PRIO_STEER_EXEMPT, &m);
-            }
-        }
+        fg_steer_addr(g, &m);
     }
 }
 

@@ -659,8 +659,8 @@ fs_group_encode(const struct fs_group *g, uint16_t command,
 
 /* Text. */
 
-static void
-format_actions(const struct fs_actions *fa, struct ds *s)
+void
+fs_actions_format(const struct fs_actions *fa, struct ds *s)
 {
     size_t len;
     const struct ofpact *ofpacts = fs_actions_get(fa, &len);
@@ -686,7 +686,7 @@ fs_flow_format(const struct fs_flow *f, uint64_t cookie, struct ds *s)
         ds_truncate(s, mark);
     }
     ds_put_cstr(s, ",actions=");
-    format_actions(f->acts, s);
+    fs_actions_format(f->acts, s);
 }
 
 void
@@ -718,6 +718,6 @@ fs_group_format(const struct fs_group *g, struct ds *s)
             ds_put_format(s, "weight:%" PRIu16 ",", b->weight);
         }
         ds_put_cstr(s, "actions=");
-        format_actions(b->acts, s);
+        fs_actions_format(b->acts, s);
     }
 }

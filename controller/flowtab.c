@@ -39,12 +39,11 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "byte-order.h"
+#include "ratelog.h"
 #include "svec.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(flowtab);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 #define REQUEST_TIMEOUT_MS 30000
 #define BACKOFF_MIN 0.5
@@ -280,8 +279,8 @@ ft_schedule_kick(struct flowtab *ft)
 static void
 ft_fail(struct flowtab *ft, const char *why)
 {
-    VLOG_WARN_RL(&rl, "%s: %s; re-reading the switch in %.1f s",
-                 ofchan_name(ft->chan), why, ft->backoff_s);
+    RL_WARN("%s: %s; re-reading the switch in %.1f s",
+            ofchan_name(ft->chan), why, ft->backoff_s);
     ft->stats.failures++;
     reading_clear(ft);
     changes_clear(ft);
@@ -348,8 +347,8 @@ ft_flows_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *oh,
             break;
         } else if (retval) {
             ofpbuf_uninit(&ofpacts);
-            VLOG_WARN_RL(&rl, "%s: undecodable flow stats reply: %s",
-                         ofchan_name(ft->chan), ofperr_to_string(retval));
+            RL_WARN("%s: undecodable flow stats reply: %s",
+                    ofchan_name(ft->chan), ofperr_to_string(retval));
             ofchan_close(ft->chan, "bad flow stats reply");
             return;
         }
@@ -392,8 +391,8 @@ ft_groups_reply(struct ofchan *chan, const struct ofp_header *oh,
         if (retval == EOF) {
             break;
         } else if (retval) {
-            VLOG_WARN_RL(&rl, "%s: undecodable group desc reply: %s",
-                         ofchan_name(ft->chan), ofperr_to_string(retval));
+            RL_WARN("%s: undecodable group desc reply: %s",
+                    ofchan_name(ft->chan), ofperr_to_string(retval));
             ofchan_close(ft->chan, "bad group desc reply");
             return;
         }
@@ -734,8 +733,8 @@ log_error_reply(struct flowtab *ft, const struct ofp_header *oh,
                 const char *what)
 {
     enum ofperr err = ofperr_decode_msg(oh, NULL);
-    VLOG_WARN_RL(&rl, "%s: %s failed: %s", ofchan_name(ft->chan), what,
-                 err ? ofperr_to_string(err) : "undecodable error");
+    RL_WARN("%s: %s failed: %s", ofchan_name(ft->chan), what,
+            err ? ofperr_to_string(err) : "undecodable error");
 }
 
 static void
@@ -756,8 +755,8 @@ ft_bundle_ctrl_reply(struct ofchan *chan OVS_UNUSED,
     struct ofputil_bundle_ctrl_msg bc;
     if (type != OFPTYPE_BUNDLE_CONTROL || ofputil_decode_bundle_ctrl(oh, &bc)
         || bc.bundle_id != ft->bundle_id) {
-        VLOG_WARN_RL(&rl, "%s: unexpected bundle control reply",
-                     ofchan_name(ft->chan));
+        RL_WARN("%s: unexpected bundle control reply",
+                ofchan_name(ft->chan));
         return;
     }
     if (bc.type == OFPBCT_OPEN_REPLY) {
@@ -817,9 +816,9 @@ flowtab_handle_error(struct flowtab *ft, const struct ofp_header *oh)
     char *what = payload.size >= sizeof(struct ofp_header)
                      ? ofp_to_string(payload.data, payload.size, NULL, NULL, 1)
                      : xstrdup("(no message)");
-    VLOG_WARN_RL(&rl, "%s: bundle message failed: %s: %s",
-                 ofchan_name(ft->chan),
-                 err ? ofperr_to_string(err) : "undecodable error", what);
+    RL_WARN("%s: bundle message failed: %s: %s",
+            ofchan_name(ft->chan),
+            err ? ofperr_to_string(err) : "undecodable error", what);
     free(what);
     ofpbuf_uninit(&payload);
     return true;
@@ -832,35 +831,15 @@ flowtab_is_synced(const struct flowtab *ft)
             && ft->installed_generation == ft->desired_generation);
 }
 
-static int
-compare_strings(const void *a_, const void *b_)
-{
-    const char *const *a = a_, *const *b = b_;
-    return strcmp(*a, *b);
-}
-
 /* The API's forms (docs/api.md): "cookie=C,actions=A,table=T,priority=P,
  * MATCH" and "group_id=G,type=N,bucket=watch_port:P,watch_group:G,
  * actions=A,...", as vmacd has always shown them. */
-static void
-format_actions(const struct fs_actions *fa, struct ds *s)
-{
-    size_t len;
-    const struct ofpact *ofpacts = fs_actions_get(fa, &len);
-    struct ofpact_format_params fp = { .s = s };
-    if (len) {
-        ofpacts_format(ofpacts, len, &fp);
-    } else {
-        ds_put_cstr(s, "drop");
-    }
-}
-
 static char *
 flow_line(const struct fs_flow *f, uint64_t cookie)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
     ds_put_format(&s, "cookie=%#" PRIx64 ",actions=", cookie);
-    format_actions(f->acts, &s);
+    fs_actions_format(f->acts, &s);
     ds_put_format(&s, ",table=%" PRIu8 ",priority=%" PRIu16, f->table_id,
                   f->priority);
     struct match match;
@@ -891,7 +870,7 @@ group_line(const struct fs_group *g)
             ds_put_format(&s, ",weight:%" PRIu16, b->weight);
         }
         ds_put_cstr(&s, ",actions=");
-        format_actions(b->acts, &s);
+        fs_actions_format(b->acts, &s);
     }
     return ds_steal_cstr(&s);
 }
@@ -915,8 +894,8 @@ flowtab_to_json(const struct flowtab *ft)
             svec_add_nocopy(&groups, group_line(fs_part_group(p)));
         }
     }
-    qsort(flows.names, flows.n, sizeof *flows.names, compare_strings);
-    qsort(groups.names, groups.n, sizeof *groups.names, compare_strings);
+    svec_sort(&flows);
+    svec_sort(&groups);
 
     json_t *o = json_object();
     json_object_set_new(o, "synced", json_boolean(flowtab_is_synced(ft)));

@@ -21,11 +21,10 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "probemeter.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(meters);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* A meter sent to a bridge and not deleted since. */
 struct meter_sent {
@@ -288,13 +287,12 @@ meters_handle_error(struct meters *ms, const char *bridge,
     if (s && mm.command != OFPMC13_DELETE) {
         s->rate_pps = 0; /* Unknown: the next sync sends it again. */
     }
-    VLOG_ERR_RL(&rl,
-                "%s: probe meter %" PRIu32 ": %s refused (%s): probe "
-                "replies through it may not reach vmacd",
-                bridge, id,
-                (mm.command == OFPMC13_ADD      ? "add"
-                 : mm.command == OFPMC13_MODIFY ? "modify"
-                                                : "delete"),
-                ofperr_to_string(err));
+    RL_ERR("%s: probe meter %" PRIu32 ": %s refused (%s): probe "
+           "replies through it may not reach vmacd",
+           bridge, id,
+           (mm.command == OFPMC13_ADD      ? "add"
+            : mm.command == OFPMC13_MODIFY ? "modify"
+                                 : "delete"),
+           ofperr_to_string(err));
     return true;
 }

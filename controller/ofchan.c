@@ -27,11 +27,10 @@
 #include "openvswitch/vlog.h"
 #include "openflow/openflow.h"
 #include "hash.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofchan);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* HELLO is message type 0 in every OpenFlow version. */
 #define OFP_TYPE_HELLO 0
@@ -241,8 +240,8 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
 
     if (c->queued + msg->size > c->opts.max_queue_bytes) {
         ofpbuf_delete(msg);
-        VLOG_WARN_RL(&rl, "%s: send queue over %zu bytes, disconnecting",
-                     c->name, c->opts.max_queue_bytes);
+        RL_WARN("%s: send queue over %zu bytes, disconnecting",
+                c->name, c->opts.max_queue_bytes);
         ofchan_fail(c, "send queue overflow");
         return ENOBUFS;
     }
@@ -397,8 +396,8 @@ pending_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     ofchan_reply_func *cb = p->cb;
     void *aux = p->aux;
 
-    VLOG_WARN_RL(&rl, "%s: request xid %#" PRIx32 " timed out", c->name,
-                 ntohl(p->xid));
+    RL_WARN("%s: request xid %#" PRIx32 " timed out", c->name,
+            ntohl(p->xid));
     pending_finish(p);
     cb(c, NULL, 0, ETIMEDOUT, true, aux);
 }
@@ -462,7 +461,7 @@ ofchan_handle_hello(struct ofchan *c, const struct ofp_header *oh)
         char *msg = xasprintf("we support OpenFlow version bitmap %#" PRIx32
                               ", peer supports %#" PRIx32,
                               c->opts.allowed_versions, theirs);
-        VLOG_WARN_RL(&rl, "%s: version negotiation failed: %s", c->name, msg);
+        RL_WARN("%s: version negotiation failed: %s", c->name, msg);
         enum ofp_version v = highest_version(c->opts.allowed_versions);
         if (oh->version && oh->version < v) {
             v = oh->version;
@@ -504,8 +503,8 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
 
     if (c->state == OFCHAN_HELLO) {
         if (oh->type != OFP_TYPE_HELLO) {
-            VLOG_WARN_RL(&rl, "%s: expected HELLO, got message type %u",
-                         c->name, oh->type);
+            RL_WARN("%s: expected HELLO, got message type %u",
+                    c->name, oh->type);
             ofchan_fail(c, "protocol error: no HELLO");
             return false;
         }
@@ -514,10 +513,9 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
     }
 
     if (oh->version != c->version) {
-        VLOG_WARN_RL(&rl,
-                     "%s: message version %#x differs from negotiated "
-                     "%#x",
-                     c->name, oh->version, c->version);
+        RL_WARN("%s: message version %#x differs from negotiated "
+                "%#x",
+                c->name, oh->version, c->version);
         ofchan_fail(c, "protocol error: version mismatch");
         return false;
     }
@@ -525,9 +523,9 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
     enum ofptype type;
     enum ofperr error = ofptype_decode(&type, oh);
     if (error) {
-        VLOG_WARN_RL(&rl, "%s: undecodable message (type %u, length %u): %s",
-                     c->name, oh->type, ntohs(oh->length),
-                     ofperr_to_string(error));
+        RL_WARN("%s: undecodable message (type %u, length %u): %s",
+                c->name, oh->type, ntohs(oh->length),
+                ofperr_to_string(error));
         ofchan_fail(c, "protocol error: undecodable message");
         return false;
     }
@@ -596,8 +594,8 @@ ofchan_receive(struct ofchan *c)
         memcpy(&h, start, sizeof h);
         size_t len = ntohs(h.length);
         if (len < OFCHAN_MIN_MSG) {
-            VLOG_WARN_RL(&rl, "%s: message length %zu is below %d", c->name,
-                         len, OFCHAN_MIN_MSG);
+            RL_WARN("%s: message length %zu is below %d", c->name,
+                    len, OFCHAN_MIN_MSG);
             ofchan_fail(c, "protocol error: bad message length");
             return 0;
         }
@@ -650,7 +648,7 @@ ofchan_idle_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
 
     switch (c->state) {
     case OFCHAN_HELLO:
-        VLOG_WARN_RL(&rl, "%s: no HELLO received in time", c->name);
+        RL_WARN("%s: no HELLO received in time", c->name);
         ofchan_fail(c, "no HELLO from peer");
         break;
     case OFCHAN_FLUSHING:
@@ -664,10 +662,9 @@ ofchan_idle_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
             ofchan_send(c, ofputil_encode_echo_request(c->version));
             ev_timer_again(c->loop, &c->idle);
         } else {
-            VLOG_WARN_RL(&rl,
-                         "%s: no response to inactivity probe after "
-                         "%.1f s, disconnecting",
-                         c->name, 2 * idle_interval(c));
+            RL_WARN("%s: no response to inactivity probe after "
+                    "%.1f s, disconnecting",
+                    c->name, 2 * idle_interval(c));
             ofchan_fail(c, "inactivity probe timeout");
         }
         break;

@@ -17,11 +17,10 @@
 
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(oflisten);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 8.0
@@ -203,17 +202,16 @@ passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
                 || errno == ENOMEM) {
-                VLOG_WARN_RL(&rl,
-                             "%s: accept failed (%s); pausing accepts "
-                             "for 1 s",
-                             p->target, ovs_strerror(errno));
+                RL_WARN("%s: accept failed (%s); pausing accepts "
+                        "for 1 s",
+                        p->target, ovs_strerror(errno));
                 ev_io_stop(loop, &p->io);
                 ev_timer_set(&p->resume, 1., 0.);
                 ev_timer_start(loop, &p->resume);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK
                        && errno != EINTR && errno != ECONNABORTED) {
-                VLOG_WARN_RL(&rl, "%s: accept failed (%s)", p->target,
-                             ovs_strerror(errno));
+                RL_WARN("%s: accept failed (%s)", p->target,
+                        ovs_strerror(errno));
             }
             return;
         }
@@ -338,8 +336,8 @@ active_connected(struct oflisten_active *a)
 static void
 active_failed(struct oflisten_active *a, int error)
 {
-    VLOG_WARN_RL(&rl, "%s: connection failed (%s); retrying in %.0f s",
-                 a->target, ovs_strerror(error), a->backoff);
+    RL_WARN("%s: connection failed (%s); retrying in %.0f s",
+            a->target, ovs_strerror(error), a->backoff);
     ev_io_stop(a->ol->loop, &a->io);
     if (a->fd >= 0) {
         close(a->fd);

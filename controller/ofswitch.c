@@ -19,11 +19,10 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofswitch);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define MAX_PORTS 65536
@@ -138,8 +137,8 @@ sw_maybe_ready(struct ofswitch *sw)
     const struct ofswitch_port *local
         = port_find(sw->ports, sw->n_ports, OFPP_LOCAL);
     if (!local) {
-        VLOG_WARN_RL(&rl, "%s: switch has no LOCAL port; cannot name it",
-                     sw->peer);
+        RL_WARN("%s: switch has no LOCAL port; cannot name it",
+                sw->peer);
         ofchan_close(sw->chan, "no LOCAL port");
         return;
     }
@@ -165,7 +164,7 @@ sw_features_reply(struct ofchan *chan, const struct ofp_header *oh,
         return;
     }
     if (type != OFPTYPE_FEATURES_REPLY) {
-        VLOG_WARN_RL(&rl, "%s: features request failed", sw->peer);
+        RL_WARN("%s: features request failed", sw->peer);
         ofchan_close(chan, "features request failed");
         return;
     }
@@ -173,8 +172,8 @@ sw_features_reply(struct ofchan *chan, const struct ofp_header *oh,
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     enum ofperr err = ofputil_pull_switch_features(&b, &f);
     if (err) {
-        VLOG_WARN_RL(&rl, "%s: bad features reply: %s", sw->peer,
-                     ofperr_to_string(err));
+        RL_WARN("%s: bad features reply: %s", sw->peer,
+                ofperr_to_string(err));
         ofchan_close(chan, "bad features reply");
         return;
     }
@@ -224,10 +223,9 @@ sw_port_desc_reply(struct ofchan *chan, const struct ofp_header *oh,
         return;
     }
     if (type != OFPTYPE_PORT_DESC_STATS_REPLY || !sw_pull_ports(sw, oh)) {
-        VLOG_WARN_RL(&rl,
-                     "%s: port desc request failed or reply "
-                     "undecodable",
-                     sw->peer);
+        RL_WARN("%s: port desc request failed or reply "
+                "undecodable",
+                sw->peer);
         ofchan_close(chan, "bad port desc reply");
         return;
     }
@@ -278,8 +276,8 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
     struct ofputil_port_status ps;
     enum ofperr err = ofputil_decode_port_status(oh, &ps);
     if (err) {
-        VLOG_WARN_RL(&rl, "%s: bad PORT_STATUS: %s", sw->peer,
-                     ofperr_to_string(err));
+        RL_WARN("%s: bad PORT_STATUS: %s", sw->peer,
+                ofperr_to_string(err));
         ofchan_close(sw->chan, "bad port status");
         return;
     }
@@ -313,7 +311,7 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
         }
     } else {
         if (sw->n_ports >= MAX_PORTS) {
-            VLOG_WARN_RL(&rl, "%s: too many ports", sw->peer);
+            RL_WARN("%s: too many ports", sw->peer);
             return;
         }
         if (sw->n_ports >= sw->allocated_ports) {

@@ -26,6 +26,7 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(probes);
@@ -39,8 +40,6 @@ static const double late_bucket_ms[] = { 0.1, 0.5, 1, 2, 5, 10, 20 };
 static const char *const late_bucket_names[N_LATE_BUCKETS]
     = { "lt_0.1ms", "lt_0.5ms", "lt_1ms",  "lt_2ms",
         "lt_5ms",   "lt_10ms",  "lt_20ms", "ge_20ms" };
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* First TCP source port of the probes; each prober has its own. */
 #define PROBE_TCP_SPORT_BASE 49152
@@ -650,11 +649,10 @@ prober_learn_mac(struct prober *p, struct eth_addr mac)
     }
     if (p->mac_configured) {
         p->n_mac_mismatch++;
-        VLOG_WARN_RL(&rl,
-                     "alias %s: member %s answers from " ETH_ADDR_FMT
-                     ", not its configured mac " ETH_ADDR_FMT,
-                     p->alias, p->member, ETH_ADDR_ARGS(mac),
-                     ETH_ADDR_ARGS(p->mac));
+        RL_WARN("alias %s: member %s answers from " ETH_ADDR_FMT
+                ", not its configured mac " ETH_ADDR_FMT,
+                p->alias, p->member, ETH_ADDR_ARGS(mac),
+                ETH_ADDR_ARGS(p->mac));
         return;
     }
     if (p->has_mac) {
@@ -779,8 +777,8 @@ probes_packet_in(struct probes *ps, const char *bridge,
                                                &total_len, &buffer_id, NULL);
     if (err) {
         ps->n_packet_ins_bad++;
-        VLOG_WARN_RL(&rl, "%s: undecodable packet-in: %s", bridge,
-                     ofperr_to_string(err));
+        RL_WARN("%s: undecodable packet-in: %s", bridge,
+                ofperr_to_string(err));
         return;
     }
     if (pin.packet_len < ETH_HEADER_LEN || pin.packet_len > 1600) {
@@ -796,7 +794,7 @@ probes_packet_in(struct probes *ps, const char *bridge,
     flow_extract(&pkt, &flow);
     if (!port || !eth_addr_equals(flow.dl_dst, src->mac)) {
         ps->n_packet_ins_bad++;
-        VLOG_DBG_RL(&rl, "%s: packet-in not for the probe identity", bridge);
+        RL_DBG("%s: packet-in not for the probe identity", bridge);
         return;
     }
     const char *error = NULL;
@@ -817,8 +815,8 @@ probes_packet_in(struct probes *ps, const char *bridge,
     }
     if (error) {
         ps->n_packet_ins_bad++;
-        VLOG_WARN_RL(&rl, "%s: bad probe reply from port %s: %s", bridge,
-                     port, error);
+        RL_WARN("%s: bad probe reply from port %s: %s", bridge,
+                port, error);
         return;
     }
     handle_resolution(ps, bridge, port, &target, mac);

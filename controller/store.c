@@ -26,13 +26,12 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "persist.h"
+#include "ratelog.h"
 #include "socket-util.h"
 #include "util.h"
 #include "verror.h"
 
 VLOG_DEFINE_THIS_MODULE(store);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 const char STORE_FILE_CHANGED[] = "file_changed";
 
@@ -354,8 +353,8 @@ delete_segments(struct store *st, unsigned int last)
     for (; st->jfirst <= last; st->jfirst++) {
         char *name = segment_name(st->path, st->jfirst);
         if (unlink(name) && errno != ENOENT) {
-            VLOG_WARN_RL(&rl, "%s: cannot delete: %s", name,
-                         ovs_strerror(errno));
+            RL_WARN("%s: cannot delete: %s", name,
+                    ovs_strerror(errno));
         }
         free(name);
     }
@@ -566,8 +565,8 @@ append(struct store *st, const char *text, off_t *undo, struct verror *e)
     }
     if (error) {
         if (st->jfd >= 0 && *undo >= 0 && ftruncate(st->jfd, *undo)) {
-            VLOG_WARN_RL(&rl, "%s: cannot truncate: %s", name,
-                         ovs_strerror(errno));
+            RL_WARN("%s: cannot truncate: %s", name,
+                    ovs_strerror(errno));
         }
         verror_set(e, error, VERR_IO, NULL, "%s: cannot write: %s", name,
                    ovs_strerror(error));
@@ -590,8 +589,8 @@ persist(struct store *st, const char *record, const struct doc *doc,
     if (error) {
         /* Not in the file: not a change at all. */
         if (ftruncate(st->jfd, undo)) {
-            VLOG_WARN_RL(&rl, "%s: cannot undo a journal record: %s",
-                         st->path, ovs_strerror(errno));
+            RL_WARN("%s: cannot undo a journal record: %s",
+                    st->path, ovs_strerror(errno));
         }
         return error;
     }
@@ -691,9 +690,9 @@ checkpoint(struct store *st)
     st->running = true;
     int error = pthread_create(&st->thread, NULL, checkpoint_main, st);
     if (error) {
-        VLOG_WARN_RL(&rl, "cannot start a thread (%s): syncing %s in the "
-                          "event loop",
-                     ovs_strerror(error), st->path);
+        RL_WARN("cannot start a thread (%s): syncing %s in the "
+                "event loop",
+                ovs_strerror(error), st->path);
         checkpoint_main(st);
         st->running = false;
         finish_checkpoint(st);
@@ -706,9 +705,9 @@ finish_checkpoint(struct store *st)
     st->running = false;
     if (st->result) {
         st->failures++;
-        VLOG_ERR_RL(&rl, "%s: cannot make it durable (%s); the journal keeps "
-                         "the changes",
-                    st->path, ovs_strerror(st->result));
+        RL_ERR("%s: cannot make it durable (%s); the journal keeps "
+               "the changes",
+               st->path, ovs_strerror(st->result));
         st->j_records++; /* Try again later. */
     } else {
         st->checkpoints++;

@@ -25,12 +25,12 @@
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
+#include "svec.h"
 #include "util.h"
 #include "verror.h"
 
 VLOG_DEFINE_THIS_MODULE(switches);
-
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 enum sconn_state {
     SCONN_NEW,
@@ -245,7 +245,7 @@ static void
 conn_refuse(struct sconn *c, const char *why)
 {
     c->ss->refused++;
-    VLOG_WARN_RL(&rl, "%s: refused: %s", ofswitch_peer(c->sw), why);
+    RL_WARN("%s: refused: %s", ofswitch_peer(c->sw), why);
     ofchan_close(ofswitch_chan(c->sw), why);
 }
 
@@ -336,8 +336,8 @@ conn_message(struct ofswitch *sw, enum ofptype type,
     if (c->state == SCONN_SERVING) {
         c->ss->cbs->message(c->ss->aux, c->br->name, type, oh);
     } else {
-        VLOG_DBG_RL(&rl, "%s: %s before serving a bridge: ignored",
-                    ofswitch_peer(sw), ofptype_get_name(type));
+        RL_DBG("%s: %s before serving a bridge: ignored",
+               ofswitch_peer(sw), ofptype_get_name(type));
     }
 }
 
@@ -365,17 +365,17 @@ conn_closed(struct ofswitch *sw, const char *reason, void *c_)
     }
     if (c->state == SCONN_SERVING && c->br->conn == c) {
         struct swbridge *br = c->br;
-        VLOG_WARN_RL(&rl, "bridge %s disconnected (%s): its flows stay in "
-                          "place",
-                     br->name, reason);
+        RL_WARN("bridge %s disconnected (%s): its flows stay in "
+                "place",
+                br->name, reason);
         br->conn = NULL;
         c->state = SCONN_NEW;
         bridge_arm_forget(br);
         ss->cbs->lost(ss->aux, br->name, reason);
         release_held(c); /* A held newcomer may serve now. */
     } else {
-        VLOG_INFO_RL(&rl, "%s: connection closed (%s)", ofswitch_peer(sw),
-                     reason);
+        RL_INFO("%s: connection closed (%s)", ofswitch_peer(sw),
+                reason);
     }
     oflisten_active_lost(c->active);
     conn_destroy(c);
@@ -526,26 +526,20 @@ switches_bridge_to_json(const struct switches *ss, const char *bridge)
     return o;
 }
 
-static int
-compare_names(const void *a_, const void *b_)
-{
-    const char *const *a = a_, *const *b = b_;
-    return strcmp(*a, *b);
-}
-
 void
 switches_for_each(const struct switches *ss,
                   void (*cb)(const char *bridge, void *aux), void *aux)
 {
-    size_t n = hmap_count(&ss->bridges), i = 0;
-    const char **names = xmalloc(MAX(n, 1) * sizeof *names);
+    struct svec names = SVEC_EMPTY_INITIALIZER;
     const struct swbridge *br;
     HMAP_FOR_EACH (br, node, &ss->bridges) {
-        names[i++] = br->name;
+        svec_add(&names, br->name);
     }
-    qsort(names, n, sizeof *names, compare_names);
-    for (i = 0; i < n; i++) {
-        cb(names[i], aux);
+    svec_sort(&names);
+    const char *name;
+    size_t i;
+    SVEC_FOR_EACH (i, name, &names) {
+        cb(name, aux);
     }
-    free(names);
+    svec_destroy(&names);
 }

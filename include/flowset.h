@@ -146,6 +146,8 @@ struct ofpbuf *fs_group_encode(const struct fs_group *, uint16_t command,
  * "group_id=G,type=T,bucket=watch_port:P,actions=A,...". */
 void fs_flow_format(const struct fs_flow *, uint64_t cookie, struct ds *);
 void fs_group_format(const struct fs_group *, struct ds *);
+/* Actions as ovs-ofctl shows them ("drop" for none). */
+void fs_actions_format(const struct fs_actions *, struct ds *);
 
 /* Interned objects alive (for tests and memory dumps). */
 void flowset_intern_counts(size_t *n_masks, size_t *n_actions);

@@ -11,56 +11,11 @@
 
 #include <cmocka.h>
 
+#include "cfgtest.h"
 #include "config.h"
-#include "verror.h"
 
 /* Test JSON is written with single quotes for readability; this turns
  * them into double quotes.  The caller frees the result. */
-
-/* The config parsers with the old convention: NULL and a malloc'd message
- * on error. */
-static struct config *
-cfg_parse(const char *text, const char *origin, char **errp)
-{
-    struct config *cfg;
-    struct verror e = VERROR_INITIALIZER;
-    if (config_parse_string(text, origin, &cfg, &e)) {
-        *errp = e.message;
-        free(e.field);
-        return NULL;
-    }
-    *errp = NULL;
-    return cfg;
-}
-
-static struct config *
-cfg_parse_json(const json_t *j, const char *origin, char **errp)
-{
-    struct config *cfg;
-    struct verror e = VERROR_INITIALIZER;
-    if (config_parse_json(j, origin, &cfg, &e)) {
-        *errp = e.message;
-        free(e.field);
-        return NULL;
-    }
-    *errp = NULL;
-    return cfg;
-}
-
-static struct config *
-cfg_load(const char *path, char **errp)
-{
-    struct config *cfg;
-    struct verror e = VERROR_INITIALIZER;
-    if (config_load(path, &cfg, &e)) {
-        *errp = e.message;
-        free(e.field);
-        return NULL;
-    }
-    *errp = NULL;
-    return cfg;
-}
-
 static char *
 q(const char *s)
 {
@@ -80,7 +35,7 @@ parse_ok(const char *json)
 {
     char *text = q(json);
     char *err = (char *) 1;
-    struct config *cfg = cfg_parse(text, "t.json", &err);
+    struct config *cfg = cfgtest_parse(text, "t.json", &err);
     if (!cfg) {
         fail_msg("unexpected error: %s\nfor: %s", err, text);
     }
@@ -95,7 +50,7 @@ parse_err(const char *json)
 {
     char *text = q(json);
     char *err = NULL;
-    struct config *cfg = cfg_parse(text, "t.json", &err);
+    struct config *cfg = cfgtest_parse(text, "t.json", &err);
     if (cfg) {
         config_destroy(cfg);
         fail_msg("unexpectedly accepted: %s", text);
@@ -334,7 +289,7 @@ test_backup_interval(void **state OVS_UNUSED)
     char *text = dump(cfg);
     assert_non_null(strstr(text, "\"backup_interval_ms\": 100"));
     char *err = NULL;
-    struct config *again = cfg_parse(text, "dump", &err);
+    struct config *again = cfgtest_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
     config_destroy(again);
@@ -361,7 +316,7 @@ test_api_options(void **state OVS_UNUSED)
     assert_false(cfg->api_tcp_allow_nonloopback);
     char *text = dump(cfg);
     char *err = NULL;
-    struct config *again = cfg_parse(text, "dump", &err);
+    struct config *again = cfgtest_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
     config_destroy(again);
@@ -402,7 +357,7 @@ test_access_bridges(void **state OVS_UNUSED)
     assert_null(
         strstr(strstr(text, "\"access_bridges\"") + 1, "\"access_bridges\""));
     char *err = NULL;
-    struct config *again = cfg_parse(text, "dump", &err);
+    struct config *again = cfgtest_parse(text, "dump", &err);
     assert_non_null(again);
     assert_true(config_equal(cfg, again));
     free(again->aliases[0]->access_bridges[1]);
@@ -421,7 +376,7 @@ test_round_trip(void **state OVS_UNUSED)
     char *text = dump(cfg);
 
     char *err = NULL;
-    struct config *again = cfg_parse(text, "dump", &err);
+    struct config *again = cfgtest_parse(text, "dump", &err);
     if (!again) {
         fail_msg("reparse failed: %s\n%s", err, text);
     }
@@ -456,7 +411,7 @@ test_round_trip(void **state OVS_UNUSED)
     /* Defaults-only config round-trips too, via config_parse_json. */
     struct config *empty = parse_ok("{}");
     json_t *j = config_to_json(empty);
-    struct config *empty2 = cfg_parse_json(j, "<api>", &err);
+    struct config *empty2 = cfgtest_parse_json(j, "<api>", &err);
     assert_non_null(empty2);
     assert_true(config_equal(empty, empty2));
     assert_string_equal(empty2->origin, "<api>");
@@ -867,7 +822,7 @@ static void
 test_load(void **state OVS_UNUSED)
 {
     char *err = NULL;
-    struct config *cfg = cfg_load("tests/unit/no-such-file.json", &err);
+    struct config *cfg = cfgtest_load("tests/unit/no-such-file.json", &err);
     assert_null(cfg);
     assert_non_null(err);
     assert_non_null(strstr(err, "tests/unit/no-such-file.json: cannot "
@@ -875,7 +830,7 @@ test_load(void **state OVS_UNUSED)
     free(err);
 
     err = (char *) 1;
-    cfg = cfg_load("vmacd.example.json", &err);
+    cfg = cfgtest_load("vmacd.example.json", &err);
     if (!cfg) {
         fail_msg("vmacd.example.json: %s", err);
     }
@@ -900,7 +855,7 @@ test_load(void **state OVS_UNUSED)
     FILE *f = fdopen(fd, "w");
     fputs("{\n  \"api\": {\n    \"socket\": \"/x\",\n  }\n}\n", f);
     fclose(f);
-    cfg = cfg_load(path, &err);
+    cfg = cfgtest_load(path, &err);
     assert_null(cfg);
     char *expected = NULL;
     assert_true(asprintf(&expected, "%s:4:", path) > 0);

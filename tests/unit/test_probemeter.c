@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "alias.h"
+#include "cfgtest.h"
 #include "config.h"
-#include "verror.h"
 #include "flowgen.h"
 #include "flowinput.h"
 #include "flowset.h"
@@ -31,36 +31,6 @@
 
 /* Single quotes become double quotes (readable JSON in C strings). */
 
-/* The config parsers with the old convention: NULL and a malloc'd message
- * on error. */
-static struct config *
-cfg_parse(const char *text, const char *origin, char **errp)
-{
-    struct config *cfg;
-    struct verror e = VERROR_INITIALIZER;
-    if (config_parse_string(text, origin, &cfg, &e)) {
-        *errp = e.message;
-        free(e.field);
-        return NULL;
-    }
-    *errp = NULL;
-    return cfg;
-}
-
-static struct config *
-cfg_parse_json(const json_t *j, const char *origin, char **errp)
-{
-    struct config *cfg;
-    struct verror e = VERROR_INITIALIZER;
-    if (config_parse_json(j, origin, &cfg, &e)) {
-        *errp = e.message;
-        free(e.field);
-        return NULL;
-    }
-    *errp = NULL;
-    return cfg;
-}
-
 static struct config *
 parse(const char *json, char **errp)
 {
@@ -72,7 +42,7 @@ parse(const char *json, char **errp)
         }
     }
     *errp = NULL;
-    struct config *cfg = cfg_parse(text, "t.json", errp);
+    struct config *cfg = cfgtest_parse(text, "t.json", errp);
     free(text);
     return cfg;
 }
@@ -225,7 +195,7 @@ test_bridge_total(void **state OVS_UNUSED)
                              "probe", "interval_ms", 10, "members", members);
     assert_non_null(root);
     char *err = NULL;
-    struct config *cfg = cfg_parse_json(root, "t.json", &err);
+    struct config *cfg = cfgtest_parse_json(root, "t.json", &err);
     json_decref(root);
     if (!cfg) {
         fail_msg("unexpected error: %s", err);

@@ -1,0 +1,199 @@
+/*
+ * engine core: the engine's state, shared by the files of its core
+ * (engine.c: bridges, records, the run, the lifecycle; engine-alias.c:
+ * aliases, writes, reload; engine-events.c: what switches, probes, meters
+ * and the announcer report; engine-wait.c: waiting for a generation).
+ * The API's handlers (engine-api.c, engine-write.c) do not see it; they
+ * use engine-private.h.
+ */
+#ifndef VMACD_ENGINE_CORE_H
+#define VMACD_ENGINE_CORE_H 1
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine-private.h"
+#include "flowgen.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "sset.h"
+
+struct alias_state;
+struct announcer;
+struct cfg_alias;
+struct config;
+struct flowtab;
+struct fs_part;
+struct meters;
+struct probemeter_plan;
+struct probes;
+struct switches;
+
+struct ebridge;
+struct ealias;
+
+/* A member of an alias, as the engine places it. */
+struct emember {
+    struct ovs_list port_node; /* In its eport's 'users'. */
+    struct ealias *ea;
+    size_t idx;
+};
+
+/* A port of a bridge that members use. */
+struct eport {
+    struct hmap_node node; /* In ebridge->ports, by name. */
+    char *name;
+    struct ovs_list users; /* struct emember. */
+};
+
+/* One alias on one bridge. */
+struct erec {
+    struct ovs_list alias_node; /* In ealias->recs. */
+    struct ovs_list br_node;    /* In ebridge->recs. */
+    struct ovs_list dirty_node; /* In engine->dirty_recs, if 'dirty'. */
+    bool dirty;
+    struct ealias *ea;
+    struct ebridge *br;
+    bool generated;           /* 'in' and the parts are valid. */
+    struct flowgen_input in;  /* What the parts were made from. */
+    struct fs_part *flows;    /* Part ea->cfg->id (or NULL: none). */
+    struct fs_part *group;    /* Part id | FLOWSET_GROUP_PART. */
+    uint32_t id;              /* The alias id the parts carry. */
+};
+
+struct ealias {
+    struct hmap_node node; /* In engine->aliases, by name. */
+    struct engine *eng;
+    struct cfg_alias *cfg; /* A reference. */
+    struct alias_state *st;
+    struct emember *members; /* cfg->n_members. */
+    struct ovs_list recs;    /* struct erec. */
+    bool dirty;
+    struct ovs_list dirty_node; /* In engine->dirty_aliases. */
+    ev_timer wakeup;            /* Election again (preempt delay). */
+    int master;                 /* As of the last election. */
+
+    /* A master change waiting for the new master's bridge to apply it. */
+    bool change_pending;
+    uint64_t change_generation;
+    double change_event_time; /* ev_time() of the triggering event. */
+    int change_old, change_new;
+    char *change_reason;
+    bool adopted;                 /* Master taken from the switch. */
+    struct ebridge *pending_br;   /* Where it waits, or NULL. */
+    struct ovs_list pending_node; /* In pending_br->pending. */
+};
+
+struct ebridge {
+    struct hmap_node node; /* In engine->bridges, by name. */
+    struct engine *eng;
+    char *name;
+    struct flowgen_bridge fg;
+    struct flowtab *ft;    /* While connected. */
+    bool reading;          /* Its installed flows are being read. */
+    struct ovs_list recs;  /* struct erec. */
+    struct hmap ports;     /* struct eport. */
+    bool probed, nd;       /* Base part inputs (the meter plan's). */
+    bool base_dirty;
+    bool dirty; /* Parts set and not committed. */
+    struct ovs_list dirty_node;
+    uint64_t handed, applied; /* Generations. */
+    bool announce_on_apply;
+    struct ovs_list pending; /* struct ealias, change pending here. */
+};
+
+struct engine_waiter {
+    struct ovs_list node; /* In engine->waiters. */
+    struct engine *eng;
+    uint64_t generation;
+    ev_timer timer; /* Timeout, or 0 s: "run now". */
+    engine_applied_cb *cb;
+    void *aux;
+};
+
+struct engine {
+    struct ev_loop *loop;
+    struct config *cfg;
+    struct switches *sw;
+    struct probes *probes;
+    struct meters *meters;
+    struct announcer *ann;
+    struct api *api;
+    struct store *store;
+    struct probemeter_plan *plan;
+    double started;
+
+    struct hmap aliases; /* struct ealias. */
+    struct hmap bridges; /* struct ebridge. */
+    struct ovs_list dirty_aliases, dirty_recs, dirty_bridges;
+
+    uint64_t generation;
+    ev_timer update; /* engine_run() in this loop iteration. */
+    double pending_event_time;
+    char *pending_reason;
+
+    /* When a master moves to another bridge, that bridge commits first;
+     * the others get the new state once it applied (or after
+     * STAGE_TIMEOUT), so no bridge steers to the uplink before the new
+     * master's bridge delivers. */
+    struct sset staged;
+    ev_timer stage_timer;
+
+    struct ovs_list waiters; /* struct engine_waiter. */
+};
+
+static inline long long
+engine_now_ms(const struct engine *eng)
+{
+    return (long long) (ev_now(eng->loop) * 1000.0);
+}
+
+/* engine.c: marks for the next run, which engine_schedule_update() asks
+ * for (in this loop iteration; 'event_time' is the ev_time() of the event
+ * that caused it, for the applied-after log). */
+void ealias_mark(struct ealias *);
+void erec_mark(struct erec *);
+void engine_schedule_update(struct engine *, double event_time,
+                            const char *reason);
+
+/* engine.c: bridges, their member ports and the records on them. */
+struct ebridge *ebridge_find(const struct engine *, const char *name);
+struct ebridge *ebridge_get(struct engine *, const char *name);
+void ebridge_destroy(struct ebridge *);
+void ebridge_connect(struct ebridge *);
+void ebridge_update_inputs(struct ebridge *);
+void ebridge_update_probed(struct ebridge *);
+struct eport *eport_find(const struct ebridge *, const char *name);
+struct eport *eport_get(struct ebridge *, const char *name);
+void eport_sync(struct ebridge *, struct eport *, bool probe);
+struct erec *erec_find(const struct ealias *, const struct ebridge *);
+void erec_create(struct ealias *, struct ebridge *);
+void erec_destroy(struct erec *);
+/* Tells the switches which bridges to keep (configured or carrying). */
+void engine_keep_bridges(struct engine *);
+
+/* engine-alias.c. */
+struct ealias *ealias_find(const struct engine *, const char *name);
+int engine_member_index(const struct cfg_alias *, const char *member);
+const char *ealias_member_name(const struct ealias *, int m);
+void ealias_member_sync(struct ealias *, size_t m);
+void ealias_create(struct engine *, struct cfg_alias *);
+void ealias_destroy(struct ealias *);
+void ealias_clear_pending(struct ealias *);
+void ealias_elect(struct ealias *, long long now, double event_time,
+                  uint64_t generation);
+
+/* engine-events.c: the callbacks of the parts the engine wires. */
+extern const struct switches_callbacks engine_switches_cbs;
+extern const struct probes_callbacks engine_probes_cbs;
+extern const struct meters_callbacks engine_meters_cbs;
+int engine_announce_round(void *eng, const char *alias);
+
+/* engine-wait.c: fires the waiters whose generation got applied, or all
+ * of them (on destruction). */
+void engine_check_applied(struct engine *);
+void engine_fire_waiters(struct engine *);
+
+#endif /* engine-core.h */
