@@ -149,8 +149,10 @@ fuzz: $(FUZZ_BIN) $(FUZZ_OFMSG_BIN)
 	    tests/fuzz/seeds-ofmsg
 
 # Benchmarks: failover outage, controller reaction, scale, API and ARP
-# responder figures, side by side with keepalived on the same OVS topology
-# (bench/README.md).  QUICK=1: fewer runs, 1,000 aliases only, < 1 min.
+# responder figures, side by side with keepalived on the same OVS topology,
+# scale figures side by side with a baseline vmacd (bench/README.md).  Each
+# part runs bounded in time and leaves nothing running.  QUICK=1: fewer
+# runs, 10 and 1,000 aliases only, about 4 min.
 BENCH_BINS := $(BUILD)/bench/prober $(BUILD)/bench/apiload \
               $(BUILD)/bench/arpbench
 

@@ -2,11 +2,15 @@
 """make bench: vmacd's failover, controller, scale, API and ARP figures,
 side by side with keepalived on the same OVS topology.
 
-    bench.py [--quick] [--only PART,...] [--out DIR]
+    bench.py [--quick] [--only PART,...] [--out DIR] [--baseline REV |
+             --no-baseline] [--part-timeout S] [--probe-members N]
+             [--probe-seconds S]
 
-PARTs: vmacd, keepalived, scale, api, arp (default: all).  Writes
-DIR/*.json, DIR/table.md and DIR/timeline-*.png (DIR: bench/results) and
-prints the table.  Needs root.  See bench/README.md for how to read it.
+PARTs: vmacd, keepalived, scale, api, arp, probes (default: all).  Each
+part runs in a child process of its own, bounded in time, and leaves
+nothing running (driver.py).  Writes DIR/results.json, DIR/table.md and
+DIR/timeline-*.png (DIR: bench/results) and prints the table.  Needs
+root.  See bench/README.md for how to read it.
 """
 
 import argparse
@@ -15,7 +19,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,11 +26,20 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"
+                       / "system"))
 
+import baseline  # noqa: E402
+import driver  # noqa: E402
+import probe_jitter  # noqa: E402
+import scale  # noqa: E402
+from scale import percentile  # noqa: E402
 import topos  # noqa: E402
+from sandbox import Terminated, exit_on_signals  # noqa: E402
 from topos import (ALIAS, ALIAS4, BIN, HOSTS, MEMBERS, VMAC,  # noqa: E402
-                   KeepalivedTopo, VmacdTopo, events, mono_ns, run,
+                   KeepalivedTopo, VmacdTopo, mono_ns, run,
                    wait_until)
+from vmacd import vmacd_bin  # noqa: E402
 
 MS = 1e6                            # ns per ms
 
@@ -72,13 +84,6 @@ def summarise(runs):
     return s
 
 
-def percentile(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return None
-    return xs[min(len(xs) - 1, int(len(xs) * p))]
-
-
 # ---------------------------------------------------------------- plotting
 
 class Plots:
@@ -120,18 +125,21 @@ plot '%s' using 1:2 with points pt 7 ps 0.3 notitle
 # ------------------------------------------------------------------ runner
 
 class Bench:
+    """The parts, each run by the driver (driver.py) in a child process of
+    its own: "bench.py --part NAME --part-out FILE"."""
+
     def __init__(self, args):
+        self.args = args
+        self.parts = set(args.only.split(","))
         self.quick = args.quick
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        for f in self.out.glob("timeline-*.png"):
-            f.unlink()
         self.tmp = Path(tempfile.mkdtemp(prefix="vmacd-bench-"))
         self.plots = Plots(self.out)
         self.results = {"quick": self.quick, "failover": {},
                         "segment_pps": {}}
         self.prefix_n = 0
-        self.t_start = time.monotonic()
+        self.t_start = time.monotonic() - args.elapsed
 
     def prefix(self):
         self.prefix_n += 1
@@ -483,142 +491,6 @@ class Bench:
         t.restart_keepalived_on("m1")
         self.ka_settle(t)
 
-    # ------------------------------------------------------------ scale
-    def part_scale(self):
-        sizes = [1000] if self.quick else [1000, 10000]
-        self.results["scale"] = {}
-        for n in sizes:
-            try:
-                self.results["scale"][str(n)] = self.scale(n)
-            except AssertionError as e:
-                self.results["scale"][str(n)] = {"error": str(e)}
-                self.log("scale %d: %s" % (n, e))
-
-    def scale(self, n):
-        from sandbox import Sandbox
-        from vmacd import Vmacd, make_config, of_socket
-        sb = Sandbox(self.prefix())
-        vm = None
-        res = {"aliases": n, "members_per_alias": 4}
-        limit = 60 if n <= 1000 else 240
-        try:
-            sb.add_bridge("br0", "unix:%s" % of_socket(sb))
-            ports = ["sp%d" % i for i in range(1, 5)]
-            for p in ports:
-                sb.sw_exec("ip", "link", "add", p, "type", "veth", "peer",
-                           "name", p + "x")
-                sb.sw_exec("ip", "link", "set", p + "x", "up")
-                sb.sw_exec("ip", "link", "set", p, "up")
-                sb.vsctl("add-port", "br0", p)
-            aliases = [scale_alias(i, ports) for i in range(1, n + 1)]
-            config = make_config(sb, ["br0"], aliases)
-            vm = Vmacd(sb, config, log_level="warn")
-            t0 = time.monotonic()
-            vm.start(timeout=limit)
-            t_api = time.monotonic()
-
-            def bridge():
-                st, b = vm.api("GET", "/v1/bridges/br0", timeout=limit)
-                return b if st == 200 else {}
-
-            t_conn = None
-            deadline = t0 + limit
-            while True:
-                b = bridge()
-                now = time.monotonic()
-                if b.get("connected") and t_conn is None:
-                    t_conn = now
-                ft = b.get("flowtab") or {}
-                if (b.get("connected") and ft.get("synced")
-                        and b.get("generation")
-                        and b.get("applied_generation")
-                        == b.get("generation")):
-                    break
-                if now > deadline:
-                    raise AssertionError("%d aliases not installed within "
-                                         "%d s" % (n, limit))
-                time.sleep(0.02)
-            t_done = time.monotonic()
-            res["start_to_api_s"] = round(t_api - t0, 3)
-            res["install_s"] = round(t_done - t0, 3)
-            res["connected_to_installed_s"] = round(t_done - t_conn, 3)
-            agg = sb.ofctl("dump-aggregate", "br0", timeout=120)
-            res["flows"] = int(agg.split("flow_count=")[1].split()[0])
-            groups = sb.ofctl("dump-groups", "br0", timeout=120)
-            res["groups"] = sum(1 for x in groups.splitlines()
-                                if "group_id=" in x)
-            res["rss_kib"] = proc_status(vm.pid, "VmRSS")
-            self.log("scale %d: installed in %.2f s (%.2f s after "
-                     "connect), %d flows, %d groups, RSS %d KiB"
-                     % (n, res["install_s"], res["connected_to_installed_s"],
-                        res["flows"], res["groups"], res["rss_kib"]))
-
-            # The member hosting every master dies.
-            gen0 = bridge()["generation"]
-            t1 = time.monotonic()
-            sb.sw_exec("ip", "link", "set", "sp1", "down")
-            deadline = t1 + limit
-            while True:
-                b = bridge()
-                if (b.get("generation", 0) > gen0
-                        and b.get("applied_generation")
-                        == b.get("generation")):
-                    st, a = vm.api("GET", "/v1/aliases/s%05d" % n)
-                    st1, a1 = vm.api("GET", "/v1/aliases/s%05d" % 1)
-                    if a.get("master") == "m2" and a1.get("master") == "m2":
-                        break
-                if time.monotonic() > deadline:
-                    raise AssertionError("failover of %d aliases not done "
-                                         "within %d s" % (n, limit))
-                time.sleep(0.005)
-            res["failover_all_s"] = round(time.monotonic() - t1, 3)
-            ev = [e for e in events(vm)
-                  if e.get("type") == "master_change"
-                  and e.get("reason") == "master link down"]
-            if ev:
-                res["failover_event_to_barrier_ms"] = max(
-                    e["event_to_barrier_ms"] for e in ev)
-            st, al = vm.api("GET", "/v1/aliases", timeout=limit)
-            res["masters_on_m2"] = sum(1 for a in al["aliases"]
-                                       if a.get("master") == "m2")
-            res["rss_after_failover_kib"] = proc_status(vm.pid, "VmRSS")
-            res["rss_peak_kib"] = proc_status(vm.pid, "VmHWM")
-            self.log("scale %d: all rewritten in %.3f s (%d masters on m2)"
-                     % (n, res["failover_all_s"], res["masters_on_m2"]))
-
-            # API writes at this scale.
-            k = self.n(20, 10)
-            create, delete = [], []
-            for i in range(k):
-                body = scale_alias(n + 1 + i, ports)
-                t2 = time.monotonic()
-                st, r = vm.api("POST", "/v1/aliases", body, timeout=limit)
-                create.append(time.monotonic() - t2)
-                assert st == 201, "POST alias: %s %s" % (st, r)
-            for i in range(k):
-                t2 = time.monotonic()
-                st, r = vm.api("DELETE", "/v1/aliases/s%05d" % (n + 1 + i),
-                               timeout=limit)
-                delete.append(time.monotonic() - t2)
-                assert st == 200, "DELETE alias: %s %s" % (st, r)
-            res["api_create_ms"] = {"n": k, "p50": ms(percentile(create,
-                                                                 0.5)),
-                                    "p99": ms(percentile(create, 0.99))}
-            res["api_delete_ms"] = {"n": k, "p50": ms(percentile(delete,
-                                                                 0.5)),
-                                    "p99": ms(percentile(delete, 0.99))}
-            self.log("scale %d: API create p50 %s ms, delete p50 %s ms"
-                     % (n, res["api_create_ms"]["p50"],
-                        res["api_delete_ms"]["p50"]))
-        finally:
-            if vm is not None and vm.running():
-                try:
-                    vm.stop(timeout=30)
-                except AssertionError as e:
-                    self.log("scale: %s" % e)
-            sb.stop()
-        return res
-
     # ------------------------------------------------------------ API
     def part_api(self, t):
         secs = self.n(2.0, 1.0)
@@ -645,76 +517,66 @@ class Bench:
             self.results["arp"][label] = r
             self.log("ARP %s: %s" % (label, r))
 
+    # ------------------------------------------------------------ scale
+    def part_scale(self):
+        """Scale figures of the current vmacd and, when --baseline built
+        one, of the baseline vmacd, size by size (scale.py)."""
+        binaries = []
+        revs = {}
+        if self.args.baseline_bin:
+            binaries.append(("baseline", self.args.baseline_bin))
+            revs["baseline"] = self.args.baseline_rev
+        binaries.append(("now", str(vmacd_bin())))
+        revs["now"] = baseline.describe_head()
+        sizes = scale.SIZES_QUICK if self.quick else scale.SIZES
+        self.results["scale"] = {"labels": [lb for lb, _ in binaries],
+                                 "sizes": list(sizes), "revs": revs,
+                                 "runs": {lb: {} for lb, _ in binaries}}
+        # Filled in run by run, so that a part stopped half-way still
+        # reports the runs it finished.
+        for n in sizes:
+            for label, binary in binaries:
+                self.log("scale %d: %s vmacd (%s)" % (n, label, binary))
+                self.results["scale"]["runs"][label][str(n)] = \
+                    scale.run_one(n, binary, self.prefix(), self.log)
+
     # ------------------------------------------------------------ probes
     def part_probes(self):
-        """Probe send timing at 200 members x 10 ms (probe_jitter.py)."""
-        variants = [("default scheduling", []),
-                    ("--realtime-priority 50 --mlockall", ["--realtime"]),
-                    ("--realtime-priority, alias view read 1/s",
-                     ["--realtime", "--poll-hz", "1"])]
+        """Probe send timing at 200 members x 10 ms (probe_jitter.py), every
+        variant on one sandbox (its 200 hosts are most of the time)."""
+        variants = [("default scheduling", (False, 0)),
+                    ("--realtime-priority 50 --mlockall", (True, 0)),
+                    ("--realtime-priority, alias view read 1/s", (True, 1))]
         if self.quick:
             variants = variants[1:2]
         self.results["probe_timing"] = {}
-        for label, extra in variants:
-            out = self.tmp / "probe_jitter.json"
-            cmd = [sys.executable, str(topos.REPO / "bench" /
-                                       "probe_jitter.py"),
-                   "--seconds", str(self.n(10, 5)), "--out", str(out)]
-            subprocess.run(cmd + extra, check=True, timeout=300)
-            r = json.loads(out.read_text())
+        # Its own deadline leaves the part's last two minutes to teardown.
+        deadline = max(30, self.args.part_limit - 120) \
+            if self.args.part_limit else 900
+        rs = probe_jitter.measure(
+            members=self.args.probe_members,
+            seconds=self.args.probe_seconds or self.n(10, 5),
+            variants=[v for _, v in variants], deadline=deadline,
+            log=self.log, prefix=self.prefix())
+        for (label, _), r in zip(variants, rs):
             self.results["probe_timing"][label] = r
             self.log("probe timing, %s: %s" % (label, r["window_histogram"]))
 
     # ------------------------------------------------------------ main
-    def run(self, parts):
-        self.parts = parts
-        ok = True
-        for part, fn in ((("vmacd", "api", "arp"), self.part_vmacd),
-                         (("keepalived",), self.part_keepalived),
-                         (("scale",), self.part_scale),
-                         (("probes",), self.part_probes)):
-            if not parts.intersection(part):
-                continue
-            try:
-                fn()
-            except Exception:
-                ok = False
-                self.log("%s part failed:\n%s" % (part,
-                                                  traceback.format_exc()))
-        self.results["elapsed_s"] = round(time.monotonic() - self.t_start,
-                                          1)
-        self.save("results", self.results)
-        table = render_table(self.results)
-        (self.out / "table.md").write_text(table)
-        print()
-        print(table)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return ok
-
-
-def scale_alias(i, ports):
-    return {
-        "name": "s%05d" % i,
-        "addresses": ["2001:db8:5ca1:%x::1" % i],
-        "vmac": "02:00:5e:%02x:%02x:%02x" % ((i >> 16) & 0xff,
-                                             (i >> 8) & 0xff, i & 0xff),
-        "announce": {"count": 0, "interval_ms": 100, "refresh_s": 0},
-        "members": [{"name": "m%d" % (k + 1), "bridge": "br0", "port": p,
-                     "mac": "02:00:00:00:0a:%02x" % (k + 1),
-                     "priority": 200 - 50 * k}
-                    for k, p in enumerate(ports)],
-    }
-
-
-def proc_status(pid, key):
-    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def ms(seconds):
-    return None if seconds is None else round(seconds * 1000, 2)
+    def run_part(self, name):
+        """Runs part 'name' in this process (the child the driver started
+        for it); True if it completed.  Its sandboxes are torn down on the
+        way out whatever happens (each is stopped in a finally)."""
+        fn = {"vmacd": self.part_vmacd, "keepalived": self.part_keepalived,
+              "scale": self.part_scale, "probes": self.part_probes}[name]
+        try:
+            fn()
+            return True
+        except Exception:
+            self.log("%s part failed:\n%s" % (name, traceback.format_exc()))
+            return False
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ table
@@ -755,6 +617,24 @@ def render_table(res):
     L = []
     fo = res.get("failover", {})
     pps = res.get("segment_pps", {})
+    bad = {k: p for k, p in res.get("parts", {}).items()
+           if p["status"] != "ok"}
+    if bad or res.get("interrupted"):
+        L.append("Parts that did not complete (their figures below are "
+                 "partial or missing)%s:" % (
+                     "; run interrupted by %s" % res["interrupted"]
+                     if res.get("interrupted") else ""))
+        L.append("")
+        L.extend("- %s: %s" % (k, p["status"]) for k, p in bad.items())
+        L.append("")
+    if fo:
+        L.extend(render_failover(res, fo, pps))
+    rest = render_rest(res)
+    return "\n".join(L + rest) + "\n"
+
+
+def render_failover(res, fo, pps):
+    L = []
     L.append("Failover outage seen by a client (longest gap between "
              "answered UDP probes; median / worst of N runs; lost = "
              "median probes lost)%s" % (" [QUICK]" if res.get("quick")
@@ -829,6 +709,11 @@ def render_table(res):
         L.extend(rl)
         L.append("")
 
+    return L
+
+
+def render_rest(res):
+    L = []
     sk = res.get("sigkill", {})
     if sk:
         L.append("Agent SIGKILLed on the master")
@@ -858,26 +743,7 @@ def render_table(res):
 
     sc = res.get("scale")
     if sc:
-        L.append("Scale (IPv6 aliases x 4 members, one bridge)")
-        L.append("")
-        L.append("| aliases | install | flows | groups | RSS | all fail "
-                 "over | API create p50/p99 | API delete p50/p99 |")
-        L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for n, s in sc.items():
-            if "error" in s:
-                L.append("| %s | %s | | | | | | |" % (n, s["error"]))
-                continue
-            L.append("| %s | %.2f s (%.2f s after connect) | %d | %d | "
-                     "%.1f MiB | %s | %s / %s ms | %s / %s ms |"
-                     % (n, s["install_s"], s["connected_to_installed_s"],
-                        s["flows"], s["groups"], s["rss_kib"] / 1024,
-                        fmt_ms(s.get("failover_all_s", 0) * 1000)
-                        if "failover_all_s" in s else "n/a",
-                        s.get("api_create_ms", {}).get("p50"),
-                        s.get("api_create_ms", {}).get("p99"),
-                        s.get("api_delete_ms", {}).get("p50"),
-                        s.get("api_delete_ms", {}).get("p99")))
-        L.append("")
+        L.extend(scale.render(sc, res.get("baseline_note")))
 
     api = res.get("api")
     if api:
@@ -925,9 +791,9 @@ def render_table(res):
                         r["window_timeouts"], r["members_down"]))
         L.append("")
     if res.get("keepalived_version"):
-        L.append("keepalived: %s (VRRPv3). Elapsed: %s s."
-                 % (res["keepalived_version"], res.get("elapsed_s")))
-    return "\n".join(L) + "\n"
+        L.append("keepalived: %s (VRRPv3)." % res["keepalived_version"])
+    L.append("Elapsed: %s s." % res.get("elapsed_s"))
+    return L
 
 
 def main():
@@ -936,16 +802,64 @@ def main():
     ap.add_argument("--only",
                     default="vmacd,keepalived,scale,api,arp,probes")
     ap.add_argument("--out", default=str(topos.REPO / "bench" / "results"))
+    ap.add_argument("--baseline", default=baseline.DEFAULT_REV,
+                    metavar="REV", help="git revision of the baseline vmacd "
+                    "of the scale part (default %(default)s)")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="scale part: the current vmacd only")
+    ap.add_argument("--part-timeout", type=float, default=None,
+                    metavar="S", help="time limit of every part (default: "
+                    "per part, see driver.py)")
+    ap.add_argument("--probe-members", type=int, default=200,
+                    help="members of the probes part")
+    ap.add_argument("--probe-seconds", type=float, default=None,
+                    help="window of each probes variant (10, QUICK 5)")
+    # Set by the driver for the child that runs one part.
+    for opt in ("--part", "--part-out", "--baseline-bin", "--baseline-rev"):
+        ap.add_argument(opt, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--part-limit", type=float, default=None,
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--elapsed", type=float, default=0.0,
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces, veths, OVS)")
-    for b in ("prober", "apiload", "arpbench"):
-        if not (BIN / b).exists():
-            sys.exit("bench: %s missing (make bench builds it)" % (BIN / b))
+    if args.part:
+        sys.exit(run_part(args))
     parts = set(args.only.split(","))
+    need = [vmacd_bin()]
+    if parts & {"vmacd", "keepalived", "api", "arp"}:
+        need.append(BIN / "prober")
+    need += [BIN / b for p, b in (("api", "apiload"), ("arp", "arpbench"))
+             if p in parts]
+    for b in need:
+        if not Path(b).exists():
+            sys.exit("bench: %s missing (make bench builds it)" % b)
+    exit_on_signals(force=True)
+    sys.exit(driver.Driver(args, sys.argv[1:], render_table).run())
+
+
+def run_part(args):
+    """The child process of one part: runs it, writes its results (also
+    those of a part stopped half-way) to --part-out; returns the exit
+    status.  SIGTERM (from the driver) unwinds like a Ctrl-C, through the
+    finally blocks that stop the sandboxes."""
+    exit_on_signals(force=True)
     bench = Bench(args)
-    ok = bench.run(parts)
-    sys.exit(0 if ok else 1)
+    code = 1
+    try:
+        code = 0 if bench.run_part(args.part) else 1
+    except Terminated as e:
+        bench.log("%s part: %s: torn down" % (args.part, e))
+        code = 128 + e.signum
+    except KeyboardInterrupt:
+        bench.log("%s part: interrupted: torn down" % args.part)
+        code = 130
+    finally:
+        res = dict(bench.results)
+        res.pop("quick", None)
+        Path(args.part_out).write_text(json.dumps(res, indent=2) + "\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -45,10 +45,15 @@ Commands:
   ns DIR [HOST]
       Print the namespace name of HOST, or of the switch without HOST.
   stop DIR [--keep-logs]
-      Stop the daemons (by the PIDs this script recorded), kill what still
-      runs in the sandbox's namespaces, delete the namespaces (and so every
-      veth), and remove the files start created in DIR (logs too, unless
-      --keep-logs).  Idempotent; safe on a half set-up sandbox.
+      Stop the processes recorded as "pid NAME PID" lines in DIR/sandbox.state
+      (callers append their own, e.g. a controller running outside the
+      namespaces; only live ones naming DIR in their command line are
+      signalled) and the daemons, kill what still runs in the sandbox's
+      namespaces, delete the namespaces (and so every veth), and remove the
+      files start created in DIR (logs too, unless --keep-logs).
+      Idempotent; safe on a half set-up sandbox; ignores SIGINT, SIGTERM
+      and SIGHUP so that it finishes; a second stop of DIR waits for one
+      already running.
 
 Use "source ovs-scripts/env.sh DIR" to point ovs-vsctl/ovs-ofctl/ovs-appctl
 at a sandbox.  Commands on one DIR must not run concurrently.
@@ -101,20 +106,28 @@ check_name() {
         || die "bad name '$1' (1-24 of [A-Za-z0-9_-])"
 }
 
-# Prints the PID of a live (not zombie) process whose command line mentions
-# the sandbox directory, read from the state file; nothing otherwise.  The
-# command-line check keeps a recycled PID from being signalled.
+# True if $1 is a live (not zombie) process whose command line mentions the
+# sandbox directory.  The command-line check keeps a recycled PID from being
+# signalled: only processes started for this sandbox name files in it.
+ours() {
+    local pid=$1 state
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+    [ -n "$state" ] && [ "$state" != Z ] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"
+}
+
+# Prints the PID of daemon $1 if it is ours and alive, read from the state
+# file (its last "pid NAME PID" line) or from its pidfile; nothing otherwise.
 daemon_pid() {
-    local name=$1 pid state
+    local name=$1 pid
     pid=$(sed -n "s/^pid $name //p" "$dir/$STATE" 2>/dev/null | tail -1)
     if [ -z "$pid" ] && [ -f "$dir/$name.pid" ]; then
         pid=$(cat "$dir/$name.pid" 2>/dev/null || true)
     fi
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
-    [ -n "$state" ] && [ "$state" != Z ] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/" \
-        && echo "$pid"
+    if ours "$pid"; then
+        echo "$pid"
+    fi
     return 0
 }
 
@@ -130,44 +143,108 @@ wait_gone() {
     return 1
 }
 
+# True if process $1 is gone or a zombie.
+gone() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
+    [ -z "$state" ] || [ "$state" = Z ]
+}
+
+# SIGTERM to every PID given, up to 5 s for all of them to go, then SIGKILL
+# to those left.  $1 names them in messages.
+term_then_kill() {
+    local what=$1 pid n=50 left
+    shift
+    [ $# -gt 0 ] || return 0
+    for pid in "$@"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    while :; do
+        left=
+        for pid in "$@"; do
+            gone "$pid" || left="$left $pid"
+        done
+        [ -n "$left" ] || return 0
+        n=$((n - 1))
+        [ "$n" -gt 0 ] || break
+        sleep 0.1
+    done
+    echo "sandbox.sh: $what ($left) ignored SIGTERM, killing" >&2
+    for pid in $left; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for pid in $left; do
+        wait_gone "$pid" 50 || echo "sandbox.sh: $what ($pid) still alive" >&2
+    done
+}
+
 stop_daemon() {
     local pid
     pid=$(daemon_pid "$1")
     [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    wait_gone "$pid" 50 && return 0
-    echo "sandbox.sh: $1 ($pid) ignored SIGTERM, killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 50 || echo "sandbox.sh: $1 ($pid) still alive" >&2
+    term_then_kill "$1" "$pid"
 }
 
-# Kills whatever still runs inside namespace $1 (processes tests started
-# there), then deletes it; the veths in it go with it.
-delete_ns() {
-    local ns=$1 pids pid
-    [ -e "/run/netns/$ns" ] || return 0
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+# Processes a caller started for the sandbox outside its namespaces (vmacd,
+# say) and recorded as "pid NAME PID" lines (every such line, not only the
+# last per name: a restarted daemon leaves one per run).  Only those still
+# alive and naming the sandbox directory are signalled.
+stop_tracked() {
+    local name pid pids=
+    [ -f "$dir/$STATE" ] || return 0
+    while read -r name pid; do
+        case " $DAEMONS " in *" $name "*) continue ;; esac
+        if ours "$pid"; then
+            pids="$pids $pid"
+        fi
+    done < <(sed -n 's/^pid //p' "$dir/$STATE")
+    # shellcheck disable=SC2086  # Word splitting wanted.
+    term_then_kill "tracked processes" $pids
+}
+
+# Kills whatever still runs inside the namespaces given (processes tests
+# started there), all of them first and then waits once, so that a sandbox
+# of 200 hosts is not 200 sequential waits; then deletes the namespaces,
+# and with them every veth end they hold.
+delete_namespaces() {
+    local ns pid pids=
+    for ns in "$@"; do
+        [ -e "/run/netns/$ns" ] || continue
+        pids="$pids $(ip netns pids "$ns" 2>/dev/null || true)"
+    done
     for pid in $pids; do
         kill -KILL "$pid" 2>/dev/null || true
     done
     for pid in $pids; do
         wait_gone "$pid" 30 || true
     done
-    ip netns del "$ns" 2>/dev/null || echo "sandbox.sh: cannot delete $ns" >&2
+    for ns in "$@"; do
+        [ -e "/run/netns/$ns" ] || continue
+        ip netns del "$ns" 2>/dev/null \
+            || echo "sandbox.sh: cannot delete $ns" >&2
+    done
 }
 
 cmd_stop() {
-    local keep_logs=no ns name f
+    local keep_logs=no f
     [ "${1:-}" = --keep-logs ] && keep_logs=yes
     [ -d "$dir" ] || return 0
-    for name in $DAEMONS; do
-        stop_daemon "$name"
+    # Teardown finishes whatever interrupted its caller: a Ctrl-C or a
+    # SIGTERM meant for the caller is ignored here (and by every command
+    # run from here: an ignored signal stays ignored across exec).  A
+    # second stop of the same DIR (a parent reaping what a killed child
+    # was already tearing down) waits for the first, then finds nothing.
+    trap '' INT TERM HUP
+    exec 9<"$dir" || return 0
+    flock 9
+    stop_tracked
+    for f in $DAEMONS; do
+        stop_daemon "$f"
     done
     if [ -f "$dir/$STATE" ]; then
         # Hosts first, the switch namespace (holding the daemons) last.
-        for ns in $(tac "$dir/$STATE" | sed -n 's/^netns //p'); do
-            delete_ns "$ns"
-        done
+        # shellcheck disable=SC2046  # One namespace name per word.
+        delete_namespaces $(tac "$dir/$STATE" | sed -n 's/^netns //p')
     fi
     for f in "$dir"/conf.db "$dir"/.conf.db.~lock~ "$dir"/db.sock \
              "$dir"/*.ctl "$dir"/*.mgmt "$dir"/*.snoop "$dir"/*.pid; do
@@ -227,8 +304,10 @@ cmd_start() {
     [ $created = yes ] && record created-dir
     trap start_failed EXIT
 
-    ip netns add "$sw_ns"
+    # Recorded before it exists: a start killed in between leaves nothing
+    # that stop does not know of (stop skips what does not exist).
     record "netns $sw_ns"
+    ip netns add "$sw_ns"
     in_sw ip link set lo up
     # The switch-side veth ends must not speak IPv6 (RS, MLD) themselves.
     in_sw sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
@@ -360,8 +439,8 @@ cmd_add_host() {
     host_ns=$prefix$host
     [ ! -e "/run/netns/$host_ns" ] || die "namespace $host_ns already exists"
 
+    record "netns $host_ns"         # Before it exists, as in start.
     ip netns add "$host_ns"
-    record "netns $host_ns"
     local in_host=(timeout 20 ip netns exec "$host_ns")
     "${in_host[@]}" ip link set lo up
     "${in_host[@]}" sysctl -qw net.ipv6.conf.all.accept_dad=0 \

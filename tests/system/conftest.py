@@ -6,17 +6,23 @@
 - vmacd_config: make_config(sandbox, bridges, aliases, **extra).
 - vmacd_factory: vmacd_factory(config, **kw) -> a Vmacd (not started) that
   is stopped after the test.
+
+Teardown: SIGTERM and SIGHUP stop the run like a Ctrl-C (pytest then tears
+every fixture down, so the sandboxes go); a test that runs past
+VMACD_TEST_TIMEOUT seconds (default 600, x10 under valgrind) fails with
+TimedOut, and its fixtures are torn down as after any failure.
 """
 
 import itertools
 import os
 import shutil
+import signal
 import sys
 
 import pytest
 
-from sandbox import Sandbox
-from vmacd import Vmacd, make_config
+from sandbox import Sandbox, exit_on_signals
+from vmacd import SLOW, Vmacd, make_config
 
 _counter = itertools.count(1)
 
@@ -40,6 +46,36 @@ def pytest_collection_modifyitems(config, items):
         if (str(item.fspath).startswith(here + os.sep)
                 and getattr(item.module, "NEEDS_SANDBOX", True)):
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_configure(config):
+    exit_on_signals(force=True)
+
+
+class TimedOut(BaseException):
+    """A test ran past its time.  Not an Exception, so that no "except
+    AssertionError" in a polling loop swallows it; pytest reports it as a
+    failure and tears the test's fixtures down."""
+
+
+def test_timeout():
+    return float(os.environ.get("VMACD_TEST_TIMEOUT", "600")) * SLOW
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    limit = test_timeout()
+
+    def expired(_signum, _frame):
+        raise TimedOut("%s ran past %g s (VMACD_TEST_TIMEOUT)"
+                       % (item.nodeid, limit))
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.hookimpl(hookwrapper=True)

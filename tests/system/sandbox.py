@@ -5,13 +5,32 @@ own network namespace, with namespaced hosts on veth ports.  All the set-up
 work is done by sandbox.sh (one implementation for tests and the demo); this
 module only calls it and wraps the OVS tools.  Every subprocess call has a
 timeout; waits go through wait_until(), never bare sleeps.
+
+Teardown (see also reap() and signals_deferred()):
+- Sandbox.stop() runs in a finally (fixtures, topologies, bench parts); it
+  defers SIGINT/SIGTERM/SIGHUP until it is done and runs "sandbox.sh stop"
+  in a session of its own, so neither a second Ctrl-C nor a signal to the
+  caller's process group cuts it short.
+- Creating a Sandbox makes SIGTERM and SIGHUP raise Terminated (a
+  KeyboardInterrupt) in a program that left them at their defaults, so that
+  "kill PID" unwinds through the finally blocks instead of ending the
+  process with its sandboxes running; at exit, any sandbox still running is
+  stopped.
+- Processes started for a sandbox outside its namespaces are recorded in
+  its state file (track()), so that "sandbox.sh stop" stops them too, even
+  when the Python that started them was SIGKILLed and a parent reaps its
+  sandboxes with reap().
 """
 
+import atexit
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,15 +41,27 @@ SANDBOX_SH = REPO / "ovs-scripts" / "sandbox.sh"
 DEFAULT_TIMEOUT = 30
 
 
-def run(cmd, timeout=DEFAULT_TIMEOUT, check=True, env=None, input=None):
+# Where sandboxes put their directories unless told: VMACD_SANDBOX_BASE (a
+# parent that may have to reap() what a child left sets it), else $TMPDIR.
+BASE_ENV = "VMACD_SANDBOX_BASE"
+DIR_PREFIX = "vmacd-sbx-"
+# What stops are deferred for (and what Terminated stands for).
+TEARDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def run(cmd, timeout=DEFAULT_TIMEOUT, check=True, env=None, input=None,
+        new_session=False):
     """Runs 'cmd' (a list) and returns the CompletedProcess (text output).
+    With 'new_session' it runs in a session of its own: a Ctrl-C or a
+    signal to the caller's process group does not reach it.
 
     Raises AssertionError with the command's output when 'check' is set and
     it fails, or when it outlives 'timeout' seconds."""
     cmd = [str(c) for c in cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=timeout, env=env, input=input)
+                              timeout=timeout, env=env, input=input,
+                              start_new_session=new_session)
     except subprocess.TimeoutExpired as e:
         raise AssertionError("timed out after %ss: %s" % (timeout,
                                                          " ".join(cmd))) from e
@@ -68,20 +99,143 @@ def _pid_alive(pid):
         return False
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM/SIGHUP handler of exit_on_signals(): like a
+    Ctrl-C, it unwinds through every finally (and pytest tears its fixtures
+    down on it).  'signum' is the signal; exit with 128 + signum."""
+
+    def __init__(self, signum):
+        super().__init__("signal %d" % signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def exit_on_signals(force=False):
+    """Makes SIGTERM and SIGHUP raise Terminated in the main thread.  Without
+    'force' only signals still at their default action are changed (a
+    program's own handler stays).  Sandbox() calls this."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if force or signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _raise_terminated)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Holds SIGINT, SIGTERM and SIGHUP back while the block runs (teardown
+    must not be cut in half by a second Ctrl-C), then delivers the first one
+    that came to the handler that was there before.  Main thread only;
+    elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = {}
+    for sig in TEARDOWN_SIGNALS:
+        old[sig] = signal.signal(sig, lambda n, _f: got.append(n))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler if handler is not None
+                          else signal.SIG_DFL)
+        if got:
+            signal.raise_signal(got[0])
+
+
+# Sandboxes started and not stopped yet by this process.
+_live = []
+
+
+@atexit.register
+def stop_all():
+    """Stops every sandbox this process started and has not stopped (a
+    last resort at exit: normally each is stopped in a finally)."""
+    for sb in list(_live):
+        try:
+            sb.stop()
+        except Exception as e:          # Keep going: stop the others.
+            print("sandbox: stopping %s: %s" % (sb.dir, e))
+
+
+def default_base_dir():
+    """The directory new sandboxes go in (VMACD_SANDBOX_BASE or $TMPDIR)."""
+    return os.environ.get(BASE_ENV) or None
+
+
+def reap(base, ns_prefixes=()):
+    """Tears down what a killed process left: every sandbox directory in
+    'base' ("sandbox.sh stop", which also stops the processes tracked in
+    it and waits for a stop already running there), then every namespace
+    whose name starts with one of 'ns_prefixes' (a sandbox killed before it
+    recorded one), killing what runs inside.  Returns the sandbox
+    directories and namespaces it removed."""
+    removed = []
+    for d in sorted(Path(base).glob(DIR_PREFIX + "*")):
+        if (d / "sandbox.state").exists():
+            run(["bash", SANDBOX_SH, "stop", d], timeout=_stop_timeout(d),
+                check=False, new_session=True)
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(str(d))
+    for ns in namespaces_with(ns_prefixes):
+        pids = run(["ip", "netns", "pids", ns], timeout=30,
+                   check=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        for pid in pids:
+            wait_until(lambda pid=pid: not _pid_alive(int(pid)), 10, 0.05,
+                       "PID %s in %s gone" % (pid, ns))
+        run(["ip", "netns", "del", ns], timeout=30, check=False)
+        removed.append(ns)
+    return removed
+
+
+def namespaces_with(prefixes):
+    """The network namespaces whose names start with one of 'prefixes'."""
+    prefixes = tuple(prefixes)
+    if not prefixes:
+        return []
+    out = run(["ip", "netns", "list"], timeout=10).stdout
+    return [line.split()[0] for line in out.splitlines()
+            if line and line.split()[0].startswith(prefixes)]
+
+
+def _stop_timeout(d):
+    """Time for "sandbox.sh stop" on directory 'd': a minute plus a second
+    per namespace it recorded (200 hosts take a while to delete on a busy
+    machine; a stop cut short would leave the rest)."""
+    try:
+        n = (Path(d) / "sandbox.state").read_text().count("\nnetns ")
+    except OSError:
+        n = 0
+    return 60 + n
+
+
 class Sandbox:
-    """One sandbox: Sandbox(prefix) starts it in a new temporary directory.
+    """One sandbox: Sandbox(prefix) starts it in a new temporary directory
+    (in 'base_dir', default: VMACD_SANDBOX_BASE or $TMPDIR).
 
     'prefix' names the namespaces (PREFIXsw, PREFIXhost); it must be unique
     among the sandboxes running at the same time."""
 
     def __init__(self, prefix, base_dir=None):
+        exit_on_signals()
         self.prefix = prefix
-        self.dir = Path(tempfile.mkdtemp(prefix="vmacd-sbx-", dir=base_dir))
+        base = base_dir or default_base_dir()
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=base))
         self.sw_ns = prefix + "sw"
         self.hosts = {}             # Host name -> namespace.
         self.bridges = []
         self._popens = []
         self._stopped = False
+        _live.append(self)
         self.env = dict(os.environ, OVS_RUNDIR=str(self.dir),
                         OVS_DBDIR=str(self.dir), OVS_LOGDIR=str(self.dir),
                         OVS_SYSCONFDIR=str(self.dir))
@@ -105,23 +259,35 @@ class Sandbox:
         """Stops everything the sandbox started; idempotent.
 
         With 'keep_files' the directory and the logs stay for a post-mortem;
-        otherwise the directory is removed."""
+        otherwise the directory is removed.  Signals that arrive meanwhile
+        are delivered when it is done (signals_deferred())."""
         if self._stopped:
             return
-        self._stopped = True
-        for p in self._popens:
-            if p.poll() is None:
-                p.kill()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        args = ["--keep-logs"] if keep_files else []
-        try:
-            self._sh("stop", *args, timeout=60)
-        finally:
-            if not keep_files:
-                shutil.rmtree(self.dir, ignore_errors=True)
+        with signals_deferred():
+            self._stopped = True
+            for p in self._popens:
+                if p.poll() is None:
+                    p.kill()
+                    try:
+                        p.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        pass
+            args = ["--keep-logs"] if keep_files else []
+            try:
+                run(["bash", SANDBOX_SH, "stop", self.dir] + args,
+                    timeout=_stop_timeout(self.dir), new_session=True)
+            finally:
+                if not keep_files:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                if self in _live:
+                    _live.remove(self)
+
+    def track(self, name, pid):
+        """Records process 'pid' (started for this sandbox outside its
+        namespaces, with the sandbox directory in its command line) so that
+        stop() stops it, SIGTERM then SIGKILL, if it still runs then."""
+        with open(self.dir / "sandbox.state", "a") as f:
+            f.write("pid %s %d\n" % (name, pid))
 
     # Topology.
 

@@ -6,6 +6,7 @@ unix socket config["api"]["socket"].  With VMACD_VALGRIND=1 the daemon runs
 under valgrind and stop() fails on valgrind errors (exit code 99).
 """
 
+import ctypes
 import http.client
 import json
 import os
@@ -27,6 +28,17 @@ LOG_PROBLEM = re.compile(r"\|(WARN|ERR|EMER)\|")
 
 def vmacd_bin():
     return Path(os.environ.get("VMACD_BIN", REPO / "build" / "bin" / "vmacd"))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: the daemon gets SIGKILL when the thread that started it
+    ends, so a SIGKILLed test or bench part cannot leave it running (it
+    survives the exec of "ip netns exec" and of valgrind)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG,
+                                            int(signal.SIGKILL), 0, 0, 0)
 
 
 def make_config(sandbox, bridges=(), aliases=(), **extra):
@@ -69,8 +81,9 @@ class Vmacd:
     """One vmacd process; Vmacd(sandbox, config).start() runs it."""
 
     def __init__(self, sandbox, config, name="vmacd", log_level="info",
-                 netns=None, args=()):
+                 netns=None, args=(), binary=None):
         self.sandbox = sandbox
+        self.binary = binary    # Default: vmacd_bin().
         self.config = config
         self.name = name
         self.log_level = log_level
@@ -92,7 +105,8 @@ class Vmacd:
         once its API answers GET /v1/status."""
         assert not self.running(), "%s already running" % self.name
         self.config_path.write_text(json.dumps(self.config, indent=2))
-        cmd = [str(vmacd_bin()), "--config", str(self.config_path),
+        cmd = [str(self.binary or vmacd_bin()), "--config",
+               str(self.config_path),
                "--log-level", self.log_level] + self.args
         if VALGRIND:
             cmd = ["valgrind", "-q", "--error-exitcode=%d" % VALGRIND_ERROR,
@@ -103,7 +117,11 @@ class Vmacd:
             cmd = ["ip", "netns", "exec", self.netns] + cmd
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
+                                         stdout=log, stderr=log,
+                                         preexec_fn=_die_with_parent)
+        # The sandbox's stop stops it too if nothing else did (its command
+        # line names the config in the sandbox directory).
+        self.sandbox.track(self.name, self.proc.pid)
         if wait:
             wait_until(self._answers, timeout * SLOW, 0.05,
                        "%s API on %s" % (self.name, self._api_socket()))
