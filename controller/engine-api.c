@@ -116,6 +116,9 @@ engine_alias_to_json(struct engine *eng, size_t idx)
         json_object_set_new(mj, "state",
                             json_string(alias_member_state_name(st, i)));
         json_object_set_new(mj, "master", json_boolean((int) i == master));
+        json_object_set_new(
+            mj, "bridge_known",
+            json_boolean(engine_bridge_known(eng, a->members[i].bridge)));
         json_object_set_new(mj, "probe_state",
                             engine_health_to_json(eng, idx, i));
         /* About 10 us per member: let due probes leave meanwhile. */
@@ -124,10 +127,20 @@ engine_alias_to_json(struct engine *eng, size_t idx)
     return o;
 }
 
-static void
-get_status(struct api_request *req, void *eng_)
+/* Is 'name' a bridge vmacd knows: listed in the config's "bridges", or
+ * connected now? */
+bool
+engine_bridge_known(const struct engine *eng, const char *name)
 {
-    struct engine *eng = eng_;
+    const struct bridge *br = engine_bridge_find(eng, name);
+    return (config_find_bridge(eng->cfg, name)
+            || (br && br->conn && br->conn->ft));
+}
+
+/* GET /v1/status's body. */
+static json_t *
+status_to_json(struct engine *eng)
+{
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(VMACD_VERSION));
     json_object_set_new(o, "uptime_s",
@@ -160,7 +173,13 @@ get_status(struct api_request *req, void *eng_)
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "probes", engine_health_status_json(eng));
     json_object_set_new(o, "scheduling", procsched_to_json());
-    api_reply(req, 200, o);
+    return o;
+}
+
+static void
+get_status(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, status_to_json(eng_));
 }
 
 static int
@@ -170,10 +189,10 @@ compare_bridges(const void *a_, const void *b_)
     return strcmp((*a)->name, (*b)->name);
 }
 
-static void
-get_bridges(struct api_request *req, void *eng_)
+/* GET /v1/bridges's array. */
+static json_t *
+bridges_to_json(struct engine *eng)
 {
-    struct engine *eng = eng_;
     size_t n = hmap_count(&eng->bridges), i = 0;
     const struct bridge **sorted = xmalloc(MAX(n, 1) * sizeof *sorted);
     const struct bridge *br;
@@ -187,7 +206,13 @@ get_bridges(struct api_request *req, void *eng_)
         json_array_append_new(a, bridge_to_json(eng, sorted[i]));
     }
     free(sorted);
-    api_reply(req, 200, json_pack("{s:o}", "bridges", a));
+    return a;
+}
+
+static void
+get_bridges(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, json_pack("{s:o}", "bridges", bridges_to_json(eng_)));
 }
 
 static const struct bridge *
@@ -230,15 +255,32 @@ get_bridge_flows(struct api_request *req, void *eng_)
     api_reply(req, 200, o);
 }
 
-static void
-get_aliases(struct api_request *req, void *eng_)
+/* GET /v1/aliases's array. */
+static json_t *
+aliases_to_json(struct engine *eng)
 {
-    struct engine *eng = eng_;
     json_t *a = json_array();
     for (size_t i = 0; i < eng->cfg->n_aliases; i++) {
         json_array_append_new(a, engine_alias_to_json(eng, i));
     }
-    api_reply(req, 200, json_pack("{s:o}", "aliases", a));
+    return a;
+}
+
+static void
+get_aliases(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, json_pack("{s:o}", "aliases", aliases_to_json(eng_)));
+}
+
+json_t *
+engine_state_dump(struct engine *eng, bool brief)
+{
+    json_t *o = json_pack("{s:o}", "status", status_to_json(eng));
+    if (!brief) {
+        json_object_set_new(o, "aliases", aliases_to_json(eng));
+        json_object_set_new(o, "bridges", bridges_to_json(eng));
+    }
+    return o;
 }
 
 int

@@ -15,6 +15,7 @@
 
 #include <ev.h>
 #include <jansson.h>
+#include <stdbool.h>
 
 struct config;
 struct engine;
@@ -40,5 +41,14 @@ const struct config *engine_config(const struct engine *);
  * reply).  Without a path (vmacd started without --config), writes that
  * change the configuration are refused with 409 "no_config_file". */
 void engine_set_config_path(struct engine *, const char *path);
+
+/* The state as the API shows it, for SIGUSR1's dump and systemd's STATUS:
+ * {"status": GET /v1/status, "aliases": GET /v1/aliases's array,
+ * "bridges": GET /v1/bridges's array}; 'brief': "status" only (cheap). */
+json_t *engine_state_dump(struct engine *, bool brief);
+
+/* Is 'name' a bridge vmacd knows: listed in the config's "bridges", or
+ * connected now?  (A member on another bridge is a likely typo.) */
+bool engine_bridge_known(const struct engine *, const char *name);
 
 #endif /* engine.h */
