@@ -4,6 +4,8 @@
 # build/ovs/.  Idempotent: a second run installs and builds nothing.
 #
 # usage: deps.sh [PROFILE...]       (default: build)
+#        deps.sh --list [PROFILE...] prints the profiles' packages, one a
+#                                    line, and does nothing else
 #
 #   build         what `make` needs: compiler, -dev libraries,
 #                 openvswitch-source, scdoc (man pages); builds libopenvswitch
@@ -39,6 +41,11 @@ sandbox_pkgs=(
 )
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 
+list_only=
+if [ "${1:-}" = --list ]; then
+    list_only=1
+    shift
+fi
 profiles=("$@")
 [ ${#profiles[@]} -gt 0 ] || profiles=(build)
 packages=("${build_pkgs[@]}")
@@ -71,14 +78,25 @@ for profile in "${profiles[@]}"; do
     esac
 done
 
-missing=()
-for p in $(printf '%s\n' "${packages[@]}" | sort -u); do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    case "$status" in
-        *"install ok installed"*) ;;
-        *) missing+=("$p") ;;
-    esac
-done
+# Sets 'missing' to those of the arguments that are not installed.
+find_missing() {
+    missing=()
+    local p status
+    for p in "$@"; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case "$status" in
+            *"install ok installed"*) ;;
+            *) missing+=("$p") ;;
+        esac
+    done
+}
+
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
+if [ -n "$list_only" ]; then
+    printf '%s\n' "${packages[@]}"
+    exit 0
+fi
+find_missing "${packages[@]}"
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] || [ -n "${DEPS_NO_INSTALL:-}" ]; then
@@ -86,6 +104,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
         exit 1
     fi
+    # One deps.sh installs at a time (parallel targets, other checkouts);
+    # the others wait, then find what is still missing.
+    exec 9> /run/lock/vmacd-deps.lock
+    flock -w 900 9 || { echo "deps: another deps.sh holds the lock" >&2; exit 1; }
+    find_missing "${missing[@]}"
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     # Installing must not start the packages' system daemons (the system
@@ -107,6 +133,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ -z "$made_policy" ] || rm -f "$policy"
     [ "$rc" -eq 0 ] || { echo "deps: apt-get failed ($rc)" >&2; exit "$rc"; }
 fi
+exec 9>&-
 
 # Only building needs libopenvswitch; every profile includes build.
 #
