@@ -17,7 +17,7 @@
 #   demo          `make demo`: the sandbox's switch and tools, curl
 #   bench         `make bench`: the sandbox, keepalived, gnuplot, scapy
 #   fuzz          `make fuzz`: clang
-#   deb           `make deb`: debhelper, lintian
+#   deb           `make deb`: debhelper, lintian, cmocka
 #
 # Every profile includes build.  Installing never starts the packages'
 # system daemons (the system ovs-vswitchd, keepalived): the tests and the
@@ -39,7 +39,8 @@ build_pkgs=(
 sandbox_pkgs=(
     openvswitch-switch iproute2 procps python3 iputils-ping tcpdump
 )
-deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
+# The package build runs the unit tests (cmocka) unless nocheck.
+deb_pkgs=(debhelper dpkg-dev fakeroot lintian libcmocka-dev)
 
 list_only=
 if [ "${1:-}" = --list ]; then
