@@ -12,7 +12,8 @@
 #   unit          `make unit`: cmocka
 #   check         `make check`: cmocka, pytest, scapy, a userspace
 #                 ovs-vswitchd for the sandboxes, the package tools (the
-#                 package test builds and installs the .deb), man
+#                 package test builds and installs the .deb), man,
+#                 bash-completion (the completion's test)
 #   check-memory  `make check-memory`: check + valgrind
 #   demo          `make demo`: the sandbox's switch and tools, curl
 #   bench         `make bench`: the sandbox, keepalived, gnuplot, scapy
@@ -57,12 +58,12 @@ for profile in "${profiles[@]}"; do
         check)
             packages+=("${sandbox_pkgs[@]}" "${deb_pkgs[@]}"
                        libcmocka-dev python3-pytest python3-scapy man-db
-                       systemd)
+                       systemd bash-completion)
             ;;
         check-memory)
             packages+=("${sandbox_pkgs[@]}" "${deb_pkgs[@]}"
                        libcmocka-dev python3-pytest python3-scapy man-db
-                       systemd valgrind)
+                       systemd bash-completion valgrind)
             ;;
         demo) packages+=("${sandbox_pkgs[@]}" curl) ;;
         bench)

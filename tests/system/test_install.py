@@ -280,3 +280,40 @@ def test_vmacd_page_names_every_option():
     assert not missing, "vmacd(8) lacks %s" % missing
     for signal in ("SIGTERM", "SIGHUP", "SIGUSR1"):
         assert signal in text
+
+
+# Bash completion.
+
+COMPLETION = "/usr/share/bash-completion/bash_completion"
+
+
+def complete(words):
+    """What vmacctl's completion offers for the last word of 'words'
+    (vmacctl itself absent from PATH: nothing asks a daemon)."""
+    script = ('source %s; source %s; COMP_WORDS=(%s); '
+              'COMP_CWORD=%d; COMP_LINE="%s"; COMP_POINT=${#COMP_LINE}; '
+              '_vmacctl; printf "%%s\\n" "${COMPREPLY[@]}"'
+              % (COMPLETION, REPO / "vmacctl.bash-completion",
+                 " ".join('"%s"' % w for w in words), len(words) - 1,
+                 " ".join(words)))
+    r = subprocess.run(["bash", "-c", script], capture_output=True,
+                       text=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    assert r.returncode == 0, r.stderr
+    return sorted(r.stdout.split())
+
+
+@pytest.mark.skipif(not os.path.exists(COMPLETION),
+                    reason="needs bash-completion")
+def test_bash_completion():
+    commands = {c for c, _ in vmacctl_commands()}
+    assert complete(["vmacctl", ""]) == sorted(commands)
+    assert complete(["vmacctl", "l"]) == ["log"]
+    assert complete(["vmacctl", "log", ""]) == ["list", "set"]
+    assert set(complete(["vmacctl", "log", "set", ""])) >= {
+        "syslog", "console", "file", "dbg", "info"}
+    assert complete(["vmacctl", "--t"]) == ["--timeout"]
+    assert complete(["vmacctl", "--v"]) == ["--version"]
+    # Options anywhere: a global option before the command is skipped.
+    assert complete(["vmacctl", "--timeout", "3", "member", ""]) \
+        == ["add", "drain", "remove", "undrain"]
