@@ -129,6 +129,9 @@ engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
             json_string(st ? alias_member_state_name(st, i) : "unknown"));
         json_object_set_new(mj, "master", json_boolean((int) i == master));
         json_object_set_new(
+            mj, "bridge_known",
+            json_boolean(engine_bridge_known(eng, m->bridge)));
+        json_object_set_new(
             mj, "probe_state",
             probes_member_to_json(probes, a->name, m->name,
                                   probemeter_find(plan, m->bridge, m->port)));
@@ -155,10 +158,19 @@ count_connected(const char *bridge, void *aux)
     json_array_append_new(bridges, b);
 }
 
-static void
-get_status(struct api_request *req, void *eng_)
+/* Is 'name' a bridge vmacd knows: listed in the config's "bridges", or
+ * connected now? */
+bool
+engine_bridge_known(const struct engine *eng, const char *name)
 {
-    struct engine *eng = eng_;
+    return (config_find_bridge(engine_config(eng), name)
+            || switches_is_connected(engine_switches(eng), name));
+}
+
+/* GET /v1/status's body. */
+static json_t *
+status_to_json(struct engine *eng)
+{
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(VMACD_VERSION));
     json_object_set_new(
@@ -188,7 +200,13 @@ get_status(struct api_request *req, void *eng_)
     struct store *store = engine_store(eng);
     json_object_set_new(o, "store",
                         store ? store_to_json(store) : json_null());
-    api_reply(req, 200, o);
+    return o;
+}
+
+static void
+get_status(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, status_to_json(eng_));
 }
 
 static void
@@ -198,14 +216,20 @@ bridge_append(const char *bridge, void *aux)
     json_array_append_new(args[1], bridge_to_json(args[0], bridge));
 }
 
-static void
-get_bridges(struct api_request *req, void *eng_)
+/* GET /v1/bridges's array. */
+static json_t *
+bridges_to_json(struct engine *eng)
 {
-    struct engine *eng = eng_;
     json_t *a = json_array();
     void *args[] = { eng, a };
     switches_for_each(engine_switches(eng), bridge_append, args);
-    api_reply(req, 200, json_pack("{s:o}", "bridges", a));
+    return a;
+}
+
+static void
+get_bridges(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, json_pack("{s:o}", "bridges", bridges_to_json(eng_)));
 }
 
 /* The bridge named by the request, or NULL after replying 404. */
@@ -250,16 +274,33 @@ get_bridge_flows(struct api_request *req, void *eng_)
     api_reply(req, 200, o);
 }
 
-static void
-get_aliases(struct api_request *req, void *eng_)
+/* GET /v1/aliases's array. */
+static json_t *
+aliases_to_json(struct engine *eng)
 {
-    struct engine *eng = eng_;
     const struct config *cfg = engine_config(eng);
     json_t *a = json_array();
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         json_array_append_new(a, engine_alias_to_json(eng, cfg->aliases[i]));
     }
-    api_reply(req, 200, json_pack("{s:o}", "aliases", a));
+    return a;
+}
+
+static void
+get_aliases(struct api_request *req, void *eng_)
+{
+    api_reply(req, 200, json_pack("{s:o}", "aliases", aliases_to_json(eng_)));
+}
+
+json_t *
+engine_state_dump(struct engine *eng, bool brief)
+{
+    json_t *o = json_pack("{s:o}", "status", status_to_json(eng));
+    if (!brief) {
+        json_object_set_new(o, "aliases", aliases_to_json(eng));
+        json_object_set_new(o, "bridges", bridges_to_json(eng));
+    }
+    return o;
 }
 
 const struct cfg_alias *

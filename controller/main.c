@@ -1,7 +1,9 @@
 /*
  * vmacd: cluster aliases with a virtual MAC, answered and steered by Open
  * vSwitch flows.  The main program parses options, loads the config, wires
- * the engine and the API to the event loop and runs it.
+ * the engine and the API to the event loop and runs it, as a service:
+ * pidfile, --detach, systemd notification, signals (SIGHUP reload, SIGUSR1
+ * state dump, SIGTERM/SIGINT exit).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,9 +18,15 @@
 
 #include "api.h"
 #include "config.h"
+#include "detach.h"
 #include "engine.h"
+#include "logctl.h"
 #include "openvswitch/vlog.h"
+#include "pidfile.h"
 #include "procsched.h"
+#include "sdnotify.h"
+#include "sset.h"
+#include "statedump.h"
 #include "store.h"
 #include "util.h"
 #include "verror.h"
@@ -28,41 +36,127 @@ VLOG_DEFINE_THIS_MODULE(main);
 struct vmacd {
     struct ev_loop *loop;
     const char *config_path;
+    const char *state_file; /* --state-file: SIGUSR1 writes here. */
     struct engine *engine;
     struct api *api;
     struct store *store;
-    ev_signal sigterm, sigint, sighup;
+    struct sdnotify *sdnotify;
+    ev_signal sigterm, sigint, sighup, sigusr1;
     int exit_code;
 };
 
 static void
 usage(void)
 {
-    printf("vmacd %s: cluster aliases with a virtual MAC on Open vSwitch\n"
-           "usage: vmacd [OPTIONS]\n"
-           "  -c, --config FILE      configuration (JSON); without it, the\n"
-           "                         defaults: listen ptcp:6653:127.0.0.1,\n"
-           "                         API on /run/vmacd/vmacd.sock, no alias\n"
-           "  -t, --check-config     validate the configuration and exit\n"
-           "  -l, --log-level LEVEL  emer, err, warn, info (default), dbg\n"
-           "      --log-module M:LEVEL  level of one module (repeatable)\n"
-           "      --syslog           also log to syslog (stderr always)\n"
-           "      --realtime-priority N  run in SCHED_FIFO at priority N\n"
-           "                         (1..99) for punctual health probes\n"
-           "      --mlockall         lock all memory (no paging stalls)\n"
-           "  -h, --help             this help\n"
-           "  -V, --version          version\n"
-           "Signals: SIGTERM/SIGINT exit and leave the flows in place;\n"
-           "SIGHUP reloads the configuration (an invalid one is refused).\n",
-           VMACD_VERSION);
+    printf(
+        "vmacd %s: cluster aliases with a virtual MAC on Open vSwitch\n"
+        "usage: vmacd [OPTIONS]\n"
+        "  -c, --config FILE      configuration (JSON); without it, the\n"
+        "                         defaults: listen ptcp:6653:127.0.0.1,\n"
+        "                         API on /run/vmacd/vmacd.sock, no alias\n"
+        "  -t, --check-config     validate the configuration and exit\n"
+        "      --pidfile[=FILE]   write the PID to FILE (default\n"
+        "                         " PIDFILE_DEFAULT "), locked while\n"
+        "                         running: a second vmacd refuses it\n"
+        "      --detach           run in the background; returns once\n"
+        "                         the API listens (exit status: the\n"
+        "                         daemon's if it fails to start)\n"
+        "      --state-file FILE  SIGUSR1 writes the state dump to FILE\n"
+        "                         (JSON) instead of the log\n"
+        "      --realtime-priority N  run in SCHED_FIFO at priority N\n"
+        "                         (1..99) for punctual health probes\n"
+        "      --mlockall         lock all memory (no paging stalls)\n"
+        "Logging (libopenvswitch's vlog; stderr at info by default):\n"
+        "  -l, --log-level LEVEL  stderr level: emer, err, warn, info, dbg\n"
+        "      --log-module M:LEVEL  stderr level of one module\n"
+        "      --syslog           also log to syslog at info\n"
+        "  -v, --verbose[=SPEC]   vlog spec: [MODULE][:DESTINATION][:LEVEL]\n"
+        "                         (destinations console, syslog, file),\n"
+        "                         e.g. -vsyslog:info -vengine:dbg\n"
+        "      --log-file[=FILE]  also log to FILE (reopened on SIGHUP)\n"
+        "      --syslog-method=libc|unix:PATH|udp:IP:PORT|null\n"
+        "      --syslog-target=IP:PORT  copy syslog lines there (UDP)\n"
+        "  -h, --help             this help\n"
+        "  -V, --version          version\n"
+        "Signals: SIGTERM/SIGINT exit and leave the flows in place;\n"
+        "SIGHUP reloads the configuration (an invalid one is refused);\n"
+        "SIGUSR1 dumps the state (aliases, members, bridges) to the log\n"
+        "or the --state-file.  Log levels change at run time with\n"
+        "\"vmacctl log set\" (PUT /v1/log).\n",
+        VMACD_VERSION);
 }
 
 static void
 on_stop(struct ev_loop *loop, ev_signal *w, int revents OVS_UNUSED)
 {
+    struct vmacd *d = w->signum == SIGTERM
+                          ? CONTAINER_OF(w, struct vmacd, sigterm)
+                          : CONTAINER_OF(w, struct vmacd, sigint);
     VLOG_INFO("signal %d: exiting; flows stay installed on the switches",
               w->signum);
+    sdnotify_stopping(d->sdnotify);
     ev_break(loop, EVBREAK_ALL);
+}
+
+/* Warns, once per bridge, about members on a bridge that no "bridges"
+ * entry lists and no connected switch has: most likely a typo. */
+static void
+warn_unknown_bridges(const struct engine *eng)
+{
+    const struct config *cfg = engine_config(eng);
+    struct sset warned = SSET_INITIALIZER(&warned);
+
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = cfg->aliases[i];
+        for (size_t m = 0; m < a->n_members; m++) {
+            const char *br = a->members[m].bridge;
+            if (!sset_contains(&warned, br) && !engine_bridge_known(eng, br)) {
+                sset_add(&warned, br);
+                VLOG_WARN("member %s of alias %s is on bridge \"%s\", which "
+                          "no \"bridges\" entry lists and no connected "
+                          "switch has (a typo?)",
+                          a->members[m].name, a->name, br);
+            }
+        }
+    }
+    sset_destroy(&warned);
+}
+
+/* systemd's STATUS=: "N aliases, C of B bridges connected". */
+static char *
+status_line(void *d_)
+{
+    struct vmacd *d = d_;
+    json_t *dump = engine_state_dump(d->engine, true);
+    json_t *counts
+        = json_object_get(json_object_get(dump, "status"), "counts");
+    char *line = xasprintf(
+        "%lld aliases, %lld of %lld bridges connected",
+        (long long) json_integer_value(json_object_get(counts, "aliases")),
+        (long long) json_integer_value(
+            json_object_get(counts, "bridges_connected")),
+        (long long) json_integer_value(json_object_get(counts, "bridges")));
+    json_decref(dump);
+    return line;
+}
+
+static void
+on_dump(struct ev_loop *loop OVS_UNUSED, ev_signal *w, int revents OVS_UNUSED)
+{
+    struct vmacd *d = CONTAINER_OF(w, struct vmacd, sigusr1);
+    json_t *dump = engine_state_dump(d->engine, false);
+    if (d->state_file) {
+        char *error = statedump_write_file(dump, d->state_file);
+        if (error) {
+            VLOG_ERR("SIGUSR1: state dump not written: %s", error);
+            free(error);
+        } else {
+            VLOG_INFO("SIGUSR1: state dump written to %s", d->state_file);
+        }
+    } else {
+        statedump_log(dump);
+    }
+    json_decref(dump);
 }
 
 static void
@@ -70,10 +164,21 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
           int revents OVS_UNUSED)
 {
     struct vmacd *d = CONTAINER_OF(w, struct vmacd, sighup);
+    char *log_file = vlog_get_log_file();
+    if (log_file) {
+        /* Log rotation: the file may have been renamed meanwhile. */
+        int error = vlog_reopen_log_file();
+        if (error) {
+            VLOG_ERR("SIGHUP: cannot reopen %s: %s", log_file,
+                     ovs_strerror(error));
+        }
+        free(log_file);
+    }
     if (!d->store) {
         VLOG_WARN("SIGHUP: no --config file to reload");
         return;
     }
+    sdnotify_reloading(d->sdnotify);
     struct config *cfg;
     struct verror e = VERROR_INITIALIZER;
     if (store_reload(d->store, &cfg, &e)) {
@@ -81,9 +186,11 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
                  "%s",
                  e.message);
         verror_destroy(&e);
-        return;
+    } else {
+        engine_reload(d->engine, cfg);
+        warn_unknown_bridges(d->engine);
     }
-    engine_reload(d->engine, cfg);
+    sdnotify_ready(d->sdnotify);
 }
 
 /* Creates the directory that will hold 'path' (one level), if missing. */
@@ -122,10 +229,22 @@ set_level(const char *module, const char *level)
 int
 main(int argc, char *argv[])
 {
-    enum { OPT_SYSLOG = 256, OPT_LOG_MODULE, OPT_REALTIME, OPT_MLOCKALL };
+    enum {
+        OPT_SYSLOG = 256,
+        OPT_LOG_MODULE,
+        OPT_REALTIME,
+        OPT_MLOCKALL,
+        OPT_PIDFILE,
+        OPT_DETACH,
+        OPT_STATE_FILE,
+        VLOG_OPTION_ENUMS,
+    };
     static const struct option long_options[] = {
         { "config", required_argument, NULL, 'c' },
         { "check-config", no_argument, NULL, 't' },
+        { "pidfile", optional_argument, NULL, OPT_PIDFILE },
+        { "detach", no_argument, NULL, OPT_DETACH },
+        { "state-file", required_argument, NULL, OPT_STATE_FILE },
         { "log-level", required_argument, NULL, 'l' },
         { "log-module", required_argument, NULL, OPT_LOG_MODULE },
         { "syslog", no_argument, NULL, OPT_SYSLOG },
@@ -133,18 +252,24 @@ main(int argc, char *argv[])
         { "mlockall", no_argument, NULL, OPT_MLOCKALL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        VLOG_LONG_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
     struct vmacd d = { .exit_code = 0 };
     bool check_only = false, use_syslog = false, mlock = false;
+    bool detach = false;
+    const char *pidfile_path = NULL;
     int rt_prio = 0;
 
     set_program_name(argv[0]);
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
     vlog_set_levels(NULL, VLF_CONSOLE, VLL_INFO);
+    vlog_set_levels(NULL, VLF_FILE, VLL_INFO); /* Only with --log-file. */
+    /* The syslog ident already says "vmacd" (OVS's pattern starts "ovs|"). */
+    vlog_set_pattern(VLF_SYSLOG, "%05N|%c%T|%p|%m");
 
     for (;;) {
-        int c = getopt_long(argc, argv, "c:tl:hV", long_options, NULL);
+        int c = getopt_long(argc, argv, "c:tl:v::hV", long_options, NULL);
         if (c == -1) {
             break;
         }
@@ -190,6 +315,16 @@ main(int argc, char *argv[])
         case OPT_MLOCKALL:
             mlock = true;
             break;
+        case OPT_PIDFILE:
+            pidfile_path = optarg ? optarg : PIDFILE_DEFAULT;
+            break;
+        case OPT_DETACH:
+            detach = true;
+            break;
+        case OPT_STATE_FILE:
+            d.state_file = optarg;
+            break;
+            VLOG_OPTION_HANDLERS
         case 'h':
             usage();
             return 0;
@@ -229,6 +364,23 @@ main(int argc, char *argv[])
         return 0;
     }
 
+    /* From here on, everything belongs to the daemon process. */
+    if (detach) {
+        detach_start();
+    }
+    struct pidfile *pidfile = NULL;
+    if (pidfile_path) {
+        make_parent_dir(pidfile_path);
+        char *error = NULL;
+        pidfile = pidfile_create(pidfile_path, &error);
+        if (!pidfile) {
+            fprintf(stderr, "vmacd: %s\n", error);
+            free(error);
+            config_destroy(cfg);
+            return 1;
+        }
+    }
+
     signal(SIGPIPE, SIG_IGN);
     d.loop = ev_default_loop(EVFLAG_AUTO);
 
@@ -237,6 +389,7 @@ main(int argc, char *argv[])
                                     &e)) {
         fprintf(stderr, "vmacd: %s\n", e.message);
         verror_destroy(&e);
+        pidfile_destroy(pidfile);
         return 1;
     }
 
@@ -247,6 +400,7 @@ main(int argc, char *argv[])
         free(error);
         config_destroy(cfg);
         store_close(d.store);
+        pidfile_destroy(pidfile);
         return 1;
     }
 
@@ -264,36 +418,52 @@ main(int argc, char *argv[])
         free(error);
         config_destroy(cfg);
         store_close(d.store);
+        pidfile_destroy(pidfile);
         return 1;
     }
+    logctl_register(d.api);
 
     if (engine_create(d.loop, cfg, &d.engine, &e)) {
         fprintf(stderr, "vmacd: %s\n", e.message);
         verror_destroy(&e);
         api_destroy(d.api);
         store_close(d.store);
+        pidfile_destroy(pidfile);
         return 1;
     }
     engine_attach_api(d.engine, d.api, d.store);
+    warn_unknown_bridges(d.engine);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);
     ev_signal_init(&d.sigint, on_stop, SIGINT);
     ev_signal_init(&d.sighup, on_reload, SIGHUP);
+    ev_signal_init(&d.sigusr1, on_dump, SIGUSR1);
     ev_signal_start(d.loop, &d.sigterm);
     ev_signal_start(d.loop, &d.sigint);
     ev_signal_start(d.loop, &d.sighup);
+    ev_signal_start(d.loop, &d.sigusr1);
 
     VLOG_INFO("vmacd %s started (%zu aliases; API on %s)", VMACD_VERSION,
               engine_config(d.engine)->n_aliases,
               engine_config(d.engine)->api_socket);
+
+    /* Ready: the API listens and the configuration is applied (the switches
+     * get it as they connect). */
+    d.sdnotify = sdnotify_create(d.loop, status_line, &d);
+    sdnotify_ready(d.sdnotify);
+    detach_done();
+
     ev_run(d.loop, 0);
 
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
+    ev_signal_stop(d.loop, &d.sigusr1);
+    sdnotify_destroy(d.sdnotify);
     store_close(d.store); /* Makes the file durable. */
     engine_destroy(d.engine);
     api_destroy(d.api);
+    pidfile_destroy(pidfile);
     ev_loop_destroy(d.loop);
     return d.exit_code;
 }

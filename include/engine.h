@@ -20,6 +20,8 @@
 #define VMACD_ENGINE_H 1
 
 #include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
 
 #include "openvswitch/compiler.h"
 
@@ -47,5 +49,14 @@ void engine_reload(struct engine *, struct config *);
 
 /* The running config (for the store's compactions). */
 const struct config *engine_config(const struct engine *);
+
+/* The state as the API shows it, for SIGUSR1's dump and systemd's STATUS:
+ * {"status": GET /v1/status, "aliases": GET /v1/aliases's array,
+ * "bridges": GET /v1/bridges's array}; 'brief': "status" only (cheap). */
+json_t *engine_state_dump(struct engine *, bool brief);
+
+/* Is 'name' a bridge vmacd knows: listed in the config's "bridges", or
+ * connected now?  (A member on another bridge is a likely typo.) */
+bool engine_bridge_known(const struct engine *, const char *name);
 
 #endif /* engine.h */

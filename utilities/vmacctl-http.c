@@ -96,10 +96,18 @@ vmacctl_call_api(const char *method, const char *path, const char *body,
     curl_easy_setopt(call.curl, CURLOPT_WRITEFUNCTION, call_write_cb);
     curl_easy_setopt(call.curl, CURLOPT_WRITEDATA, &call);
     curl_easy_setopt(call.curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(call.curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    /* --timeout bounds the whole request; an event stream only its
+     * connection (it runs until interrupted).  A write gets
+     * VMACCTL_WRITE_WAIT_S more: the daemon itself waits up to that long
+     * for the switches to apply it before it replies. */
+    long timeout_ms = vmacctl_timeout_ms;
+    if (timeout_ms && strcmp(method, "GET")) {
+        timeout_ms += VMACCTL_WRITE_WAIT_S * 1000;
+    }
+    curl_easy_setopt(call.curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(call.curl, CURLOPT_NOSIGNAL, 1L);
     if (!on_line) {
-        curl_easy_setopt(call.curl, CURLOPT_TIMEOUT, 60L);
+        curl_easy_setopt(call.curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     }
     headers = curl_slist_append(headers, "Accept: application/json");
     if (vmacctl_if_match && strcmp(method, "GET")) {
@@ -121,7 +129,12 @@ vmacctl_call_api(const char *method, const char *path, const char *body,
     if (rc != CURLE_OK && !(status >= 300 && call.body.length)) {
         long os_errno = 0;
         curl_easy_getinfo(call.curl, CURLINFO_OS_ERRNO, &os_errno);
-        if (rc == CURLE_COULDNT_CONNECT || !status) {
+        if (rc == CURLE_OPERATION_TIMEDOUT) {
+            fprintf(stderr,
+                    "vmacctl: %s %s: no reply from vmacd at %s within %.3g "
+                    "s (--timeout)\n",
+                    method, path, vmacctl_socket_path, timeout_ms / 1000.0);
+        } else if (rc == CURLE_COULDNT_CONNECT || !status) {
             fprintf(stderr, "vmacctl: cannot connect to vmacd at %s: %s\n",
                     vmacctl_socket_path,
                     (os_errno    ? ovs_strerror(os_errno)

@@ -24,6 +24,11 @@ enum {
 extern const char *vmacctl_socket_path; /* --socket, $VMACD_SOCKET. */
 extern const char *vmacctl_if_match;    /* --if-match: writes only. */
 extern bool vmacctl_json_output;        /* --json. */
+#define VMACCTL_DEFAULT_TIMEOUT_S 5
+extern long vmacctl_timeout_ms; /* --timeout; 0: none. */
+/* How long the daemon waits for the switches before it answers a write
+ * (engine-write.c's WRITE_TIMEOUT): writes wait that much longer. */
+#define VMACCTL_WRITE_WAIT_S 5
 
 /* vmacctl-http.c: the API client (libcurl over the unix socket). */
 

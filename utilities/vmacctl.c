@@ -11,7 +11,6 @@
  */
 #include "vmacctl-private.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +25,12 @@
 const char *vmacctl_socket_path;
 const char *vmacctl_if_match;
 bool vmacctl_json_output;
+long vmacctl_timeout_ms = VMACCTL_DEFAULT_TIMEOUT_S * 1000;
 
 /* Usage texts. */
 
 static const char usage_main[]
-    = "usage: vmacctl [--socket PATH] [--json] COMMAND [ARG...]\n"
+    = "usage: vmacctl [OPTIONS] COMMAND [ARG...]\n"
       "\n"
       "Commands:\n"
       "  status                 daemon version, uptime, bridges, counts\n"
@@ -49,19 +49,26 @@ static const char usage_main[]
       "  announce ALIAS         send GARP/NA for ALIAS now\n"
       "  flows BRIDGE           flows and groups vmacd installed on BRIDGE\n"
       "  events [--follow]      recent events; --follow keeps streaming\n"
+      "  log list               log levels of every module\n"
+      "  log set SPEC...        set log levels, e.g. engine:dbg\n"
       "  raw METHOD PATH [BODY] send any request, print the JSON reply\n"
       "\n"
-      "Options:\n"
+      "Options (anywhere on the line):\n"
       "  --socket PATH  API socket (default: $VMACD_SOCKET, "
       "else " DEFAULT_SOCKET ")\n"
       "  --json         print the API's JSON instead of tables\n"
       "  --if-match ETAG  writes: only if the alias's ETag still matches\n"
+      "  -t, --timeout SECS  give up after SECS seconds (default 5; 0: wait\n"
+      "                 forever; writes: 5 s more, the daemon's own wait\n"
+      "                 for the switches; events --follow: to connect)\n"
       "  -h, --help     this help; COMMAND --help for a command's help\n"
+      "  -V, --version  vmacctl's version\n"
       "\n"
       "Writes return once the switches applied the change; a change still\n"
       "pending for a disconnected bridge is reported on stderr.\n"
       "\n"
-      "Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect.\n";
+      "Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect (or\n"
+      "no reply within the timeout).\n";
 
 static const char usage_status[]
     = "usage: vmacctl status\n"
@@ -104,6 +111,15 @@ static const char usage_events[]
     = "usage: vmacctl events [--follow]\n"
       "Prints recent events; with --follow (-f), keeps printing new events\n"
       "until interrupted.\n";
+static const char usage_log[]
+    = "usage: vmacctl log list\n"
+      "       vmacctl log set SPEC...\n"
+      "Lists every log module's level per destination (console, syslog,\n"
+      "file), or sets levels at run time, as \"ovs-appctl vlog/set\" does.\n"
+      "SPEC is MODULE, DESTINATION and LEVEL, in any order, separated by\n"
+      "':'; a missing module or destination means all, a missing level\n"
+      "dbg: \"engine:dbg\", \"syslog:warn\", \"api:console:info\".\n"
+      "Levels: off, emer, err, warn, info, dbg.  All SPECs apply, or none.\n";
 static const char usage_raw[]
     = "usage: vmacctl raw METHOD PATH [BODY]\n"
       "Sends METHOD PATH (e.g. GET /v1) with the optional JSON BODY and\n"
@@ -528,6 +544,70 @@ cmd_events(int argc, char *argv[])
 }
 
 static int
+cmd_log(int argc, char *argv[])
+{
+    json_t *j;
+    int ret;
+
+    if (argc == 1 && !strcmp(argv[0], "list")) {
+        ret = vmacctl_get("/v1/log", &j);
+    } else if (argc >= 2 && !strcmp(argv[0], "set")) {
+        json_t *specs = json_array();
+        for (int i = 1; i < argc; i++) {
+            json_array_append_new(specs, json_string(argv[i]));
+        }
+        char *body
+            = json_dumps(json_pack("{s:o}", "set", specs), JSON_COMPACT);
+        ret = vmacctl_call_api("PUT", "/v1/log", body, NULL, &j);
+        free(body);
+        if (!ret && vmacctl_json_output) {
+            vmacctl_print_json(j);
+            json_decref(j);
+            j = NULL;
+        }
+    } else {
+        return usage_error(usage_log, argc && !strcmp(argv[0], "set")
+                                          ? "log set takes SPEC..."
+                                      : argc ? "bad log command"
+                                             : "missing log command");
+    }
+    if (ret || !j) {
+        return ret;
+    }
+
+    /* One column per destination ("console" -> CONSOLE). */
+    const json_t *dests = json_object_get(j, "destinations");
+    size_t n_cols = json_array_size(dests) + 1;
+    char **header = xmalloc(n_cols * sizeof *header);
+    header[0] = xstrdup("MODULE");
+    for (size_t i = 1; i < n_cols; i++) {
+        const char *name = json_string_value(json_array_get(dests, i - 1));
+        header[i] = xstrdup(name ? name : "?");
+        for (char *p = header[i]; *p; p++) {
+            *p = (*p >= 'a' && *p <= 'z') ? *p - 'a' + 'A' : *p;
+        }
+    }
+    struct vmacctl_table t;
+    vmacctl_table_init(&t, (const char *const *) header, n_cols);
+    const char *module;
+    json_t *levels;
+    json_object_foreach (json_object_get(j, "modules"), module, levels) {
+        vmacctl_table_add(&t, xstrdup(module));
+        for (size_t i = 1; i < n_cols; i++) {
+            const char *dest = json_string_value(json_array_get(dests, i - 1));
+            vmacctl_table_add(&t, vmacctl_value_str(levels, dest ? dest : ""));
+        }
+    }
+    vmacctl_table_print(&t);
+    for (size_t i = 0; i < n_cols; i++) {
+        free(header[i]);
+    }
+    free(header);
+    json_decref(j);
+    return EXIT_OK;
+}
+
+static int
 cmd_raw(int argc, char *argv[])
 {
     if (argc < 2 || argc > 3) {
@@ -637,6 +717,7 @@ strip_state(json_t *alias)
         json_object_del(m, "state");
         json_object_del(m, "master");
         json_object_del(m, "probe_state");
+        json_object_del(m, "bridge_known");
     }
 }
 
@@ -829,54 +910,132 @@ static const struct command commands[] = {
     { "announce", cmd_announce, usage_announce },
     { "flows", cmd_flows, usage_flows },
     { "events", cmd_events, usage_events },
+    { "log", cmd_log, usage_log },
     { "raw", cmd_raw, usage_raw },
 };
+
+/* Parses --timeout's argument: seconds, a decimal number >= 0. */
+static bool
+parse_timeout(const char *s, long *msp)
+{
+    char *end;
+    double secs = strtod(s, &end);
+    if (!*s || *end || !(secs >= 0) || secs > 86400) {
+        return false;
+    }
+    *msp = (long) (secs * 1000 + 0.5);
+    if (secs > 0 && !*msp) {
+        *msp = 1;
+    }
+    return true;
+}
+
+/* The global options, accepted anywhere on the command line (before "--"):
+ * removes them from argv, leaving the command and its own arguments in
+ * order.  Returns -1 to go on, otherwise an exit code.  A "-h"/"--help"
+ * before the command asks for the main usage and is handled here; after
+ * the command it stays, for the command's usage. */
+static int
+take_global_options(int *argcp, char *argv[])
+{
+    static const struct {
+        const char *name;
+        char short_name;
+        bool has_arg;
+    } globals[] = {
+        { "socket", 0, true },     { "json", 0, false },
+        { "if-match", 0, true },   { "timeout", 't', true },
+        { "version", 'V', false },
+    };
+    int argc = *argcp, out = 1;
+    bool command_seen = false, rest = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int g = -1;
+        const char *value = NULL;
+
+        if (!rest && !strcmp(arg, "--")) {
+            rest = true;
+            continue;
+        }
+        for (size_t k = 0; !rest && g < 0 && k < ARRAY_SIZE(globals); k++) {
+            size_t len = strlen(globals[k].name);
+            if (arg[0] == '-' && arg[1] == '-'
+                && !strncmp(arg + 2, globals[k].name, len)) {
+                if (!arg[2 + len]) {
+                    g = k;
+                } else if (arg[2 + len] == '=' && globals[k].has_arg) {
+                    g = k;
+                    value = arg + 3 + len;
+                }
+            } else if (globals[k].short_name && arg[0] == '-'
+                       && arg[1] == globals[k].short_name && !arg[2]) {
+                g = k;
+            }
+        }
+        if (g < 0) {
+            if (!command_seen && !rest
+                && (!strcmp(arg, "-h") || !strcmp(arg, "--help"))) {
+                fputs(usage_main, stdout);
+                return EXIT_OK;
+            }
+            if (!command_seen && !rest && arg[0] == '-' && arg[1]) {
+                return usage_error(usage_main, "unknown option \"%s\"", arg);
+            }
+            command_seen = true;
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (globals[g].has_arg && !value) {
+            if (i + 1 >= argc) {
+                return usage_error(usage_main, "option \"%s\" needs a value",
+                                   arg);
+            }
+            value = argv[++i];
+        }
+        const char *name = globals[g].name;
+        if (!strcmp(name, "socket")) {
+            vmacctl_socket_path = value;
+        } else if (!strcmp(name, "json")) {
+            vmacctl_json_output = true;
+        } else if (!strcmp(name, "if-match")) {
+            vmacctl_if_match = value;
+        } else if (!strcmp(name, "timeout")) {
+            if (!parse_timeout(value, &vmacctl_timeout_ms)) {
+                return usage_error(usage_main,
+                                   "--timeout takes seconds (a number >= "
+                                   "0), not \"%s\"",
+                                   value);
+            }
+        } else if (!strcmp(name, "version")) {
+            printf("vmacctl %s\n", VMACD_VERSION);
+            return EXIT_OK;
+        }
+    }
+    argv[out] = NULL;
+    *argcp = out;
+    return -1;
+}
 
 int
 main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        { "socket", required_argument, NULL, 's' },
-        { "json", no_argument, NULL, 'j' },
-        { "if-match", required_argument, NULL, 'm' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-
     vmacctl_socket_path = getenv("VMACD_SOCKET");
     if (!vmacctl_socket_path || !*vmacctl_socket_path) {
         vmacctl_socket_path = DEFAULT_SOCKET;
     }
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            vmacctl_socket_path = optarg;
-            break;
-        case 'j':
-            vmacctl_json_output = true;
-            break;
-        case 'm':
-            vmacctl_if_match = optarg;
-            break;
-        case 'h':
-            fputs(usage_main, stdout);
-            return EXIT_OK;
-        default:
-            return usage_error(usage_main,
-                               "unknown or incomplete option "
-                               "\"%s\"",
-                               argv[optind - 1]);
-        }
+    int ret = take_global_options(&argc, argv);
+    if (ret >= 0) {
+        return ret;
     }
-    if (optind >= argc) {
+    if (argc < 2) {
         return usage_error(usage_main, "missing command");
     }
 
-    const char *name = argv[optind];
-    int n_args = argc - optind - 1;
-    char **args = argv + optind + 1;
+    const char *name = argv[1];
+    int n_args = argc - 2;
+    char **args = argv + 2;
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
         if (!strcmp(name, commands[i].name)) {
             if (wants_help(n_args, args)) {
@@ -884,7 +1043,7 @@ main(int argc, char *argv[])
                 return EXIT_OK;
             }
             vmacctl_http_init();
-            int ret = commands[i].run(n_args, args);
+            ret = commands[i].run(n_args, args);
             vmacctl_http_cleanup();
             return ret;
         }

@@ -35,7 +35,7 @@ DB = {
 # Fields of GET /v1/aliases/X that are state, not configuration.
 STATE_KEYS = ("master", "state", "cookie", "group_id", "announcements_sent",
               "generation", "pending_bridges")
-MEMBER_STATE_KEYS = ("state", "master", "probe_state")
+MEMBER_STATE_KEYS = ("state", "master", "bridge_known", "probe_state")
 
 
 def request(vmacd, method, path, body=None, raw=None, headers=None,

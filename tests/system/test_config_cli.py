@@ -351,7 +351,7 @@ def test_two_aliases_sharing_members_valid(tmp_path):
 def test_example_config_valid(tmp_path):
     proc = check_config(EXAMPLE)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "%s: valid (2 aliases, 1 bridges)" \
+    assert proc.stdout.strip() == "%s: valid (2 aliases, 2 bridges)" \
         % EXAMPLE
     assert proc.stderr == ""
 

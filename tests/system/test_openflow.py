@@ -88,7 +88,8 @@ def start_with_bridges(sandbox, vmacd_factory, vmacd_config, bridges=("br0",),
     waits until they are connected.  Returns the Vmacd."""
     for b in bridges:
         sandbox.add_bridge(b, "unix:%s" % of_socket(sandbox))
-    d = vmacd_factory(vmacd_config(**config))
+    # Listed, so that the members' bridges are known before they connect.
+    d = vmacd_factory(vmacd_config(bridges=bridges, **config))
     d.start()
     for b in bridges:
         d.wait_bridge(b, DEADLINE)
@@ -237,7 +238,7 @@ def test_bad_peers(sandbox, vmacd_factory, vmacd_config):
     sandbox.add_host("m1", "br0", "m1-p", "02:00:00:00:00:11",
                      "192.0.2.11/24")
     d = vmacd_factory(vmacd_config(
-        aliases=[WEB],
+        bridges=["br0"], aliases=[WEB],
         openflow={"listen": ["punix:%s" % of_socket(sandbox)],
                   "inactivity_probe_ms": 1000}))
     d.start()
