@@ -118,7 +118,8 @@ FUZZ_FLAGS   := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
 FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
                 controller/config-check.c controller/config-alias.c \
-                controller/config-json.c controller/cfgedit.c
+                controller/config-json.c controller/config-ovsdb.c \
+                controller/cfgedit.c
 FUZZ_OFMSG_BIN  := $(BUILD)/fuzz/fuzz_ofmsg
 FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
                    controller/ofswitch.c

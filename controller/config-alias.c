@@ -113,13 +113,13 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name",     "bridge", "port",    "mac", "ip",
-        "priority", "probe",  "drained", NULL,
+        "name", "bridge",   "port",  "iface_id", "mac",
+        "ip",   "priority", "probe", "drained",  NULL,
     };
     if (!cfgp_check_object(p, v, keys)
         || !cfgp_field_string(p, v, "name", cfgp_check_name, &m->name)
         || !cfgp_field_string(p, v, "bridge", cfgp_check_ifname, &m->bridge)
-        || !cfgp_field_string(p, v, "port", cfgp_check_ifname, &m->port)) {
+        || !cfgp_parse_member_port(p, v, m)) {
         return false;
     }
 
@@ -213,8 +213,11 @@ parse_members(struct cfg_parser *p, const struct config *cfg,
                     cfgp_path_pop(p, m2);
                     break;
                 }
-                if (!strcmp(o->bridge, m->bridge)
-                    && !strcmp(o->port, m->port)) {
+                if (!cfgp_check_member_iface_ids(p, o, m)) {
+                    break;
+                }
+                if (!strcmp(o->bridge, m->bridge) && !m->iface_id
+                    && !o->iface_id && !strcmp(o->port, m->port)) {
                     cfgp_error(p,
                                "port \"%s\" on bridge \"%s\" is already "
                                "used by member \"%s\"",

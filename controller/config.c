@@ -587,7 +587,7 @@ static bool
 parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
 {
     static const char *const keys[] = {
-        "openflow", "api", "bridges", "aliases", NULL,
+        "openflow", "api", "ovsdb", "bridges", "aliases", NULL,
     };
     if (!cfgp_check_object(p, root, keys)) {
         return false;
@@ -604,6 +604,13 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
     if (v && !p->error) {
         size_t mark = cfgp_path_push_key(p, "api");
         parse_api(p, v, cfg);
+        cfgp_path_pop(p, mark);
+    }
+
+    v = json_object_get(root, "ovsdb");
+    if (v && !p->error) {
+        size_t mark = cfgp_path_push_key(p, "ovsdb");
+        cfgp_parse_ovsdb(p, v, cfg);
         cfgp_path_pop(p, mark);
     }
 
@@ -631,6 +638,7 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
     }
 
     if (p->error || !cfgp_check_members_vs_aliases(p, cfg)
+        || !cfgp_check_iface_ids_need_ovsdb(p, cfg)
         || !check_probe_meters(p, cfg)) {
         return false;
     }
@@ -740,6 +748,7 @@ alias_destroy(struct cfg_alias *al)
         free(m->name);
         free(m->bridge);
         free(m->port);
+        free(m->iface_id);
     }
     free(al->members);
     cfgp_free_strings(al->access_bridges, al->n_access_bridges);
@@ -758,6 +767,7 @@ config_destroy(struct config *cfg)
     free(cfg->api_socket);
     free(cfg->api_group);
     free(cfg->api_tcp_address);
+    config_ovsdb_destroy(cfg->ovsdb);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         free(cfg->bridges[i].name);
         cfgp_free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);
