@@ -107,6 +107,8 @@ struct engine {
     char *pending_reason;
     struct api *api;
     double started;
+    engine_config_cb *config_cb; /* engine_on_config(). */
+    void *config_cb_aux;
 
     /* engine-health.c: one prober per probed (alias, member). */
     struct hmap probers;       /* By alias + member name. */

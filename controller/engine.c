@@ -972,4 +972,14 @@ engine_reload(struct engine *eng, struct config *cfg)
     json_object_set_new(ev, "aliases", json_integer(cfg->n_aliases));
     engine_publish(eng, "config_reloaded", ev);
     engine_schedule_update(eng, ev_time(), "reload");
+    if (eng->config_cb) {
+        eng->config_cb(cfg, eng->config_cb_aux);
+    }
+}
+
+void
+engine_on_config(struct engine *eng, engine_config_cb *cb, void *aux)
+{
+    eng->config_cb = cb;
+    eng->config_cb_aux = aux;
 }

@@ -18,8 +18,10 @@
 #include "config.h"
 #include "engine.h"
 #include "openvswitch/vlog.h"
+#include "ovsdbc.h"
 #include "procsched.h"
 #include "util.h"
+#include "vsdb.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
 
@@ -27,6 +29,7 @@ struct vmacd {
     struct ev_loop *loop;
     const char *config_path;
     struct engine *engine;
+    struct vsdb *vsdb; /* The OVSDB side (fail mode). */
     struct api *api;
     ev_signal sigterm, sigint, sighup;
     int exit_code;
@@ -60,6 +63,13 @@ on_stop(struct ev_loop *loop, ev_signal *w, int revents OVS_UNUSED)
     VLOG_INFO("signal %d: exiting; flows stay installed on the switches",
               w->signum);
     ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+on_config(const struct config *cfg, void *d_)
+{
+    struct vmacd *d = d_;
+    vsdb_set_config(d->vsdb, cfg);
 }
 
 static void
@@ -262,6 +272,9 @@ main(int argc, char *argv[])
         engine_set_config_path(d.engine, d.config_path);
     }
     engine_attach_api(d.engine, d.api);
+    d.vsdb = vsdb_create(d.loop, engine_config(d.engine));
+    vsdb_attach_api(d.vsdb, d.api);
+    engine_on_config(d.engine, on_config, &d);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);
     ev_signal_init(&d.sigint, on_stop, SIGINT);
@@ -278,8 +291,10 @@ main(int argc, char *argv[])
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
+    vsdb_destroy(d.vsdb);
     engine_destroy(d.engine);
     api_destroy(d.api);
     ev_loop_destroy(d.loop);
+    ovsdbc_exit();
     return d.exit_code;
 }

@@ -36,6 +36,11 @@ void engine_reload(struct engine *, struct config *);
 
 const struct config *engine_config(const struct engine *);
 
+/* Calls 'cb' with the new configuration (borrowed) after every change of
+ * it (reload, API write). */
+typedef void engine_config_cb(const struct config *, void *aux);
+void engine_on_config(struct engine *, engine_config_cb *, void *aux);
+
 /* API writes persist the configuration to 'path' (atomically, before they
  * reply).  Without a path (vmacd started without --config), writes that
  * change the configuration are refused with 409 "no_config_file". */
