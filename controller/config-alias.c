@@ -113,8 +113,8 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name", "bridge",   "port",  "iface_id", "mac",
-        "ip",   "priority", "probe", "drained",  NULL,
+        "name",     "bridge", "port",    "mac",      "ip",
+        "priority", "probe",  "drained", "iface_id", NULL,
     };
     if (!cfgp_check_object(p, v, keys)
         || !cfgp_field_string(p, v, "name", cfgp_check_name, &m->name)

@@ -587,7 +587,7 @@ static bool
 parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
 {
     static const char *const keys[] = {
-        "openflow", "api", "ovsdb", "bridges", "aliases", NULL,
+        "openflow", "api", "bridges", "aliases", "ovsdb", NULL,
     };
     if (!cfgp_check_object(p, root, keys)) {
         return false;

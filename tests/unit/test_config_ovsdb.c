@@ -276,7 +276,7 @@ test_iface_id_invalid(void **state OVS_UNUSED)
     /* The unknown-key message lists the new key. */
     expect_error(MEMBERS(WITH_OVSDB, "'port': 'p', 'ifaceid': 'x'"),
                  "unknown key \"ifaceid\" (allowed: name, bridge, port, "
-                 "iface_id, mac");
+                 "mac, ip, priority, probe, drained, iface_id)");
 }
 
 int
