@@ -13,16 +13,20 @@ real ovsdb-server and ovs-vswitchd.
   lost);
 - an unreachable remote at start: vmacd says so and still serves
   OpenFlow;
+- an ssl: remote (a private ovsdb-server with TLS), and a wrong CA;
 - what the API shows of the database: ports' VLAN settings, interfaces'
   iface-id, and a libvirt-style replug (new port name and ofport, same
   iface-id).
 """
 
+import os
+import signal
+import socket
 import time
 
 import pytest
 
-from sandbox import wait_until
+from sandbox import _pid_alive, run, wait_until
 from test_alias_control import assert_kept
 from test_alias_datapath import check_arp_reply, exchange
 from test_restart import switch_flows
@@ -33,6 +37,8 @@ from vmacd import SLOW, make_config, of_socket
 # ovs-vswitchd goes fail-open 3 inactivity probes (3 x 5 s) after its
 # controller went away; this is well past that.
 PAST_FAIL_OPEN_S = 20
+
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
 # Warnings an OVSDB test may cause on purpose.
 OVSDB_DOWN = (r"ovsdb: lost the connection", r"ovsdb: cannot connect")
@@ -329,3 +335,84 @@ def test_database_view_and_replug(sandbox, vmacd_factory):
     assert iface["ofport"] == sandbox.port_desc(BRIDGE)["vnet7"]["number"]
     assert view()[0]["vnet7"]["tag"] == 10
     d.check_logs()
+
+
+def _openssl(*args, cwd):
+    """Runs openssl in 'cwd' (file names in 'args' are relative to it)."""
+    run(["sh", "-c", 'cd "$0" && exec openssl "$@"', cwd] + list(args),
+        timeout=60)
+
+
+def _free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ssl_remote(sandbox, vmacd_factory, tmp_path):
+    """An ssl: remote with vmacd's key, certificate and CA: a private
+    ovsdb-server on 127.0.0.1 (no vswitchd needed to see the database and
+    write to it); then a CA that did not sign the server's certificate."""
+    d = tmp_path
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+             "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj",
+             "/CN=vmacd test CA", cwd=d)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+             "other-key.pem", "-out", "other-ca.pem", "-days", "2", "-subj",
+             "/CN=another CA", cwd=d)
+    for n in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                 "%s-key.pem" % n, "-out", "%s.csr" % n, "-subj", "/CN=" + n,
+                 cwd=d)
+        _openssl("x509", "-req", "-in", "%s.csr" % n, "-CA", "ca.pem",
+                 "-CAkey", "ca-key.pem", "-CAcreateserial", "-out",
+                 "%s-cert.pem" % n, "-days", "2", cwd=d)
+    run(["ovsdb-tool", "create", d / "conf.db", SCHEMA])
+    port = _free_tcp_port()
+    run(["ovsdb-server", d / "conf.db",
+         "--remote=pssl:%d:127.0.0.1" % port,
+         "--remote=punix:%s" % (d / "db.sock"),
+         "--private-key=%s" % (d / "server-key.pem"),
+         "--certificate=%s" % (d / "server-cert.pem"),
+         "--ca-cert=%s" % (d / "ca.pem"), "--unixctl=%s" % (d / "ctl"),
+         "--pidfile=%s" % (d / "pid"), "--log-file=%s" % (d / "log"),
+         "--detach", "--no-chdir", "-vconsole:off", "--syslog-method=null"],
+        timeout=20)
+    pid = int((d / "pid").read_text())
+    try:
+        run(["ovs-vsctl", "--timeout=10", "--db=unix:%s" % (d / "db.sock"),
+             "--no-wait", "init", "--", "add-br", "br7"])
+        ovsdb = {"remote": "ssl:127.0.0.1:%d" % port,
+                 "private_key": str(d / "client-key.pem"),
+                 "certificate": str(d / "client-cert.pem"),
+                 "ca_cert": str(d / "ca.pem")}
+        v = vmacd_factory(make_config(sandbox, ["br7"], ovsdb=ovsdb))
+        v.start()
+
+        def fail_mode_set():
+            o = v.api("GET", "/v1/ovsdb")[1]
+            return o if o["state"] == "synced" and \
+                api_bridge(o, "br7")["fail_mode"] == "secure" else None
+        o = wait_until(fail_mode_set, 10 * SLOW, 0.05, "br7 secure over TLS")
+        assert api_bridge(o, "br7")["fail_mode_sets"] == 1
+        out = run(["ovs-vsctl", "--db=unix:%s" % (d / "db.sock"), "get",
+                   "bridge", "br7", "fail_mode"]).stdout.strip()
+        assert out == "secure"
+        v.stop()
+        v.check_logs()
+
+        # vmacd trusts another CA: the handshake fails, clearly.
+        bad = vmacd_factory(make_config(
+            sandbox, ["br7"], ovsdb=dict(ovsdb,
+                                         ca_cert=str(d / "other-ca.pem"))),
+            name="vmacd-bad-ca")
+        bad.start()
+        o = wait_until(lambda: (lambda x: x if x["last_error"] else None)(
+            bad.api("GET", "/v1/ovsdb")[1]), 10 * SLOW, 0.05,
+            "a TLS error in the API")
+        assert o["state"] == "connecting" and o["database"] is None, o
+        assert "certificate verify failed" in bad.log_text()
+        bad.stop()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not _pid_alive(pid), 10, 0.05, "ovsdb-server gone")
