@@ -19,6 +19,7 @@ real ovsdb-server and ovs-vswitchd.
   iface-id).
 """
 
+import json
 import os
 import signal
 import socket
@@ -416,3 +417,33 @@ def test_ssl_remote(sandbox, vmacd_factory, tmp_path):
     finally:
         os.kill(pid, signal.SIGTERM)
         wait_until(lambda: not _pid_alive(pid), 10, 0.05, "ovsdb-server gone")
+
+
+def test_member_by_iface_id_through_the_api(make_topo):
+    """A member given by iface_id goes through the API and the config file
+    (it is not resolved yet: no port, never live) and changes nothing for
+    the other members."""
+    t = make_topo(ovsdb={})
+    wait_ovsdb(t, "synced")
+    body = {"bridge": BRIDGE, "iface_id": "vm-web-4", "priority": 200,
+            "mac": "02:00:00:00:00:14"}
+    status, alias = t.vmacd.api("PUT", "/v1/aliases/web/members/m4", body)
+    assert status == 201, alias
+    (m4,) = [m for m in alias["members"] if m["name"] == "m4"]
+    assert m4["iface_id"] == "vm-web-4" and "port" not in m4, m4
+    assert m4["state"] != "up" and not m4["master"], m4
+    assert alias["master"] == "m1"
+    saved = json.loads(t.vmacd.config_path.read_text())
+    (m4,) = [m for m in saved["aliases"][0]["members"] if m["name"] == "m4"]
+    assert m4["iface_id"] == "vm-web-4" and "port" not in m4
+    t.wait_settled("m1")
+    assert t.ask(ALIAS4, "udp") == "m1"
+    # Both at once is refused, with the config's message, and changes
+    # nothing.
+    status, err = t.vmacd.api("PUT", "/v1/aliases/web/members/m5",
+                              dict(body, port="m3-p"))
+    assert status == 400, err
+    assert "both \"port\" and \"iface_id\"" in err["error"]["message"], err
+    assert [m["name"] for m in t.alias()["members"]] == \
+        ["m1", "m2", "m3", "m4"]
+    t.vmacd.check_logs()
