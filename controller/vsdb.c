@@ -153,9 +153,9 @@ vsdb_run(struct vsdb *v)
                 VLOG_WARN_RL(&conn_rl,
                              "%s: fail_mode is %s: about 15 s after vmacd "
                              "stops, ovs-vswitchd goes fail-open and vmacd's "
-                             "flows stop answering; \"ovsdb\": {\"fail_mode\":"
-                             " \"check\"} leaves it so (ovs-vsctl "
-                             "set-fail-mode %s secure)",
+                             "flows stop answering; set it with \"ovs-vsctl "
+                             "set-fail-mode %s secure\", or let vmacd "
+                             "(\"ovsdb\": {\"fail_mode\": \"secure\"})",
                              b->name, fail_mode_text(br->fail_mode), b->name);
                 json_t *ev = json_object();
                 json_object_set_new(ev, "bridge", json_string(b->name));
