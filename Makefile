@@ -98,7 +98,7 @@ $(BUILD)/bin/vmacctl: $(VMACCTL_OBJS) $(OVS_LIBS)
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIBVMACD) \
                   $(wildcard tests/unit/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(VMACD_CPPFLAGS) -Itests/unit $(VMACD_CFLAGS) $(LDFLAGS) -o $@ \
+	$(CC) $(VMACD_CPPFLAGS) -Itests/unit -Icontroller $(VMACD_CFLAGS) $(LDFLAGS) -o $@ \
 	    $< $(TEST_HELPERS) $(LIBVMACD) $(LDLIBS) -lcmocka
 
 $(BUILD)/man/%: man/%.scd | $(DEPS_STAMP)
@@ -238,8 +238,8 @@ FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
 FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
                 controller/config-check.c controller/config-alias.c \
                 controller/config-json.c controller/config-index.c \
-                controller/cfgedit.c controller/probemeter.c \
-                controller/verror.c
+                controller/config-ovsdb.c controller/cfgedit.c \
+                controller/probemeter.c controller/verror.c
 FUZZ_OFMSG_BIN  := $(BUILD)/fuzz/fuzz_ofmsg
 FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
                    controller/ofswitch.c

@@ -113,13 +113,13 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
              struct cfg_member *m)
 {
     static const char *const keys[] = {
-        "name",     "bridge", "port",    "mac", "ip",
-        "priority", "probe",  "drained", NULL,
+        "name",     "bridge", "port",    "mac",      "ip",
+        "priority", "probe",  "drained", "iface_id", NULL,
     };
     if (!cfgp_check_object(p, v, keys)
         || !cfgp_field_string(p, v, "name", cfgp_check_name, &m->name)
         || !cfgp_field_string(p, v, "bridge", cfgp_check_ifname, &m->bridge)
-        || !cfgp_field_string(p, v, "port", cfgp_check_ifname, &m->port)) {
+        || !cfgp_parse_member_port(p, v, m)) {
         return false;
     }
 
@@ -212,8 +212,11 @@ parse_members(struct cfg_parser *p, const json_t *arr, struct cfg_alias *al)
                     cfgp_path_pop(p, m2);
                     break;
                 }
-                if (!strcmp(o->bridge, m->bridge)
-                    && !strcmp(o->port, m->port)) {
+                if (!cfgp_check_member_iface_ids(p, o, m)) {
+                    break;
+                }
+                if (!strcmp(o->bridge, m->bridge) && !m->iface_id
+                    && !o->iface_id && !strcmp(o->port, m->port)) {
                     cfgp_conflict(p,
                                   "port \"%s\" on bridge \"%s\" is already "
                                   "used by member \"%s\"",
@@ -329,6 +332,7 @@ cfgp_alias_free(struct cfg_alias *al)
         free(m->name);
         free(m->bridge);
         free(m->port);
+        free(m->iface_id);
     }
     free(al->members);
     cfgp_free_strings(al->access_bridges, al->n_access_bridges);

@@ -144,7 +144,11 @@ config_alias_to_json(const struct cfg_alias *al)
         json_t *mo = new_object();
         json_object_set_new(mo, "name", new_string(m->name));
         json_object_set_new(mo, "bridge", new_string(m->bridge));
-        json_object_set_new(mo, "port", new_string(m->port));
+        if (m->iface_id) {
+            json_object_set_new(mo, "iface_id", new_string(m->iface_id));
+        } else {
+            json_object_set_new(mo, "port", new_string(m->port));
+        }
         if (m->has_mac) {
             json_object_set_new(mo, "mac", mac_to_json(m->mac));
         }
@@ -231,6 +235,9 @@ config_settings_to_json(const struct config *cfg)
         json_object_set_new(api, "tcp", tcp);
     }
     json_object_set_new(root, "api", api);
+    if (cfg->ovsdb) {
+        json_object_set_new(root, "ovsdb", cfgp_ovsdb_to_json(cfg->ovsdb));
+    }
 
     json_t *bridges = new_array();
     for (size_t i = 0; i < cfg->n_bridges; i++) {
@@ -348,9 +355,10 @@ static bool
 member_equal(const struct cfg_member *a, const struct cfg_member *b)
 {
     if (!str_eq(a->name, b->name) || !str_eq(a->bridge, b->bridge)
-        || !str_eq(a->port, b->port) || a->has_mac != b->has_mac
-        || a->has_ip != b->has_ip || a->priority != b->priority
-        || a->drained != b->drained || a->has_probe != b->has_probe
+        || !str_eq(a->port, b->port) || !str_eq(a->iface_id, b->iface_id)
+        || a->has_mac != b->has_mac || a->has_ip != b->has_ip
+        || a->priority != b->priority || a->drained != b->drained
+        || a->has_probe != b->has_probe
         || !probe_equal(&a->probe, &b->probe)) {
         return false;
     }
@@ -421,6 +429,7 @@ config_settings_equal(const struct config *a, const struct config *b)
         || !str_eq(a->api_tcp_address, b->api_tcp_address)
         || a->api_tcp_port != b->api_tcp_port
         || a->api_tcp_allow_nonloopback != b->api_tcp_allow_nonloopback
+        || !cfgp_ovsdb_equal(a->ovsdb, b->ovsdb)
         || a->n_bridges != b->n_bridges) {
         return false;
     }

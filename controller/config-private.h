@@ -1,7 +1,8 @@
 /*
  * config internals, shared by config.c (top level, openflow, api, bridges,
- * entry points), config-alias.c (aliases and members) and config-check.c
- * (the parser's state, value checkers and field helpers).
+ * entry points), config-alias.c (aliases and members), config-ovsdb.c
+ * ("ovsdb", members' "iface_id"), config-json.c and config-check.c (the
+ * parser's state, value checkers and field helpers).
  */
 #ifndef VMACD_CONFIG_PRIVATE_H
 #define VMACD_CONFIG_PRIVATE_H 1
@@ -103,6 +104,25 @@ bool cfgp_field_string(struct cfg_parser *p, const json_t *obj,
                        const char *key,
                        bool (*check)(struct cfg_parser *, const char *),
                        char **out);
+
+/* config-ovsdb.c: "ovsdb" and the members' "iface_id". */
+bool cfgp_parse_ovsdb(struct cfg_parser *p, const json_t *v,
+                      struct config *cfg);
+/* Parses member 'v''s "port" or "iface_id" (exactly one) into 'm'. */
+bool cfgp_parse_member_port(struct cfg_parser *p, const json_t *v,
+                            struct cfg_member *m);
+/* Reports members 'o' and 'm' (of one alias, 'm' being parsed) that name
+ * the same iface_id on one bridge; returns false then. */
+bool cfgp_check_member_iface_ids(struct cfg_parser *p,
+                                 const struct cfg_member *o,
+                                 const struct cfg_member *m);
+bool cfgp_check_alias_iface_ids_need_ovsdb(struct cfg_parser *,
+                                           const struct config *,
+                                           const struct cfg_alias *);
+bool cfgp_check_iface_ids_need_ovsdb(struct cfg_parser *p,
+                                     const struct config *cfg);
+json_t *cfgp_ovsdb_to_json(const struct cfg_ovsdb *);
+bool cfgp_ovsdb_equal(const struct cfg_ovsdb *, const struct cfg_ovsdb *);
 
 /* config-alias.c */
 /* Parses alias 'v' into a new alias (refcount 1) and checks it against

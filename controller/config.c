@@ -716,7 +716,7 @@ static bool
 parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
 {
     static const char *const keys[] = {
-        "openflow", "api", "bridges", "aliases", NULL,
+        "openflow", "api", "bridges", "aliases", "ovsdb", NULL,
     };
     if (!cfgp_check_object(p, root, keys)) {
         return false;
@@ -733,6 +733,13 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
     if (v && !p->error) {
         size_t mark = cfgp_path_push_key(p, "api");
         parse_api(p, v, cfg);
+        cfgp_path_pop(p, mark);
+    }
+
+    v = json_object_get(root, "ovsdb");
+    if (v && !p->error) {
+        size_t mark = cfgp_path_push_key(p, "ovsdb");
+        cfgp_parse_ovsdb(p, v, cfg);
         cfgp_path_pop(p, mark);
     }
 
@@ -767,6 +774,7 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
     }
 
     if (p->error || !cfgp_check_members_vs_aliases(p, cfg)
+        || !cfgp_check_iface_ids_need_ovsdb(p, cfg)
         || !check_probe_meters(p, cfg)) {
         return false;
     }
@@ -894,6 +902,7 @@ config_parse_alias(const struct config *cfg, const json_t *json,
 
     struct cfg_alias *a = cfgp_parse_alias(&p, json, cfg->n_aliases);
     if (a && (!cfgp_check_alias_vs_others(&p, a)
+              || !cfgp_check_alias_iface_ids_need_ovsdb(&p, cfg, a)
               || !check_probe_meters_with(&p, cfg, old, a))) {
         cfg_alias_unref(a);
         a = NULL;
@@ -1011,6 +1020,7 @@ config_destroy(struct config *cfg)
     free(cfg->api_socket);
     free(cfg->api_group);
     free(cfg->api_tcp_address);
+    config_ovsdb_destroy(cfg->ovsdb);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         free(cfg->bridges[i].name);
         cfgp_free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);

@@ -469,6 +469,7 @@ engine_alias_remove(struct engine *eng, const char *name)
     }
     cfg_alias_unref(old);
     renumbered(eng, &r);
+    engine_keep_bridges(eng);
     engine_schedule_update(eng, ev_time(), "api write");
     return engine_next_generation(eng);
 }

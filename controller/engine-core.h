@@ -142,6 +142,12 @@ struct engine {
     ev_timer stage_timer;
 
     struct ovs_list waiters; /* struct engine_waiter. */
+
+    /* The bridges looked after (engine_keep_bridges()) and who hears of
+     * them (engine_on_bridges()). */
+    struct sset kept;
+    engine_bridges_cb *bridges_cb;
+    void *bridges_aux;
 };
 
 static inline long long

@@ -718,10 +718,24 @@ engine_keep_bridges(struct engine *eng)
             sset_add(&names, br->name);
         }
     }
-    const char **v = sset_array(&names);
-    switches_keep(eng->sw, v, sset_count(&names), NULL);
-    free(v);
+    if (!sset_equals(&names, &eng->kept)) {
+        sset_swap(&names, &eng->kept);
+        const char **v = sset_array(&eng->kept);
+        switches_keep(eng->sw, v, sset_count(&eng->kept), NULL);
+        free(v);
+        if (eng->bridges_cb) {
+            eng->bridges_cb(&eng->kept, eng->bridges_aux);
+        }
+    }
     sset_destroy(&names);
+}
+
+void
+engine_on_bridges(struct engine *eng, engine_bridges_cb *cb, void *aux)
+{
+    eng->bridges_cb = cb;
+    eng->bridges_aux = aux;
+    cb(&eng->kept, aux);
 }
 
 int
@@ -739,6 +753,7 @@ engine_create(struct ev_loop *loop, struct config *cfg, struct engine **engp,
     ovs_list_init(&eng->dirty_bridges);
     ovs_list_init(&eng->waiters);
     sset_init(&eng->staged);
+    sset_init(&eng->kept);
     ev_init(&eng->update, update_cb);
     ev_init(&eng->stage_timer, stage_timeout_cb);
 
@@ -812,6 +827,7 @@ engine_destroy(struct engine *eng)
     ev_timer_stop(eng->loop, &eng->update);
     ev_timer_stop(eng->loop, &eng->stage_timer);
     sset_destroy(&eng->staged);
+    sset_destroy(&eng->kept);
     free(eng->pending_reason);
     config_destroy(eng->cfg);
     free(eng);

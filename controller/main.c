@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "logctl.h"
 #include "openvswitch/vlog.h"
+#include "ovsdbc.h"
 #include "pidfile.h"
 #include "procsched.h"
 #include "sdnotify.h"
@@ -30,6 +31,7 @@
 #include "store.h"
 #include "util.h"
 #include "verror.h"
+#include "vsdb.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
 
@@ -38,6 +40,7 @@ struct vmacd {
     const char *config_path;
     const char *state_file; /* --state-file: SIGUSR1 writes here. */
     struct engine *engine;
+    struct vsdb *vsdb; /* The OVSDB side (fail mode). */
     struct api *api;
     struct store *store;
     struct sdnotify *sdnotify;
@@ -160,6 +163,13 @@ on_dump(struct ev_loop *loop OVS_UNUSED, ev_signal *w, int revents OVS_UNUSED)
 }
 
 static void
+on_bridges(const struct sset *bridges, void *d_)
+{
+    struct vmacd *d = d_;
+    vsdb_set_bridges(d->vsdb, bridges);
+}
+
+static void
 on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
           int revents OVS_UNUSED)
 {
@@ -188,6 +198,7 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
         verror_destroy(&e);
     } else {
         engine_reload(d->engine, cfg);
+        vsdb_set_config(d->vsdb, engine_config(d->engine));
         warn_unknown_bridges(d->engine);
     }
     sdnotify_ready(d->sdnotify);
@@ -432,6 +443,9 @@ main(int argc, char *argv[])
         return 1;
     }
     engine_attach_api(d.engine, d.api, d.store);
+    d.vsdb = vsdb_create(d.loop, engine_config(d.engine));
+    vsdb_attach_api(d.vsdb, d.api);
+    engine_on_bridges(d.engine, on_bridges, &d);
     warn_unknown_bridges(d.engine);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);
@@ -460,10 +474,12 @@ main(int argc, char *argv[])
     ev_signal_stop(d.loop, &d.sighup);
     ev_signal_stop(d.loop, &d.sigusr1);
     sdnotify_destroy(d.sdnotify);
+    vsdb_destroy(d.vsdb);
     store_close(d.store); /* Makes the file durable. */
     engine_destroy(d.engine);
     api_destroy(d.api);
     pidfile_destroy(pidfile);
     ev_loop_destroy(d.loop);
+    ovsdbc_exit();
     return d.exit_code;
 }

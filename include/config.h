@@ -43,9 +43,14 @@ struct cfg_probe {
 
 struct cfg_member {
     char *name;
-    char *bridge; /* Bridge name (its LOCAL port's name). */
-    char *port;   /* OpenFlow port name on that bridge. */
-    bool has_mac; /* False when "mac" was omitted. */
+    char *bridge;   /* Bridge name (its LOCAL port's name). */
+    char *port;     /* OpenFlow port name on that bridge; "" (never NULL)
+                     * for a member given by "iface_id". */
+    char *iface_id; /* "iface_id": the port is the Interface whose
+                     * external_ids:iface-id is this (1..255 bytes); NULL
+                     * for a member given by "port".  Not resolved yet: such
+                     * a member has no port (docs/config.md). */
+    bool has_mac;   /* False when "mac" was omitted. */
     struct eth_addr mac;
     bool has_ip; /* False when "ip" was omitted. */
     bool ip_is_v6;
@@ -114,6 +119,22 @@ struct cfg_bridge {
     struct cfg_probe_source probe_source;
 };
 
+/* "ovsdb": {...}: vmacd's OVSDB client (see docs/config.md, "ovsdb"). */
+enum cfg_fail_mode {
+    CFG_FAIL_MODE_SECURE, /* Default: set fail_mode=secure on the bridges. */
+    CFG_FAIL_MODE_CHECK,  /* Only report bridges that are not secure. */
+};
+
+struct cfg_ovsdb {
+    char *remote; /* "unix:PATH", "tcp:IP:PORT" or "ssl:IP:PORT"; default
+                   * "unix:/var/run/openvswitch/db.sock". */
+    enum cfg_fail_mode fail_mode;
+    /* TLS files, for an ssl: remote only (then all three are set). */
+    char *private_key;
+    char *certificate;
+    char *ca_cert;
+};
+
 struct config {
     char *origin; /* File name or "<api>", for messages. */
 
@@ -137,6 +158,8 @@ struct config {
                                      * NULL: no TCP listener. */
     unsigned int api_tcp_port;      /* "tcp": {"port"}: 1..65535. */
     bool api_tcp_allow_nonloopback; /* "tcp": {"allow_nonloopback"}. */
+
+    struct cfg_ovsdb *ovsdb; /* "ovsdb": {...}, or NULL when absent. */
 
     size_t n_bridges;
     struct cfg_bridge *bridges;
@@ -253,5 +276,10 @@ enum cfg_probe_type config_member_probe_type(const struct config *,
                                              const struct cfg_member *m);
 
 void config_destroy(struct config *);
+
+/* A copy of an "ovsdb" section (for a module that outlives the config),
+ * and its destruction (accepts NULL). */
+struct cfg_ovsdb *config_ovsdb_clone(const struct cfg_ovsdb *);
+void config_ovsdb_destroy(struct cfg_ovsdb *);
 
 #endif /* config.h */

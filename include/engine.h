@@ -59,4 +59,11 @@ json_t *engine_state_dump(struct engine *, bool brief);
  * connected now?  (A member on another bridge is a likely typo.) */
 bool engine_bridge_known(const struct engine *, const char *name);
 
+/* Calls 'cb' with the set of bridges the engine looks after (those the
+ * config lists and those that carry an alias; borrowed) whenever it
+ * changes, and once now. */
+struct sset;
+typedef void engine_bridges_cb(const struct sset *bridges, void *aux);
+void engine_on_bridges(struct engine *, engine_bridges_cb *, void *aux);
+
 #endif /* engine.h */

@@ -31,7 +31,8 @@ namespaces of their own):
 runs vmacd with alias "web" (192.0.2.100, 2001:db8::100, VMAC
 02:00:5e:00:01:01; members m1 > m2 > m3 by priority, each carrying the
 alias on lo and answering its own name on UDP/TCP port 7000), then shows:
-the client resolving the alias to the VMAC (answered by a flow), traffic
+br0, made like a plain "ovs-vsctl add-br" (fail_mode standalone), set to
+fail_mode=secure by vmacd over OVSDB, the client resolving the alias to the VMAC (answered by a flow), traffic
 reaching m1, a 1 kHz UDP prober while m1's link goes down (traffic moves
 to m2, the client's neighbor entry stays, gratuitous ARPs leave on the
 uplink) and comes back (traffic returns to m1), and the timeline.
@@ -124,6 +125,10 @@ bg_in_host() {
 
 ofctl() {
     OVS_RUNDIR=$SB timeout 10 ovs-ofctl -O OpenFlow15 "$@"
+}
+
+vsctl() {
+    timeout 20 ovs-vsctl --timeout=10 --db="unix:$SB/db.sock" "$@"
 }
 
 api() {
@@ -254,7 +259,9 @@ section "1. Sandbox: bridge br0 (vmacd's), client c1, members m1-m3, uplink to p
 "$SANDBOX_SH" start "$SB" "$PREFIX"
 SANDBOX_STARTED=true
 "$SANDBOX_SH" add-bridge "$SB" phys none
-"$SANDBOX_SH" add-bridge "$SB" br0 "unix:$SB/of.sock" up0:phys:phys-up
+# As a plain "ovs-vsctl add-br" leaves it: no fail_mode (standalone).
+"$SANDBOX_SH" add-bridge "$SB" --fail-mode none br0 "unix:$SB/of.sock" \
+    up0:phys:phys-up
 "$SANDBOX_SH" add-host "$SB" p1 phys p1-p 02:00:00:00:00:50 \
     192.0.2.50/24 2001:db8::50/64
 "$SANDBOX_SH" add-host "$SB" c1 br0 c1-p 02:00:00:00:00:01 \
@@ -291,7 +298,12 @@ ok "topology up; name service listening on m1, m2, m3 (port $PORT)"
 
 section "2. vmacd: alias web = $ALIAS4 + $ALIAS6, VMAC $VMAC"
 sed -e "s|@OF_SOCKET@|$SB/of.sock|" -e "s|@API_SOCKET@|$DIR/api.sock|" \
+    -e "s|@OVSDB_REMOTE@|unix:$SB/db.sock|" \
     "$HERE/demo.json.in" >"$DIR/vmacd.json"
+cmdline "ovs-vsctl get bridge br0 fail_mode"
+fail_mode_before=$(vsctl get bridge br0 fail_mode)
+echo "$fail_mode_before   (empty: OVS runs it standalone, fail-open ~15 s" \
+    "after its controller is gone)"
 "$VMACD" --check-config --config "$DIR/vmacd.json" >/dev/null \
     || fail "vmacd refused the demo config $DIR/vmacd.json"
 "$VMACD" --config "$DIR/vmacd.json" >"$DIR/vmacd.log" 2>&1 </dev/null &
@@ -305,8 +317,16 @@ bridge_connected() {
 master_is() {
     [ "$(json_get /v1/aliases/web 'd.get("master")')" = "$1" ]
 }
+fail_mode_is() {
+    [ "$(vsctl get bridge br0 fail_mode)" = "$1" ]
+}
 wait_for "vmacd to report bridge br0 connected" 10 bridge_connected
 wait_for "alias web to have master m1" 5 master_is m1
+wait_for "vmacd to set br0's fail_mode to secure" 10 fail_mode_is secure
+cmdline "ovs-vsctl get bridge br0 fail_mode"
+vsctl get bridge br0 fail_mode
+grep "fail_mode was" "$DIR/vmacd.log" | sed 's/^/  vmacd: /'
+ok "vmacd made br0 secure over OVSDB: its flows outlive vmacd"
 show - "$VMACCTL" --socket "$DIR/api.sock" alias show web
 COOKIE=$(json_get /v1/aliases/web 'd["cookie"]')
 GROUP=$(json_get /v1/aliases/web 'd["group_id"]')

@@ -21,21 +21,49 @@ Commands:
       Create namespace PREFIXsw and run a private ovsdb-server and userspace
       ovs-vswitchd in it, with every runtime file in DIR (created if
       missing).  PREFIX: letters, digits, '-', '_', at most 24 chars.
-  add-bridge DIR NAME TARGET [UPLINK...]
+  add-bridge DIR [--fail-mode MODE] NAME TARGET [UPLINK...]
       Add netdev bridge NAME.  TARGET is an OpenFlow controller target
       (unix:/path/of.sock reaches a controller in any namespace;
       tcp:127.0.0.1:PORT only one inside PREFIXsw): the bridge gets
       fail_mode=secure, OpenFlow13-15, in-band off and max_backoff=1000.
       TARGET "none": no controller, fail_mode=standalone (a "physical"
-      switch).  UPLINK is PORT (an interface already in PREFIXsw) or
-      PORT:PEERBRIDGE:PEERPORT (a new veth pair to existing PEERBRIDGE).
+      switch).  --fail-mode secure|standalone|none overrides the fail_mode
+      ("none": the column stays empty, as after a plain "ovs-vsctl add-br";
+      OVS then behaves as standalone).  UPLINK is PORT (an interface already
+      in PREFIXsw) or PORT:PEERBRIDGE:PEERPORT (a new veth pair to existing
+      PEERBRIDGE).
   add-link DIR BRIDGE_A PORT_A BRIDGE_B PORT_B
       Connect two bridges of the sandbox with a veth pair PORT_A--PORT_B.
-  add-host DIR HOST BRIDGE PORT MAC [ADDR/LEN...]
+  add-host DIR [--tag N] [--iface-id ID] HOST BRIDGE PORT MAC [ADDR/LEN...]
       Create namespace PREFIXHOST with eth0 (MAC, up, the IPv4/IPv6
       addresses, no IPv6 DAD, addresses kept on link down, TX checksum
       offload off) whose veth peer PORT is in PREFIXsw and a port of
-      BRIDGE.  "-" as ADDR is skipped.
+      BRIDGE.  "-" as ADDR is skipped.  --tag N: PORT is an access port
+      of VLAN N (Port tag).  --iface-id ID: the Interface gets
+      external_ids:iface-id=ID and attached-mac=MAC (what libvirt sets).
+      A host in VLAN N behind a trunk: add it with --tag N to a standalone
+      ("physical") bridge whose link to the other bridge is a trunk
+      (port-vlan); this kernel has no 802.1Q devices for eth0.N.
+  port-vlan DIR PORT access N | trunk VLANS [MODE [NATIVE]] | none
+      Set the VLAN configuration of switch port PORT: an access port of
+      VLAN N (tag=N); a trunk of VLANS (comma-separated; trunks=VLANS),
+      MODE trunk (default), native-tagged or native-untagged with native
+      VLAN NATIVE (tag=NATIVE); or none (tag, trunks and vlan_mode
+      cleared: every VLAN, as OVS's default).
+  replug DIR HOST NEWPORT
+      What libvirt does when a VM restarts: delete HOST's switch port and
+      its veth, then plug HOST in again through a new veth whose switch
+      end is NEWPORT, with the same eth0 (MAC, addresses) and the same
+      Port tag and Interface external_ids (iface-id, attached-mac).
+      OVS gives NEWPORT another OpenFlow port number.
+  ovsdb-stop DIR [--kill]
+      Stop the sandbox's ovsdb-server by its PID (SIGTERM, or SIGKILL with
+      --kill: the socket file stays behind, as after a crash).
+  ovsdb-start DIR
+      Start the sandbox's ovsdb-server again on the same database and
+      socket; returns once it answers.
+  db DIR
+      Print the OVSDB remote of the sandbox (unix:DIR/db.sock).
   link DIR PORT up|down
       Set the switch-side end PORT up or down.  Down makes OpenFlow report
       config PORT_DOWN and state LINK_DOWN for the port.
@@ -314,16 +342,7 @@ cmd_start() {
         net.ipv6.conf.default.disable_ipv6=1
 
     ovsdb-tool create "$dir/conf.db" "$SCHEMA"
-    # --detach returns once the daemon is ready; "timeout" bounds that.
-    # syslog goes nowhere: without a syslog daemon it writes to the console.
-    ovs_env timeout 20 ip netns exec "$sw_ns" ovsdb-server "$dir/conf.db" \
-        --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb-server.pid" \
-        --log-file="$dir/ovsdb-server.log" --detach --no-chdir \
-        --syslog-method=null -vconsole:off -vsyslog:off \
-        >/dev/null 2>&1
-    record "pid ovsdb-server $(cat "$dir/ovsdb-server.pid")"
-    wait_for "ovsdb-server" 100 \
-        ovs_env ovs-vsctl --timeout=1 --db="unix:$dir/db.sock" --no-wait show
+    ovsdb_server_start
     vsctl --no-wait init
 
     # --disable-system: there is no kernel datapath; netdev bridges only.
@@ -349,30 +368,51 @@ make_sw_veth() {
     in_sw ip link set "$2" up
 }
 
+# add_port BRIDGE PORT [OVS-VSCTL ARGS...]: the extra arguments (e.g.
+# "-- set port PORT tag=10") go into the same transaction.
 add_port() {
     local bridge=$1 port=$2
+    shift 2
     in_sw ip link show "$port" >/dev/null 2>&1 \
         || die "no interface $port in $sw_ns"
     # One port per transaction, so OpenFlow port numbers follow the order.
-    vsctl add-port "$bridge" "$port"
+    vsctl add-port "$bridge" "$port" "$@"
     record "port $port $bridge"
 }
 
+check_vlan() {
+    [[ $1 =~ ^[0-9]{1,4}$ ]] && [ "$1" -le 4095 ] \
+        || die "bad VLAN '$1' (0..4095)"
+}
+
 cmd_add_bridge() {
+    local fail_mode=default
+    if [ "${1:-}" = --fail-mode ]; then
+        [[ ${2:-} =~ ^(secure|standalone|none)$ ]] \
+            || die "--fail-mode must be secure, standalone or none"
+        fail_mode=$2
+        shift 2
+    fi
+    [ $# -ge 2 ] || die "add-bridge needs DIR NAME TARGET [UPLINK...]"
     local name=$1 target=$2 uplink port peer_br peer_port
     shift 2
     check_ifname "$name"
     load_state
+    if [ "$fail_mode" = default ]; then
+        fail_mode=$([ "$target" = none ] && echo standalone || echo secure)
+    fi
+    local mode_arg=()
+    [ "$fail_mode" = none ] || mode_arg=("fail_mode=$fail_mode")
     if [ "$target" = none ]; then
         vsctl add-br "$name" -- set bridge "$name" datapath_type=netdev \
-            fail_mode=standalone \
+            "${mode_arg[@]}" \
             protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15 \
             other_config:disable-in-band=true
     else
         [[ $target =~ ^(unix|tcp|ssl|ptcp|punix): ]] \
             || die "bad controller target '$target'"
         local add=(add-br "$name" -- set bridge "$name" datapath_type=netdev
-            fail_mode=secure protocols=OpenFlow13,OpenFlow14,OpenFlow15
+            "${mode_arg[@]}" protocols=OpenFlow13,OpenFlow14,OpenFlow15
             other_config:disable-in-band=true
             -- set-controller "$name" "$target")
         local set_backoff=(set controller "$name" max_backoff=1000)
@@ -423,9 +463,50 @@ cmd_add_link() {
     add_port "$3" "$4"
 }
 
+# Sets up eth0 in namespace $host_ns, the peer of switch port $port:
+# MAC, addresses, no DAD, up.
+setup_host_eth0() {
+    local mac=$1 addr
+    shift
+    local in_host=(timeout 20 ip netns exec "$host_ns")
+    "${in_host[@]}" sysctl -qw net.ipv6.conf.eth0.accept_dad=0 \
+        net.ipv6.conf.eth0.keep_addr_on_down=1
+    "${in_host[@]}" ip link set eth0 address "$mac"
+    # Partial checksums would survive the userspace datapath: "tx off".
+    "${in_host[@]}" /usr/bin/python3 "$HERE/tx-csum-off.py" eth0
+    for addr in "$@"; do
+        [ "$addr" = - ] || "${in_host[@]}" ip addr add "$addr" dev eth0
+    done
+    "${in_host[@]}" ip link set eth0 up
+    in_sw ip link set "$port" up
+}
+
+# The ovs-vsctl arguments that give switch port $port its tag and its
+# Interface's external_ids (appended to add-port's transaction).
+port_settings() {
+    local tag=$1 iface_id=$2 mac=$3
+    settings=()
+    [ -z "$tag" ] || settings+=(-- set port "$port" "tag=$tag")
+    [ -z "$iface_id" ] || settings+=(-- set interface "$port"
+        "external_ids:iface-id=\"$iface_id\""
+        "external_ids:attached-mac=\"$mac\"")
+}
+
 cmd_add_host() {
+    local tag="" iface_id=""
+    while [[ ${1:-} == --* ]]; do
+        case $1 in
+            --tag) check_vlan "${2:-x}"; tag=$2 ;;
+            --iface-id)
+                [[ ${2:-} =~ ^[A-Za-z0-9_.:-]{1,255}$ ]] \
+                    || die "bad iface-id '${2:-}' (1-255 of [A-Za-z0-9_.:-])"
+                iface_id=$2 ;;
+            *) die "unknown add-host option '$1'" ;;
+        esac
+        shift 2
+    done
     [ $# -ge 4 ] || die "add-host needs HOST BRIDGE PORT MAC [ADDR/LEN...]"
-    local host=$1 bridge=$2 port=$3 mac=$4 addr host_ns
+    local host=$1 bridge=$2 port=$3 mac=$4 addr
     shift 4
     check_name "$host"
     [ "$host" != sw ] || die "host name 'sw' is the switch namespace"
@@ -450,17 +531,115 @@ cmd_add_host() {
     ip link add "$port" netns "$sw_ns" type veth peer name eth0 \
         netns "$host_ns"
     record "host $host $port"
-    "${in_host[@]}" sysctl -qw net.ipv6.conf.eth0.accept_dad=0 \
-        net.ipv6.conf.eth0.keep_addr_on_down=1
-    "${in_host[@]}" ip link set eth0 address "$mac"
-    # Partial checksums would survive the userspace datapath: "tx off".
-    "${in_host[@]}" /usr/bin/python3 "$HERE/tx-csum-off.py" eth0
-    for addr in "$@"; do
-        [ "$addr" = - ] || "${in_host[@]}" ip addr add "$addr" dev eth0
-    done
-    "${in_host[@]}" ip link set eth0 up
-    in_sw ip link set "$port" up
-    add_port "$bridge" "$port"
+    # For replug: everything about the host's link, "-" for unset.
+    record "hostcfg $host $bridge $port $mac ${tag:--} ${iface_id:--} $*"
+    setup_host_eth0 "$mac" "$@"
+    local settings
+    port_settings "$tag" "$iface_id" "$mac"
+    add_port "$bridge" "$port" "${settings[@]}"
+}
+
+cmd_port_vlan() {
+    [ $# -ge 2 ] || die "port-vlan needs PORT access N|trunk VLANS|none"
+    local port=$1 kind=$2
+    check_ifname "$port"
+    load_state
+    case $kind in
+        access)
+            [ $# -eq 3 ] || die "port-vlan PORT access N"
+            check_vlan "$3"
+            vsctl set port "$port" "tag=$3" -- clear port "$port" trunks \
+                vlan_mode
+            ;;
+        trunk)
+            [ $# -ge 3 ] && [ $# -le 5 ] \
+                || die "port-vlan PORT trunk VLANS [MODE [NATIVE]]"
+            local vlans=$3 mode=${4:-trunk} v
+            for v in ${vlans//,/ }; do check_vlan "$v"; done
+            local args=(set port "$port" "trunks=$vlans" "vlan_mode=$mode")
+            case $mode in
+                trunk)
+                    [ $# -le 4 ] || die "a trunk takes no native VLAN"
+                    args+=(-- clear port "$port" tag) ;;
+                native-tagged | native-untagged)
+                    [ $# -eq 5 ] || die "$mode needs a NATIVE VLAN"
+                    check_vlan "$5"
+                    args+=("tag=$5") ;;
+                *) die "bad trunk mode '$mode'" ;;
+            esac
+            vsctl "${args[@]}"
+            ;;
+        none)
+            [ $# -eq 2 ] || die "port-vlan PORT none"
+            vsctl clear port "$port" tag trunks vlan_mode
+            ;;
+        *) die "port-vlan: expected access, trunk or none" ;;
+    esac
+}
+
+cmd_replug() {
+    [ $# -eq 2 ] || die "replug needs HOST NEWPORT"
+    local host=$1 new=$2 cfg
+    check_name "$host"
+    check_ifname "$new"
+    load_state
+    cfg=$(sed -n "s/^hostcfg $host //p" "$dir/$STATE" | tail -1)
+    [ -n "$cfg" ] || die "no host $host in this sandbox"
+    local bridge port mac tag iface_id addrs
+    read -r bridge port mac tag iface_id addrs <<<"$cfg"
+    [ "$tag" != - ] || tag=""
+    [ "$iface_id" != - ] || iface_id=""
+    [ "$new" != "$port" ] || die "$new is the current port of $host"
+    ! in_sw ip link show "$new" >/dev/null 2>&1 \
+        || die "interface $new already exists in $sw_ns"
+    host_ns=$prefix$host
+
+    vsctl del-port "$bridge" "$port"
+    in_sw ip link del "$port"
+    ip link add "$new" netns "$sw_ns" type veth peer name eth0 \
+        netns "$host_ns"
+    record "host $host $new"
+    record "hostcfg $host $bridge $new $mac ${tag:--} ${iface_id:--} $addrs"
+    port=$new
+    # shellcheck disable=SC2086  # The addresses are words.
+    setup_host_eth0 "$mac" $addrs
+    local settings
+    port_settings "$tag" "$iface_id" "$mac"
+    add_port "$bridge" "$new" "${settings[@]}"
+}
+
+ovsdb_server_start() {
+    # --detach returns once the daemon is ready; "timeout" bounds that.
+    # syslog goes nowhere: without a syslog daemon it writes to the console.
+    ovs_env timeout 20 ip netns exec "$sw_ns" ovsdb-server "$dir/conf.db" \
+        --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb-server.pid" \
+        --log-file="$dir/ovsdb-server.log" --detach --no-chdir \
+        --syslog-method=null -vconsole:off -vsyslog:off \
+        >/dev/null 2>&1
+    record "pid ovsdb-server $(cat "$dir/ovsdb-server.pid")"
+    wait_for "ovsdb-server" 100 \
+        ovs_env ovs-vsctl --timeout=1 --db="unix:$dir/db.sock" --no-wait show
+}
+
+cmd_ovsdb_stop() {
+    local sig=TERM pid
+    if [ "${1:-}" = --kill ]; then
+        sig=KILL
+    elif [ -n "${1:-}" ]; then
+        die "ovsdb-stop takes only --kill"
+    fi
+    load_state
+    pid=$(daemon_pid ovsdb-server)
+    [ -n "$pid" ] || die "ovsdb-server is not running"
+    kill "-$sig" "$pid"
+    wait_gone "$pid" 50 || die "ovsdb-server ($pid) still alive"
+}
+
+cmd_ovsdb_start() {
+    [ $# -eq 0 ] || die "ovsdb-start takes no arguments"
+    load_state
+    [ -z "$(daemon_pid ovsdb-server)" ] || die "ovsdb-server is running"
+    ovsdb_server_start
 }
 
 cmd_link() {
@@ -509,11 +688,19 @@ main() {
             dir=$(cd "$d" && pwd)
             cmd_stop "$@"
             ;;
-        add-bridge)
-            [ $# -ge 2 ] || die "add-bridge needs DIR NAME TARGET [UPLINK...]"
-            set_dir "$d"; cmd_add_bridge "$@" ;;
+        add-bridge) set_dir "$d"; cmd_add_bridge "$@" ;;
         add-link) set_dir "$d"; cmd_add_link "$@" ;;
         add-host) set_dir "$d"; cmd_add_host "$@" ;;
+        port-vlan) set_dir "$d"; cmd_port_vlan "$@" ;;
+        replug) set_dir "$d"; cmd_replug "$@" ;;
+        ovsdb-stop) set_dir "$d"; cmd_ovsdb_stop "$@" ;;
+        ovsdb-start) set_dir "$d"; cmd_ovsdb_start "$@" ;;
+        db)
+            set_dir "$d"
+            [ $# -eq 0 ] || die "db takes no arguments"
+            load_state
+            echo "unix:$dir/db.sock"
+            ;;
         link) set_dir "$d"; cmd_link "$@" ;;
         host-link) set_dir "$d"; cmd_host_link "$@" ;;
         ns) set_dir "$d"; cmd_ns "$@" ;;

@@ -291,24 +291,64 @@ class Sandbox:
 
     # Topology.
 
-    def add_bridge(self, name, controller=None, uplinks=()):
+    def add_bridge(self, name, controller=None, uplinks=(), fail_mode=None):
         """Adds bridge 'name'.  'controller' is an OpenFlow target such as
         "unix:/path/of.sock" (fail_mode=secure); None means no controller
-        and fail_mode=standalone.  Each uplink is a port name already in the
-        switch namespace or "PORT:PEERBRIDGE:PEERPORT" (a new veth pair)."""
-        self._sh("add-bridge", name, controller or "none", *uplinks)
+        and fail_mode=standalone.  'fail_mode' ("secure", "standalone" or
+        "none": the column left empty, as a plain "ovs-vsctl add-br" does)
+        overrides that.  Each uplink is a port name already in the switch
+        namespace or "PORT:PEERBRIDGE:PEERPORT" (a new veth pair)."""
+        opts = ["--fail-mode", fail_mode] if fail_mode else []
+        self._sh("add-bridge", *opts, name, controller or "none", *uplinks)
         self.bridges.append(name)
 
     def add_link(self, bridge_a, port_a, bridge_b, port_b):
         """Connects two of the sandbox's bridges by a veth pair."""
         self._sh("add-link", bridge_a, port_a, bridge_b, port_b)
 
-    def add_host(self, name, bridge, port, mac, ip4=None, ip6=None):
+    def add_host(self, name, bridge, port, mac, ip4=None, ip6=None,
+                 tag=None, iface_id=None):
         """Adds host 'name' (namespace PREFIXname, eth0 with 'mac' and the
-        addresses, given as "ADDR/LEN") on switch port 'port' of 'bridge'."""
-        self._sh("add-host", name, bridge, port, mac, ip4 or "-",
+        addresses, given as "ADDR/LEN") on switch port 'port' of 'bridge'.
+        'tag': the port is an access port of that VLAN.  'iface_id': the
+        Interface gets external_ids:iface-id and attached-mac (libvirt's
+        way of naming a VM's port)."""
+        opts = []
+        if tag is not None:
+            opts += ["--tag", str(tag)]
+        if iface_id is not None:
+            opts += ["--iface-id", iface_id]
+        self._sh("add-host", *opts, name, bridge, port, mac, ip4 or "-",
                  ip6 or "-")
         self.hosts[name] = self.prefix + name
+
+    def port_vlan(self, port, kind, *args):
+        """VLANs of switch port 'port': port_vlan(p, "access", 10),
+        port_vlan(p, "trunk", "10,20"[, "native-untagged", 30]) or
+        port_vlan(p, "none")."""
+        self._sh("port-vlan", port, kind, *[str(a) for a in args])
+
+    def replug(self, host, new_port):
+        """What libvirt does on a VM restart: 'host''s port is deleted and
+        it comes back on a new veth whose switch end is 'new_port' (same
+        MAC, addresses, tag and iface-id; another OpenFlow port number)."""
+        self._sh("replug", host, new_port)
+
+    # The database server.
+
+    @property
+    def ovsdb_remote(self):
+        """The sandbox's OVSDB remote, for vmacd's "ovsdb" section."""
+        return "unix:%s" % (self.dir / "db.sock")
+
+    def stop_ovsdb(self, kill=False):
+        """Stops the sandbox's ovsdb-server by PID (SIGTERM, or SIGKILL)."""
+        self._sh("ovsdb-stop", *(["--kill"] if kill else []))
+
+    def start_ovsdb(self):
+        """Starts ovsdb-server again; returns once it answers."""
+        self._sh("ovsdb-start")
+        self.daemon_pids["ovsdb-server"] = self._read_pid("ovsdb-server")
 
     def link(self, port, up):
         """Sets switch-side port 'port' up or down (down: OpenFlow reports

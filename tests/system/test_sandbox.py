@@ -156,6 +156,115 @@ def test_controller_bridge_settings(sandbox):
         conn.close()
 
 
+def test_plain_bridge_has_no_fail_mode(sandbox):
+    sandbox.add_bridge("br0", "unix:%s" % (sandbox.dir / "of.sock"),
+                       fail_mode="none")
+    sandbox.add_bridge("phys", fail_mode="secure")
+    assert sandbox.vsctl("get", "bridge", "br0", "fail_mode").strip() == "[]"
+    assert sandbox.vsctl("get", "controller", "br0",
+                         "max_backoff").strip() == "1000"
+    assert sandbox.vsctl("get", "bridge", "phys",
+                         "fail_mode").strip() == "secure"
+    assert sandbox.ovsdb_remote == "unix:%s/db.sock" % sandbox.dir
+    out = run(["bash", SANDBOX_SH, "db", sandbox.dir]).stdout.strip()
+    assert out == sandbox.ovsdb_remote
+
+
+def test_vlans_behind_a_trunk(sandbox):
+    """Clients in VLANs 10 and 20 on a "physical" switch, a trunk to br0,
+    a member on an access port of VLAN 10: only VLAN 10 reaches it."""
+    sandbox.add_bridge("br0")
+    sandbox.add_bridge("phys", uplinks=["ph-up:br0:up0"])
+    sandbox.port_vlan("up0", "trunk", "10,20")
+    sandbox.port_vlan("ph-up", "trunk", "10,20")
+    sandbox.add_host("m1", "br0", "m1-p", "02:00:00:00:00:11",
+                     "192.0.2.11/24", tag=10)
+    sandbox.add_host("c1", "phys", "c1-p", "02:00:00:00:00:01",
+                     "192.0.2.1/24", tag=10)
+    sandbox.add_host("c2", "phys", "c2-p", "02:00:00:00:00:02",
+                     "192.0.2.2/24", tag=20)
+
+    def col(port, column):
+        return sandbox.vsctl("get", "port", port, column).strip()
+    assert (col("m1-p", "tag"), col("up0", "trunks"),
+            col("up0", "vlan_mode")) == ("10", "[10, 20]", "trunk")
+    assert not ping(sandbox, "c2", "192.0.2.11", count=2)
+    # The echo requests cross the trunk tagged with VLAN 10.
+    tcpdump = subprocess.Popen(
+        ["ip", "netns", "exec", sandbox.sw_ns, "timeout", "20", "tcpdump",
+         "-c", "1", "-e", "-n", "-l", "-i", "up0", "vlan 10 and icmp"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        for line in tcpdump.stderr:
+            if "listening on" in line:
+                break
+        assert "listening on up0" in line, "tcpdump did not start: " + line
+        assert ping(sandbox, "c1", "192.0.2.11")
+        out, _ = tcpdump.communicate(timeout=20)
+    finally:
+        if tcpdump.poll() is None:
+            tcpdump.kill()
+            tcpdump.wait()
+    assert "vlan 10" in out and "02:00:00:00:00:01 > 02:00:00:00:00:11" \
+        in out, out
+    sandbox.port_vlan("up0", "trunk", "20", "native-untagged", "10")
+    assert col("up0", "tag") == "10"
+    assert col("up0", "vlan_mode") == "native-untagged"
+    sandbox.port_vlan("up0", "none")
+    assert (col("up0", "tag"), col("up0", "trunks"),
+            col("up0", "vlan_mode")) == ("[]", "[]", "[]")
+    sandbox.port_vlan("m1-p", "access", 20)
+    assert col("m1-p", "tag") == "20"
+
+
+def test_replug_like_libvirt(sandbox):
+    sandbox.add_bridge("br0")
+    sandbox.add_host("h1", "br0", "h1-p", H1[2], H1[3], H1[4], tag=10,
+                     iface_id="vm-h1")
+    sandbox.add_host("h2", "br0", "h2-p", H2[2], H2[3], H2[4], tag=10)
+
+    def iface(name, column):
+        return sandbox.vsctl("get", "interface", name, column).strip()
+    assert iface("h1-p", "external_ids:iface-id") == "vm-h1"
+    assert iface("h1-p", "external_ids:attached-mac") == '"%s"' % H1[2]
+    old = sandbox.port_desc("br0")["h1-p"]["number"]
+    assert ping(sandbox, "h2", "192.0.2.1")
+
+    sandbox.replug("h1", "vnet7")
+    ports = sandbox.port_desc("br0")
+    assert "h1-p" not in ports and ports["vnet7"]["number"] != old
+    assert iface("vnet7", "external_ids:iface-id") == "vm-h1"
+    assert iface("vnet7", "external_ids:attached-mac") == '"%s"' % H1[2]
+    assert sandbox.vsctl("get", "port", "vnet7", "tag").strip() == "10"
+    out = sandbox.host_exec("h1", "ip", "-o", "addr", "show", "eth0").stdout
+    assert "192.0.2.1/24" in out and "2001:db8::1/64" in out
+    assert ping(sandbox, "h2", "192.0.2.1")
+    assert ping(sandbox, "h2", "2001:db8::1")
+    proc = run(["bash", SANDBOX_SH, "replug", sandbox.dir, "nosuch", "p9"],
+               check=False)
+    assert proc.returncode != 0 and "no host nosuch" in proc.stderr
+
+
+def test_ovsdb_server_stop_and_start(sandbox):
+    sandbox.add_bridge("br0")
+    old = sandbox.daemon_pids["ovsdb-server"]
+    sandbox.stop_ovsdb(kill=True)
+    assert old not in sandbox.alive_pids()
+    proc = run(["ovs-vsctl", "--timeout=1", "show"], check=False,
+               env=sandbox.env)
+    assert proc.returncode != 0
+    proc = run(["bash", SANDBOX_SH, "ovsdb-stop", sandbox.dir], check=False)
+    assert proc.returncode != 0 and "not running" in proc.stderr
+    sandbox.start_ovsdb()
+    new = sandbox.daemon_pids["ovsdb-server"]
+    assert new != old and new in sandbox.alive_pids()
+    assert sandbox.vsctl("list-br").split() == ["br0"]
+    sandbox.stop_ovsdb()            # SIGTERM this time.
+    sandbox.start_ovsdb()
+    assert len(sandbox.alive_pids()) == 2
+
+
 def test_env_sh_points_tools_at_sandbox(sandbox):
     sandbox.add_bridge("br0", "unix:%s" % (sandbox.dir / "of.sock"))
     script = ("source ovs-scripts/env.sh %s && ovs-vsctl br-exists br0 && "
@@ -227,7 +336,15 @@ def test_bad_arguments_change_nothing(sandbox):
                  ["add-host", sandbox.dir, "h1", "br0", "p1",
                   "02:00:00:00:00:01", "192.0.2.1"],
                  ["link", sandbox.dir, "p1", "sideways"],
-                 ["add-bridge", sandbox.dir, "br0", "bogus:target"]):
+                 ["add-bridge", sandbox.dir, "br0", "bogus:target"],
+                 ["add-bridge", sandbox.dir, "--fail-mode", "open", "br0",
+                  "none"],
+                 ["add-host", sandbox.dir, "--tag", "4096", "h1", "br0",
+                  "p1", "02:00:00:00:00:01"],
+                 ["add-host", sandbox.dir, "--iface-id", "a b", "h1", "br0",
+                  "p1", "02:00:00:00:00:01"],
+                 ["port-vlan", sandbox.dir, "p1", "trunk", "10,x"],
+                 ["port-vlan", sandbox.dir, "p1", "sideways"]):
         proc = run(sh + args, check=False)
         assert proc.returncode != 0 and proc.stderr, args
     assert sandbox.namespaces() == [sandbox.sw_ns]

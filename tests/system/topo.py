@@ -31,13 +31,14 @@ pytest to find it; it builds on conftest's sandbox and vmacd_factory):
         t.vmacd.check_logs()
 
 make_topo(**kw) takes the keyword arguments of Topo.__init__ (preempt,
-preempt_delay_ms, announce, probe, alias_extra, members, start, log_level).
+preempt_delay_ms, announce, probe, alias_extra, members, start, log_level,
+fail_mode, ovsdb).
 Build it once per test.  Topo attributes: sb (Sandbox), vmacd (Vmacd),
 config (dict written for vmacd), services ({member: Popen}).  Everything is
 stopped by the sandbox / vmacd_factory fixtures.
 
 Helpers on a Topo (see each docstring):
-- alias(), bridge(), events(): the API; settled(master),
+- alias(), bridge(), ovsdb(), events(): the API; settled(master),
   wait_settled(master, timeout): bridge connected, flowtab synced,
   applied_generation == generation and the API names 'master'.
 - ask(addr, proto, host) -> answering member or None; wait_answer(name,
@@ -219,15 +220,19 @@ class Topo:
     def __init__(self, sandbox, vmacd_factory, preempt=None,
                  preempt_delay_ms=None, announce=None, probe=None,
                  alias_extra=None, members=MEMBERS, start=True,
-                 log_level="info"):
+                 log_level="info", fail_mode=None, ovsdb=None):
         """Builds bridge, hosts, services and the config; with 'start' also
         starts vmacd and waits until the alias is settled with the
         highest-priority member of 'members' as master.  None parameters
         are left out of the config (vmacd's defaults apply); 'alias_extra'
-        is merged into the alias object last."""
+        is merged into the alias object last.  'fail_mode' is br0's in
+        OVSDB ("none": unset, as after a plain "ovs-vsctl add-br"; default
+        secure); 'ovsdb' (a dict, may be empty) gives vmacd an "ovsdb"
+        section whose remote is the sandbox's database unless it says."""
         self.sb = sandbox
         self.services = {}
-        sandbox.add_bridge(BRIDGE, "unix:%s" % of_socket(sandbox))
+        sandbox.add_bridge(BRIDGE, "unix:%s" % of_socket(sandbox),
+                           fail_mode=fail_mode)
         for host, (port, mac, ip4, ip6) in HOSTS.items():
             sandbox.add_host(host, BRIDGE, port, mac, ip4 + "/24",
                              ip6 + "/64")
@@ -248,8 +253,12 @@ class Topo:
             if value is not None:
                 alias[key] = value
         alias.update(alias_extra or {})
+        extra = {}
+        if ovsdb is not None:
+            extra["ovsdb"] = dict({"remote": sandbox.ovsdb_remote}, **ovsdb)
         self.config = make_config(
-            sandbox, [{"name": BRIDGE, "uplinks": [UPLINK]}], [alias])
+            sandbox, [{"name": BRIDGE, "uplinks": [UPLINK]}], [alias],
+            **extra)
         self.vmacd = vmacd_factory(self.config, log_level=log_level)
         self.expected_master = max(members, key=lambda m: (PRIORITIES[m],
                                                            m)) \
@@ -276,6 +285,12 @@ class Topo:
         """GET /v1/bridges/br0 (asserts 200)."""
         status, body = self.vmacd.api("GET", "/v1/bridges/%s" % BRIDGE)
         assert status == 200, "GET bridge: %s %s" % (status, body)
+        return body
+
+    def ovsdb(self):
+        """GET /v1/ovsdb (asserts 200)."""
+        status, body = self.vmacd.api("GET", "/v1/ovsdb")
+        assert status == 200, "GET ovsdb: %s %s" % (status, body)
         return body
 
     def settled(self, master):
