@@ -25,6 +25,8 @@
 #include "openvswitch/vlog.h"
 #include "openflow/openflow.h"
 #include "hash.h"
+#include "oflimit.h"
+#include "tlsio.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofchan);
@@ -53,6 +55,7 @@ struct pending {
 struct ofchan {
     struct ev_loop *loop;
     int fd;
+    struct tlsio *tls; /* NULL: plain socket. */
     char *name;
     struct ofchan_options opts;
     const struct ofchan_callbacks *cbs;
@@ -71,6 +74,10 @@ struct ofchan {
     struct ovs_list txq; /* struct ofpbuf, in send order. */
     size_t tx_ofs;       /* Bytes of the head already sent. */
     size_t queued;       /* Bytes in txq not yet sent. */
+    bool tx_wants_read;  /* TLS: the last send waits for readability. */
+    bool rx_wants_write; /* TLS: the last receive waits for writability. */
+
+    struct oflimit_peer lim; /* Registered when opts.limit is set. */
 
     struct hmap pending; /* struct pending. */
 
@@ -84,6 +91,7 @@ static void ofchan_closer_cb(struct ev_loop *, ev_timer *, int revents);
 static void ofchan_fail(struct ofchan *, const char *format, ...)
     OVS_PRINTF_FORMAT(2, 3);
 static void ofchan_flush(struct ofchan *);
+static size_t ofchan_receive(struct ofchan *);
 static void pending_finish(struct pending *);
 
 void
@@ -92,7 +100,44 @@ ofchan_default_options(struct ofchan_options *o)
     o->allowed_versions = (1u << OFP13_VERSION) | (1u << OFP14_VERSION)
                           | (1u << OFP15_VERSION);
     o->probe_interval_ms = 5000;
-    o->max_queue_bytes = 64u << 20;
+    o->limit = oflimit_default();
+    o->max_queue_bytes
+        = (o->limit ? oflimit_config(o->limit)->max_peer_queue_bytes
+                    : OFLIMIT_DEFAULT_MAX_QUEUE_BYTES);
+}
+
+static const char *
+ofchan_lim_name(const struct oflimit_peer *lim)
+{
+    return CONTAINER_OF(lim, struct ofchan, lim)->name;
+}
+
+static void
+ofchan_lim_drop(struct oflimit_peer *lim, const char *reason)
+{
+    ofchan_fail(CONTAINER_OF(lim, struct ofchan, lim), "%s", reason);
+}
+
+/* Accounting of queued bytes, here and in the shared limit. */
+static void
+ofchan_unqueue(struct ofchan *c, size_t n)
+{
+    c->queued -= n;
+    if (c->lim.limit) {
+        oflimit_peer_unqueue(&c->lim, n, ev_now(c->loop));
+    }
+}
+
+/* Frees the send queue (the channel is closing). */
+static void
+ofchan_drop_queue(struct ofchan *c)
+{
+    struct ofpbuf *b;
+    LIST_FOR_EACH_POP (b, list_node, &c->txq) {
+        ofpbuf_delete(b);
+    }
+    c->tx_ofs = 0;
+    ofchan_unqueue(c, c->queued);
 }
 
 static double
@@ -111,6 +156,7 @@ ofchan_create(struct ev_loop *loop, int fd, const char *name,
 
     c->loop = loop;
     c->fd = fd;
+    c->tls = tlsio_handover_take(fd);
     c->name = xstrdup(name);
     c->opts = *opts;
     c->cbs = cbs;
@@ -119,6 +165,11 @@ ofchan_create(struct ev_loop *loop, int fd, const char *name,
     ofpbuf_init(&c->rx, 4096);
     ovs_list_init(&c->txq);
     hmap_init(&c->pending);
+    if (opts->limit) {
+        c->lim.name = ofchan_lim_name;
+        c->lim.drop = ofchan_lim_drop;
+        oflimit_peer_register(opts->limit, &c->lim);
+    }
 
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) {
@@ -162,11 +213,13 @@ ofchan_destroy(struct ofchan *c)
     }
     hmap_destroy(&c->pending);
 
-    struct ofpbuf *b;
-    LIST_FOR_EACH_POP (b, list_node, &c->txq) {
-        ofpbuf_delete(b);
-    }
+    ofchan_drop_queue(c);
+    oflimit_peer_unregister(&c->lim);
     ofpbuf_uninit(&c->rx);
+    if (c->tls) {
+        tlsio_shutdown(c->tls);
+        tlsio_destroy(c->tls);
+    }
     if (c->fd >= 0) {
         close(c->fd);
     }
@@ -192,6 +245,8 @@ ofchan_fail(struct ofchan *c, const char *format, ...)
 
     c->state = OFCHAN_CLOSED;
     ofchan_stop_watchers(c);
+    /* Nothing more will be sent: give the memory back now. */
+    ofchan_drop_queue(c);
     ev_timer_set(&c->closer, 0., 0.);
     ev_timer_start(c->loop, &c->closer);
 }
@@ -236,7 +291,14 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
         ofpbuf_delete(msg);
         VLOG_WARN_RL(&rl, "%s: send queue over %zu bytes, disconnecting",
                      c->name, c->opts.max_queue_bytes);
+        oflimit_count_peer_overflow(c->lim.limit);
         ofchan_fail(c, "send queue overflow");
+        return ENOBUFS;
+    }
+    if (c->lim.limit
+        && !oflimit_peer_queue(&c->lim, msg->size, ev_now(c->loop))) {
+        ofpbuf_delete(msg);
+        ofchan_fail(c, "output queue of all peers full");
         return ENOBUFS;
     }
 
@@ -250,6 +312,33 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
     return 0;
 }
 
+/* The socket's send and receive, through TLS when the channel has it.
+ * Both return like send() and recv(). */
+static ssize_t
+chan_send(struct ofchan *c, const void *data, size_t n)
+{
+    if (!c->tls) {
+        return send(c->fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    ssize_t r = tlsio_send(c->tls, data, n);
+    c->tx_wants_read = r < 0 && errno == EAGAIN && !tlsio_want_write(c->tls);
+    return r;
+}
+
+static ssize_t
+chan_recv(struct ofchan *c, void *data, size_t n)
+{
+    if (!c->tls) {
+        return recv(c->fd, data, n, MSG_DONTWAIT);
+    }
+    ssize_t r = tlsio_recv(c->tls, data, n);
+    c->rx_wants_write = r < 0 && errno == EAGAIN && tlsio_want_write(c->tls);
+    if (c->rx_wants_write) {
+        ev_io_start(c->loop, &c->wio);
+    }
+    return r;
+}
+
 /* Writes as much of the queue as the socket takes now. */
 static void
 ofchan_flush(struct ofchan *c)
@@ -257,21 +346,25 @@ ofchan_flush(struct ofchan *c)
     while (!ovs_list_is_empty(&c->txq) && c->state != OFCHAN_CLOSED) {
         struct ofpbuf *b
             = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf, list_node);
-        ssize_t n = send(c->fd, (char *) b->data + c->tx_ofs,
-                         b->size - c->tx_ofs, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n
+            = chan_send(c, (char *) b->data + c->tx_ofs, b->size - c->tx_ofs);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ev_io_start(c->loop, &c->wio);
+                /* TLS may wait for input instead: the read watcher is on
+                 * and flushes again. */
+                if (!c->tx_wants_read) {
+                    ev_io_start(c->loop, &c->wio);
+                }
                 return;
             }
             ofchan_fail(c, "send failed (%s)", ovs_strerror(errno));
             return;
         }
         c->tx_ofs += n;
-        c->queued -= n;
+        ofchan_unqueue(c, n);
         if (c->tx_ofs == b->size) {
             ovs_list_remove(&b->list_node);
             ofpbuf_delete(b);
@@ -279,7 +372,9 @@ ofchan_flush(struct ofchan *c)
         }
     }
     if (c->state != OFCHAN_CLOSED) {
-        ev_io_stop(c->loop, &c->wio);
+        if (!c->rx_wants_write) {
+            ev_io_stop(c->loop, &c->wio);
+        }
         if (c->state == OFCHAN_FLUSHING) {
             ofchan_fail(c, "%s",
                         c->close_reason ? c->close_reason
@@ -292,7 +387,17 @@ static void
 ofchan_write_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
                 int revents OVS_UNUSED)
 {
-    ofchan_flush(CONTAINER_OF(w, struct ofchan, wio));
+    struct ofchan *c = CONTAINER_OF(w, struct ofchan, wio);
+
+    if (c->rx_wants_write) {
+        /* A TLS receive waited for this. */
+        c->rx_wants_write = false;
+        ofchan_receive(c);
+        if (c->state == OFCHAN_CLOSED) {
+            return;
+        }
+    }
+    ofchan_flush(c);
 }
 
 static struct pending *
@@ -406,6 +511,12 @@ ofchan_handle_hello(struct ofchan *c, const struct ofp_header *oh)
         ev_timer_set(&c->idle, 1., 0.);
         ev_timer_start(c->loop, &c->idle);
         bool was_empty = ovs_list_is_empty(&c->txq);
+        if (c->lim.limit
+            && !oflimit_peer_queue(&c->lim, err->size, ev_now(c->loop))) {
+            ofpbuf_delete(err);
+            ofchan_fail(c, "output queue of all peers full");
+            return;
+        }
         ovs_list_push_back(&c->txq, &err->list_node);
         c->queued += err->size;
         if (was_empty) {
@@ -496,8 +607,7 @@ static size_t
 ofchan_receive(struct ofchan *c)
 {
     ofpbuf_prealloc_tailroom(&c->rx, 65536);
-    ssize_t n = recv(c->fd, ofpbuf_tail(&c->rx), ofpbuf_tailroom(&c->rx),
-                     MSG_DONTWAIT);
+    ssize_t n = chan_recv(c, ofpbuf_tail(&c->rx), ofpbuf_tailroom(&c->rx));
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
             return 0;
@@ -553,7 +663,20 @@ static void
 ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
                int revents OVS_UNUSED)
 {
-    ofchan_receive(CONTAINER_OF(w, struct ofchan, rio));
+    struct ofchan *c = CONTAINER_OF(w, struct ofchan, rio);
+
+    /* TLS may hold decrypted bytes that the socket no longer signals:
+     * take them too (a few records at most). */
+    for (int i = 0; i < 16; i++) {
+        if (!ofchan_receive(c) || !c->tls || !tlsio_pending(c->tls)) {
+            break;
+        }
+    }
+    if (c->tx_wants_read && c->state != OFCHAN_CLOSED) {
+        /* A TLS send waited for this. */
+        c->tx_wants_read = false;
+        ofchan_flush(c);
+    }
 }
 
 size_t
@@ -627,6 +750,12 @@ bool
 ofchan_is_connected(const struct ofchan *c)
 {
     return c->state == OFCHAN_CONNECTED;
+}
+
+const char *
+ofchan_peer_cn(const struct ofchan *c)
+{
+    return c->tls ? tlsio_peer_cn(c->tls) : NULL;
 }
 
 void
