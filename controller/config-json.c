@@ -169,6 +169,16 @@ config_alias_to_json(const struct cfg_alias *al)
     return o;
 }
 
+static json_t *
+tls_to_json(const struct cfg_tls *tls)
+{
+    json_t *o = new_object();
+    json_object_set_new(o, "private_key", new_string(tls->private_key));
+    json_object_set_new(o, "certificate", new_string(tls->certificate));
+    json_object_set_new(o, "ca_cert", new_string(tls->ca_cert));
+    return o;
+}
+
 json_t *
 config_to_json(const struct config *cfg)
 {
@@ -188,6 +198,14 @@ config_to_json(const struct config *cfg)
     char cookie[16];
     snprintf(cookie, sizeof cookie, "0x%08" PRIx32, cfg->cookie_prefix);
     json_object_set_new(of, "cookie_prefix", new_string(cookie));
+    if (cfg->openflow_tls.private_key) {
+        json_object_set_new(of, "tls", tls_to_json(&cfg->openflow_tls));
+    }
+    json_object_set_new(of, "max_peers", new_integer(cfg->max_peers));
+    json_object_set_new(of, "max_queue_bytes",
+                        new_integer(cfg->max_queue_bytes));
+    json_object_set_new(of, "max_peer_queue_bytes",
+                        new_integer(cfg->max_peer_queue_bytes));
     json_object_set_new(root, "openflow", of);
 
     json_t *api = new_object();
@@ -201,8 +219,17 @@ config_to_json(const struct config *cfg)
         json_object_set_new(tcp, "port", new_integer(cfg->api_tcp_port));
         json_object_set_new(tcp, "allow_nonloopback",
                             json_boolean(cfg->api_tcp_allow_nonloopback));
+        if (cfg->api_tls.private_key) {
+            json_object_set_new(tcp, "tls", tls_to_json(&cfg->api_tls));
+        }
         json_object_set_new(api, "tcp", tcp);
     }
+    json_object_set_new(api, "max_connections",
+                        new_integer(cfg->api_max_connections));
+    json_object_set_new(api, "max_incomplete",
+                        new_integer(cfg->api_max_incomplete));
+    json_object_set_new(api, "request_timeout_ms",
+                        new_integer(cfg->api_request_timeout_ms));
     json_object_set_new(root, "api", api);
 
     json_t *bridges = new_array();
@@ -379,6 +406,14 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
     return true;
 }
 
+static bool
+tls_eq(const struct cfg_tls *a, const struct cfg_tls *b)
+{
+    return (str_eq(a->private_key, b->private_key)
+            && str_eq(a->certificate, b->certificate)
+            && str_eq(a->ca_cert, b->ca_cert));
+}
+
 bool
 config_equal(const struct config *a, const struct config *b)
 {
@@ -392,6 +427,13 @@ config_equal(const struct config *a, const struct config *b)
         || !str_eq(a->api_tcp_address, b->api_tcp_address)
         || a->api_tcp_port != b->api_tcp_port
         || a->api_tcp_allow_nonloopback != b->api_tcp_allow_nonloopback
+        || !tls_eq(&a->openflow_tls, &b->openflow_tls)
+        || !tls_eq(&a->api_tls, &b->api_tls) || a->max_peers != b->max_peers
+        || a->max_queue_bytes != b->max_queue_bytes
+        || a->max_peer_queue_bytes != b->max_peer_queue_bytes
+        || a->api_max_connections != b->api_max_connections
+        || a->api_max_incomplete != b->api_max_incomplete
+        || a->api_request_timeout_ms != b->api_request_timeout_ms
         || a->n_bridges != b->n_bridges || a->n_aliases != b->n_aliases) {
         return false;
     }

@@ -18,8 +18,10 @@
 static const char base_json[]
     = "{\"aliases\": [{\"name\": \"web\", \"addresses\": [\"192.0.2.100\"],"
       " \"vmac\": \"02:00:5e:00:01:01\", \"members\": ["
-      "  {\"name\": \"m1\", \"bridge\": \"br0\", \"port\": \"m1-p\"},"
-      "  {\"name\": \"m2\", \"bridge\": \"br0\", \"port\": \"m2-p\"}]}]}";
+      "  {\"name\": \"m1\", \"bridge\": \"br0\", \"port\": \"m1-p\","
+      "   \"mac\": \"02:00:00:00:00:01\"},"
+      "  {\"name\": \"m2\", \"bridge\": \"br0\", \"port\": \"m2-p\","
+      "   \"mac\": \"02:00:00:00:00:02\"}]}]}";
 
 static struct config *
 base(void)
@@ -106,7 +108,8 @@ test_members_and_drain(void **state)
     struct cfgedit_error e = { 0 };
     bool created;
 
-    json_t *m = js("{\"bridge\": \"br0\", \"port\": \"m3-p\"}");
+    json_t *m = js("{\"bridge\": \"br0\", \"port\": \"m3-p\","
+                   " \"mac\": \"02:00:00:00:00:03\"}");
     struct config *cfg = cfgedit_member_put(cur, "web", "m3", m, &created, &e);
     assert_non_null(cfg);
     assert_true(created);
