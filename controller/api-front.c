@@ -67,6 +67,8 @@ struct api_conn {
     struct ds up;   /* Client to MHD, not yet written. */
     struct ds down; /* MHD to client, not yet written. */
     bool cli_eof, mhd_eof, mfd_shut;
+    bool mhd_wclosed; /* MHD takes no more bytes: they are dropped. */
+    bool lingering;   /* All said: discarding the client's last bytes. */
     bool mhd_drained; /* Nothing more to read from MHD for now. */
     bool truncated;   /* The client ended in the middle of a request. */
     bool resp_seen;   /* MHD sent bytes since the last head went to it. */
@@ -122,7 +124,7 @@ conn_update_watchers(struct api_conn *c)
         if (!c->mhd_eof && c->down.length < BUF_MAX) {
             me |= EV_READ;
         }
-        if (c->up.length && !c->mhd_eof) {
+        if (c->up.length && !c->mhd_wclosed) {
             me |= EV_WRITE;
         }
         io_set(loop, &c->mio, c->mfd, me);
@@ -174,6 +176,7 @@ conn_destroy(struct api_conn *c)
     conn_set_waiting(c, false);
     ev_io_stop(loop, &c->cio);
     ev_io_stop(loop, &c->mio);
+    ev_timer_stop(loop, &c->deadline); /* Also the lingering timer. */
     ev_timer_stop(loop, &c->stall);
     conn_forget_mhd(c);
     ovs_list_remove(&c->node);
@@ -219,6 +222,10 @@ conn_deadline_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     struct api_conn *c = CONTAINER_OF(w, struct api_conn, deadline);
     struct api_listener *l = c->l;
 
+    if (c->lingering) {
+        conn_destroy(c);
+        return;
+    }
     l->stats.timed_out++;
     if (c->handshaking || api_http_mid_request(&c->http)) {
         VLOG_WARN_RL(&rl,
@@ -456,7 +463,11 @@ conn_read_client(struct api_conn *c)
 static bool
 conn_write_mhd(struct api_conn *c)
 {
-    if (c->mfd < 0 || c->mhd_eof || !c->up.length) {
+    if (c->mhd_wclosed) {
+        ds_clear(&c->up);
+        return false;
+    }
+    if (c->mfd < 0 || !c->up.length) {
         return false;
     }
     ssize_t n = send(c->mfd, c->up.string, c->up.length,
@@ -465,9 +476,9 @@ conn_write_mhd(struct api_conn *c)
         if (errno == EAGAIN || errno == EINTR) {
             return false;
         }
-        /* MHD closed its side. */
-        c->mhd_eof = true;
-        conn_forget_mhd(c);
+        /* MHD closed its side: what it said before is still to be
+         * read. */
+        c->mhd_wclosed = true;
         ds_clear(&c->up);
         return true;
     }
@@ -582,9 +593,62 @@ conn_check(struct api_conn *c)
     }
 }
 
+/* Everything has been said: closes 'c', after a moment in which the
+ * client's last bytes are read and dropped if it may still be sending
+ * (closing with unread bytes would reset a TCP connection and could take
+ * the response with it). */
+static void
+conn_finish(struct api_conn *c)
+{
+    struct ev_loop *loop = c->l->api->loop;
+
+    if (c->cli_eof || c->lingering || c->down.length) {
+        conn_destroy(c);
+        return;
+    }
+    c->lingering = true;
+    c->dead = false;
+    conn_set_waiting(c, false);
+    ev_timer_stop(loop, &c->stall);
+    if (c->mfd >= 0) {
+        ev_io_stop(loop, &c->mio);
+        close(c->mfd);
+        c->mfd = -1;
+        conn_forget_mhd(c);
+    }
+    if (c->tls) {
+        tlsio_shutdown(c->tls);
+    }
+    shutdown(c->cfd, SHUT_WR);
+    ev_timer_set(&c->deadline, 1.0, 0.);
+    ev_timer_start(loop, &c->deadline);
+    io_set(loop, &c->cio, c->cfd, EV_READ);
+}
+
+/* Lingering: reads and drops, up to the end of the stream. */
+static void
+conn_linger(struct api_conn *c)
+{
+    char buf[READ_CHUNK];
+    for (int i = 0; i < MAX_ROUNDS; i++) {
+        ssize_t n = recv(c->cfd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0) {
+            conn_destroy(c);
+            return;
+        }
+    }
+}
+
 static void
 conn_run(struct api_conn *c)
 {
+    if (c->lingering) {
+        conn_linger(c);
+        return;
+    }
     if (c->handshaking && !conn_handshake(c)) {
         if (c->dead) {
             conn_destroy(c);
@@ -606,7 +670,7 @@ conn_run(struct api_conn *c)
     }
     conn_check(c);
     if (c->dead) {
-        conn_destroy(c);
+        conn_finish(c);
         return;
     }
     conn_update_watchers(c);
@@ -637,22 +701,31 @@ api_front_request_done(struct api_listener *l, int mhd_fd)
 /* Accepting. */
 
 /* Makes room for one more connection: closes the oldest incomplete one if
- * there are too many of them, or if the listener is full.  Returns false
- * if the listener is full of connections with requests in progress. */
+ * the listener is full, or if there are max_incomplete of them and the
+ * oldest has had its grace time (a burst of clients that connect at once
+ * and send their requests right away is not cut short; slow ones are).
+ * Returns false if the listener is full of connections with requests in
+ * progress. */
 static bool
 front_make_room(struct api_listener *l)
 {
-    while (l->n_waiting >= l->max_incomplete
-           || (l->n_conns >= l->max_conns && l->n_waiting)) {
+    double grace = MIN(1.0, l->request_timeout / 4);
+    double now = ev_now(l->api->loop);
+
+    while (l->n_waiting) {
         struct api_conn *old = CONTAINER_OF(ovs_list_front(&l->waiting),
                                             struct api_conn, wait_node);
+        if (l->n_conns < l->max_conns
+            && (l->n_waiting < l->max_incomplete
+                || now - old->since < grace)) {
+            break;
+        }
         l->stats.evicted++;
         if (old->handshaking || api_http_mid_request(&old->http)) {
             VLOG_WARN_RL(&rl,
                          "%s: %zu connections without a complete request; "
                          "closing the oldest (%.1f s)",
-                         l->name, l->n_waiting,
-                         ev_now(l->api->loop) - old->since);
+                         l->name, l->n_waiting, now - old->since);
             conn_abort(old, 408, "closed to make room for other clients");
         } else {
             conn_destroy(old);

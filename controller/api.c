@@ -977,16 +977,6 @@ api_limits_to_json(const struct api *api)
     return json_pack("{s:o}", "listeners", listeners);
 }
 
-unsigned int
-api_max_descriptors(const struct api *api)
-{
-    unsigned int n = 0;
-    for (size_t i = 0; i < api->n_listeners; i++) {
-        n += 3 * api->listeners[i].max_conns;
-    }
-    return n;
-}
-
 /* Built-in routes. */
 
 static void

@@ -17,8 +17,12 @@
 #include "api.h"
 #include "config.h"
 #include "engine.h"
+#include "fdlimit.h"
+#include "oflimit.h"
+#include "oflisten.h"
 #include "openvswitch/vlog.h"
 #include "procsched.h"
+#include "tlsio.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
@@ -28,6 +32,9 @@ struct vmacd {
     const char *config_path;
     struct engine *engine;
     struct api *api;
+    struct tlsio_ctx *of_tls, *api_tls; /* NULL: not configured. */
+    struct oflimit *limit;              /* The OpenFlow peers' bounds. */
+    struct fdlimit_plan fds;
     ev_signal sigterm, sigint, sighup;
     int exit_code;
 };
@@ -62,6 +69,46 @@ on_stop(struct ev_loop *loop, ev_signal *w, int revents OVS_UNUSED)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* The OpenFlow peers' bounds from 'cfg', within what the descriptors
+ * allow. */
+static void
+limit_config(const struct vmacd *d, const struct config *cfg,
+             struct oflimit_config *lc)
+{
+    lc->max_peers = MIN(cfg->max_peers, d->fds.peers);
+    lc->max_queue_bytes = cfg->max_queue_bytes;
+    lc->max_peer_queue_bytes = cfg->max_peer_queue_bytes;
+}
+
+static bool
+tls_equal(const struct cfg_tls *a, const struct cfg_tls *b)
+{
+    return (!a->private_key == !b->private_key
+            && (!a->private_key
+                || (!strcmp(a->private_key, b->private_key)
+                    && !strcmp(a->certificate, b->certificate)
+                    && !strcmp(a->ca_cert, b->ca_cert))));
+}
+
+/* What a reload can change outside the engine: the peers' bounds.  TLS
+ * and the API's bounds are read at start-up only. */
+static void
+reload_limits(struct vmacd *d, const struct config *cfg)
+{
+    const struct config *old = engine_config(d->engine);
+    struct oflimit_config lc;
+    limit_config(d, cfg, &lc);
+    oflimit_reconfigure(d->limit, &lc);
+    if (!tls_equal(&old->openflow_tls, &cfg->openflow_tls)
+        || !tls_equal(&old->api_tls, &cfg->api_tls)
+        || old->api_max_connections != cfg->api_max_connections
+        || old->api_max_incomplete != cfg->api_max_incomplete
+        || old->api_request_timeout_ms != cfg->api_request_timeout_ms) {
+        VLOG_WARN("reload: TLS settings and the API's bounds change only "
+                  "on restart");
+    }
+}
+
 static void
 on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
           int revents OVS_UNUSED)
@@ -80,7 +127,55 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
         free(error);
         return;
     }
+    reload_limits(d, cfg);
     engine_reload(d->engine, cfg);
+}
+
+/* Loads the TLS files of 'tls' (if configured) into '*ctxp'.  Returns
+ * false with a message on stderr on failure. */
+static bool
+load_tls(const struct cfg_tls *tls, const char *what, struct tlsio_ctx **ctxp)
+{
+    *ctxp = NULL;
+    if (!tls->private_key) {
+        return true;
+    }
+    struct tlsio_config tc = {
+        .private_key = tls->private_key,
+        .certificate = tls->certificate,
+        .ca_cert = tls->ca_cert,
+    };
+    char *error;
+    *ctxp = tlsio_ctx_create(&tc, &error);
+    if (!*ctxp) {
+        fprintf(stderr, "vmacd: %s: %s\n", what, error);
+        free(error);
+        return false;
+    }
+    return true;
+}
+
+/* GET /v1/status: the bounds and what hit them. */
+static void
+status_limits(json_t *reply, void *d_)
+{
+    const struct vmacd *d = d_;
+    json_object_set_new(reply, "limits",
+                        json_pack("{s:o, s:o, s:o}", "openflow",
+                                  oflimit_to_json(d->limit), "api",
+                                  api_limits_to_json(d->api), "descriptors",
+                                  fdlimit_to_json(&d->fds)));
+}
+
+static void
+vmacd_cleanup(struct vmacd *d)
+{
+    engine_destroy(d->engine);
+    api_destroy(d->api);
+    oflimit_destroy(d->limit);
+    oflisten_set_default_tls(NULL);
+    tlsio_ctx_destroy(d->of_tls);
+    tlsio_ctx_destroy(d->api_tls);
 }
 
 /* Creates the directory that will hold 'path' (one level), if missing. */
@@ -215,10 +310,18 @@ main(int argc, char *argv[])
         free(error);
         return 1;
     }
+    if (!load_tls(&cfg->openflow_tls, "openflow.tls", &d.of_tls)
+        || !load_tls(&cfg->api_tls, "api.tcp.tls", &d.api_tls)) {
+        tlsio_ctx_destroy(d.of_tls);
+        config_destroy(cfg);
+        return 1;
+    }
     if (check_only) {
         printf("%s: valid (%zu aliases, %zu bridges)\n",
                d.config_path ? d.config_path : "<defaults>", cfg->n_aliases,
                cfg->n_bridges);
+        tlsio_ctx_destroy(d.of_tls);
+        tlsio_ctx_destroy(d.api_tls);
         config_destroy(cfg);
         return 0;
     }
@@ -235,12 +338,38 @@ main(int argc, char *argv[])
     signal(SIGPIPE, SIG_IGN);
     d.loop = ev_default_loop(EVFLAG_AUTO);
 
+    /* Descriptors for the API first; the peers get what is left. */
+    struct fdlimit_request fr = {
+        .peers = cfg->max_peers,
+        .api_conns = cfg->api_max_connections,
+        .api_listeners = 1 + (cfg->api_tcp_address != NULL),
+    };
+    if (!fdlimit_plan(&fr, &d.fds, &error)) {
+        fprintf(stderr, "vmacd: %s\n", error);
+        free(error);
+        config_destroy(cfg);
+        vmacd_cleanup(&d);
+        return 1;
+    }
+    if (d.fds.peers < cfg->max_peers
+        || d.fds.api_conns < cfg->api_max_connections) {
+        VLOG_WARN("the descriptor limit (%llu) allows %u OpenFlow peers "
+                  "(openflow.max_peers %u) and %u API connections a "
+                  "listener (api.max_connections %u)",
+                  d.fds.limit, d.fds.peers, cfg->max_peers, d.fds.api_conns,
+                  cfg->api_max_connections);
+    }
+
     struct api_options ao = {
         .socket_path = cfg->api_socket,
         .socket_group = cfg->api_group,
         .tcp_address = cfg->api_tcp_address,
         .tcp_port = cfg->api_tcp_port,
         .allow_nonloopback = cfg->api_tcp_allow_nonloopback,
+        .tcp_tls = d.api_tls,
+        .max_connections = d.fds.api_conns,
+        .max_incomplete = MIN(cfg->api_max_incomplete, d.fds.api_conns),
+        .request_timeout_ms = cfg->api_request_timeout_ms,
     };
     make_parent_dir(cfg->api_socket);
     d.api = api_create(d.loop, &ao, &error);
@@ -248,20 +377,27 @@ main(int argc, char *argv[])
         fprintf(stderr, "vmacd: API: %s\n", error);
         free(error);
         config_destroy(cfg);
+        vmacd_cleanup(&d);
         return 1;
     }
+    struct oflimit_config lc;
+    limit_config(&d, cfg, &lc);
+    d.limit = oflimit_create(&lc);
+    oflimit_set_default(d.limit);
+    oflisten_set_default_tls(d.of_tls);
 
     d.engine = engine_create(d.loop, cfg, &error);
     if (!d.engine) {
         fprintf(stderr, "vmacd: %s\n", error);
         free(error);
-        api_destroy(d.api);
+        vmacd_cleanup(&d);
         return 1;
     }
     if (d.config_path) {
         engine_set_config_path(d.engine, d.config_path);
     }
     engine_attach_api(d.engine, d.api);
+    api_route_extend(d.api, "GET", "/v1/status", status_limits, &d);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);
     ev_signal_init(&d.sigint, on_stop, SIGINT);
@@ -278,8 +414,7 @@ main(int argc, char *argv[])
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
-    engine_destroy(d.engine);
-    api_destroy(d.api);
+    vmacd_cleanup(&d);
     ev_loop_destroy(d.loop);
     return d.exit_code;
 }

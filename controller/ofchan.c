@@ -101,9 +101,7 @@ ofchan_default_options(struct ofchan_options *o)
                           | (1u << OFP15_VERSION);
     o->probe_interval_ms = 5000;
     o->limit = oflimit_default();
-    o->max_queue_bytes
-        = (o->limit ? oflimit_config(o->limit)->max_peer_queue_bytes
-                    : OFLIMIT_DEFAULT_MAX_QUEUE_BYTES);
+    o->max_queue_bytes = OFLIMIT_DEFAULT_MAX_QUEUE_BYTES;
 }
 
 static const char *
@@ -287,10 +285,16 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
     ovs_assert(msg->size >= OFCHAN_MIN_MSG && msg->size <= OFCHAN_MAX_MSG);
     ofpmsg_update_length(msg);
 
-    if (c->queued + msg->size > c->opts.max_queue_bytes) {
+    /* The limit's per-peer bound may change at run time (a reload). */
+    size_t max_queue = c->opts.max_queue_bytes;
+    if (c->lim.limit) {
+        max_queue = MIN(max_queue,
+                        oflimit_config(c->lim.limit)->max_peer_queue_bytes);
+    }
+    if (c->queued + msg->size > max_queue) {
         ofpbuf_delete(msg);
         VLOG_WARN_RL(&rl, "%s: send queue over %zu bytes, disconnecting",
-                     c->name, c->opts.max_queue_bytes);
+                     c->name, max_queue);
         oflimit_count_peer_overflow(c->lim.limit);
         ofchan_fail(c, "send queue overflow");
         return ENOBUFS;

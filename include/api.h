@@ -53,8 +53,8 @@ struct ev_loop;
 #define API_EVENT_HISTORY 256 /* Recent events kept for replay. */
 
 /* Connection bounds, per listener (docs/config.md, "api"). */
-#define API_DEFAULT_MAX_CONNECTIONS 64
-#define API_DEFAULT_MAX_INCOMPLETE 16
+#define API_DEFAULT_MAX_CONNECTIONS 128
+#define API_DEFAULT_MAX_INCOMPLETE 32
 #define API_DEFAULT_REQUEST_TIMEOUT_MS 10000
 
 struct tlsio_ctx;
@@ -69,9 +69,9 @@ struct api_options {
     bool allow_nonloopback;       /* Allow a non-loopback tcp_address. */
     struct tlsio_ctx *tcp_tls;    /* TLS with client certificates on the
                                    * TCP listener (not owned), or NULL. */
-    unsigned int max_connections; /* Per listener; 0: default 64. */
+    unsigned int max_connections; /* Per listener; 0: default 128. */
     unsigned int max_incomplete;  /* Connections without a complete
-                                   * request, per listener; 0: 16. */
+                                   * request, per listener; 0: 32. */
     unsigned int request_timeout_ms; /* To complete a request (from the
                                       * connection, or the end of the
                                       * previous response); 0: 10000. */
@@ -167,9 +167,8 @@ void api_route_extend(struct api *, const char *method, const char *pattern,
  * "connections", "incomplete", "max_connections", "max_incomplete",
  * "request_timeout_ms", "accepted", "refused", "evicted", "timed_out",
  * "bad_requests", "truncated", "tls_handshakes_failed", "accept_paused"}]}.
- * Each listener uses up to 3 descriptors per connection (the client's and
- * a socket pair to MHD): api_max_descriptors() says how many in all. */
+ * A connection uses up to 3 descriptors (the client's and a socket pair to
+ * MHD). */
 json_t *api_limits_to_json(const struct api *);
-unsigned int api_max_descriptors(const struct api *);
 
 #endif /* api.h */

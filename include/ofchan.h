@@ -46,13 +46,14 @@ struct ofchan_options {
                                 * for twice this long is disconnected.
                                 * Also bounds the wait for HELLO.  0 = off
                                 * (HELLO then waits 5 s). */
-    size_t max_queue_bytes;    /* Send queue bound; past it: disconnect. */
+    size_t max_queue_bytes;    /* Send queue bound; past it: disconnect.
+                                * With a limit, its per-peer bound too
+                                * (the smaller wins). */
     struct oflimit *limit;     /* Shared bounds, or NULL. */
 };
 
-/* Default options: OpenFlow 1.3 to 1.5, 5 s probe, the process's default
- * limit (oflimit_default()) with its per-peer queue bound, else no limit
- * and a 64 MiB queue. */
+/* Default options: OpenFlow 1.3 to 1.5, 5 s probe, 64 MiB queue, the
+ * process's default limit (oflimit_default(), may be NULL). */
 void ofchan_default_options(struct ofchan_options *);
 
 struct ofchan_callbacks {
