@@ -24,18 +24,19 @@ struct tlsio {
     char *peer_cn;
 };
 
-/* The OpenSSL error queue as one line, emptied. */
+/* The OpenSSL error queue as one line after 'prefix' (if nonnull),
+ * emptied. */
 static char *
 tlsio_errors(const char *prefix)
 {
     char buf[256];
     unsigned long e = ERR_get_error();
     if (!e) {
-        return xstrdup(prefix);
+        return xstrdup(prefix ? prefix : "unknown TLS error");
     }
     ERR_error_string_n(e, buf, sizeof buf);
     ERR_clear_error();
-    return xasprintf("%s: %s", prefix, buf);
+    return prefix ? xasprintf("%s: %s", prefix, buf) : xstrdup(buf);
 }
 
 struct tlsio_ctx *
@@ -188,9 +189,9 @@ tlsio_handshake(struct tlsio *s, char **errp)
         *errp = xasprintf("peer certificate refused: %s",
                           X509_verify_cert_error_string(v));
     } else if (error == SSL_ERROR_SSL) {
-        *errp = tlsio_errors("TLS handshake failed");
+        *errp = tlsio_errors(NULL);
     } else if (error == SSL_ERROR_SYSCALL && errno) {
-        *errp = xasprintf("TLS handshake failed: %s", ovs_strerror(errno));
+        *errp = xstrdup(ovs_strerror(errno));
     } else {
         ERR_clear_error();
         *errp = xstrdup("connection closed during the TLS handshake");

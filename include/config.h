@@ -139,9 +139,9 @@ struct config {
     bool api_tcp_allow_nonloopback;   /* "tcp": {"allow_nonloopback"}. */
     struct cfg_tls api_tls;           /* "tcp": {"tls"}: TLS with client
                                        * certificates on the TCP listener. */
-    unsigned int api_max_connections; /* Per listener; default 64. */
+    unsigned int api_max_connections; /* Per listener; default 128. */
     unsigned int api_max_incomplete;  /* Connections without a complete
-                                       * request; default 16. */
+                                       * request; default 32. */
     unsigned int api_request_timeout_ms; /* For a whole request; 10000. */
 
     size_t n_bridges;

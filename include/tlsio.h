@@ -46,7 +46,8 @@ void tlsio_destroy(struct tlsio *);
 
 /* Drives the handshake.  Returns 0 once it is complete (the peer's
  * certificate verified), EAGAIN while it needs the socket again (see
- * tlsio_want_write()), or EPROTO with a malloc'd reason in '*errp'. */
+ * tlsio_want_write()), or EPROTO with a malloc'd reason in '*errp' (e.g.
+ * "peer certificate refused: ...", "...:wrong version number"). */
 int tlsio_handshake(struct tlsio *, char **errp);
 
 /* Like recv() and send() on the plaintext: return the bytes moved, or -1
