@@ -34,6 +34,8 @@ TEST_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
 BINS := $(BUILD)/bin/vmacd $(if $(VMACCTL_SRCS),$(BUILD)/bin/vmacctl)
 
+.SECONDEXPANSION:
+
 .PHONY: all deps check unit system check-memory demo bench clean format \
         distclean
 
@@ -69,7 +71,8 @@ $(BUILD)/bin/vmacctl: $(VMACCTL_OBJS)
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIBVMACD) \
                   $(wildcard tests/unit/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(TEST_HELPERS) \
+	$(CC) $(CPPFLAGS) -Itests/unit -Icontroller $(CFLAGS) -o $@ $< \
+	    $(TEST_HELPERS) \
 	    $(LIBVMACD) $(LDLIBS) -lcmocka
 
 # Unit tests: cmocka, one binary per tests/unit/test_*.c.
@@ -85,6 +88,7 @@ system: $(BINS)
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) system
 
 # The unit and system suites under valgrind.
@@ -115,32 +119,45 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
-FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
-                controller/config-check.c controller/config-alias.c \
-                controller/config-json.c controller/cfgedit.c
-FUZZ_OFMSG_BIN  := $(BUILD)/fuzz/fuzz_ofmsg
-FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
-                   controller/ofswitch.c
+# Each harness: its sources; FUZZ_RUNS gives its maximum input and seeds.
+FUZZ_NAMES := write ofmsg http
+FUZZ_write_SRCS := tests/fuzz/fuzz_write.c controller/config.c \
+                   controller/config-check.c controller/config-alias.c \
+                   controller/config-json.c controller/cfgedit.c \
+                   controller/probemeter.c
+# The OpenFlow receive path: framing, handshake, PORT_STATUS, the
+# decoders.
+FUZZ_ofmsg_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
+                   controller/ofswitch.c controller/oflimit.c \
+                   controller/tlsio.c
+# The API's request handling: framing, front, MHD, routing, path checks.
+FUZZ_http_SRCS := tests/fuzz/fuzz_http.c controller/api.c \
+                  controller/api-events.c controller/api-front.c \
+                  controller/api-http.c controller/api-socket.c \
+                  controller/tlsio.c
+FUZZ_RUNS := write:4096:tests/fuzz/seeds ofmsg:8192:tests/fuzz/seeds-ofmsg \
+             http:8192:tests/fuzz/seeds-http
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-smoke
 
-$(FUZZ_BIN): $(FUZZ_SRCS) $(HDRS) | $(OVS_LIBS)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_%_SRCS) $(HDRS) | $(OVS_LIBS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) -Icontroller $(FUZZ_FLAGS) -o $@ \
+	    $(FUZZ_$*_SRCS) $(LDLIBS)
 
-$(FUZZ_OFMSG_BIN): $(FUZZ_OFMSG_SRCS) $(HDRS) | $(OVS_LIBS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_OFMSG_SRCS) $(LDLIBS)
+# Runs every harness for FUZZ_SECONDS on its seeds and a corpus kept in
+# build/fuzz/; a crash or a broken invariant fails the target.
+fuzz: $(FUZZ_BINS)
+	@for run in $(FUZZ_RUNS); do \
+	    bash tests/fuzz/run.sh $(BUILD)/fuzz $$run $(FUZZ_SECONDS) \
+	        || exit 1; \
+	done
 
-fuzz: $(FUZZ_BIN) $(FUZZ_OFMSG_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-ofmsg
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus \
-	    tests/fuzz/seeds
-	$(FUZZ_OFMSG_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus-ofmsg \
-	    tests/fuzz/seeds-ofmsg
+# What "make check" runs: every harness for a short time.
+FUZZ_SMOKE_SECONDS ?= 30
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # Benchmarks: failover outage, controller reaction, scale, API and ARP
 # responder figures, side by side with keepalived on the same OVS topology

@@ -207,13 +207,22 @@ check_head(struct api_http *h)
             value++;
             value_len--;
         }
-        while (
-            value_len
-            && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t')) {
-            value_len--;
-        }
+        bool trailing_ws
+            = value_len
+              && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t');
 
-        if (name_len == 14 && !strncasecmp(line, "Content-Length", 14)) {
+        /* The framing headers are read the way libmicrohttpd reads them
+         * (no white space after the value), or refused: both must agree
+         * on where a request ends. */
+        bool is_length
+            = name_len == 14 && !strncasecmp(line, "Content-Length", 14);
+        bool is_te
+            = name_len == 17 && !strncasecmp(line, "Transfer-Encoding", 17);
+        if ((is_length || is_te) && trailing_ws) {
+            return api_http_fail(h, 400, "white space after the value of %.*s",
+                                 (int) name_len, line);
+        }
+        if (is_length) {
             uint64_t x;
             if (!parse_length(value, value_len, &x)) {
                 return api_http_fail(h, 400, "invalid Content-Length \"%.*s\"",
@@ -227,8 +236,7 @@ check_head(struct api_http *h)
             }
             have_length = true;
             length = x;
-        } else if (name_len == 17
-                   && !strncasecmp(line, "Transfer-Encoding", 17)) {
+        } else if (is_te) {
             if (have_te || value_len != 7
                 || strncasecmp(value, "chunked", 7)) {
                 return api_http_fail(h, 501,
@@ -303,7 +311,8 @@ chunk_line(struct api_http *h)
         return API_HTTP_MORE;
     }
 
-    /* Chunk size: hex digits, then optional extensions after ';'. */
+    /* Chunk size: hex digits, then optional extensions after ';' (with
+     * no white space before it: libmicrohttpd takes none). */
     size_t digits = 0;
     uint64_t size = 0;
     while (digits < len && isxdigit((unsigned char) line[digits])) {
@@ -311,11 +320,7 @@ chunk_line(struct api_http *h)
         size = size * 16 + (isdigit(c) ? c - '0' : c - 'a' + 10);
         digits++;
     }
-    size_t rest = digits;
-    while (rest < len && (line[rest] == ' ' || line[rest] == '\t')) {
-        rest++;
-    }
-    if (!digits || digits > 15 || (rest < len && line[rest] != ';')) {
+    if (!digits || digits > 15 || (digits < len && line[digits] != ';')) {
         return api_http_fail(h, 400, "malformed chunk size");
     }
     if (size) {
