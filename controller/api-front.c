@@ -445,19 +445,25 @@ conn_read_client(struct api_conn *c)
         return false;
     }
     char buf[READ_CHUNK];
-    ssize_t n = cli_recv(c, buf, sizeof buf);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return false;
-    }
-    if (n <= 0) {
-        c->cli_eof = true;
-        if (api_http_mid_request(&c->http)) {
-            c->truncated = true;
+    bool progress = false;
+    do {
+        ssize_t n = cli_recv(c, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            break;
         }
-        return true;
-    }
-    conn_frame(c, buf, n);
-    return true;
+        progress = true;
+        if (n <= 0) {
+            c->cli_eof = true;
+            if (api_http_mid_request(&c->http)) {
+                c->truncated = true;
+            }
+            break;
+        }
+        conn_frame(c, buf, n);
+        /* TLS may hold bytes that the socket will not signal again. */
+    } while (c->tls && tlsio_pending(c->tls) && !c->error
+             && c->up.length < BUF_MAX);
+    return progress;
 }
 
 static bool
@@ -674,10 +680,10 @@ conn_run(struct api_conn *c)
         return;
     }
     conn_update_watchers(c);
-    bool can_read = !c->cli_eof && !c->error && c->up.length < BUF_MAX;
-    if (progress || (c->tls && can_read && tlsio_pending(c->tls))) {
-        /* More may be waiting where no socket will say so (TLS buffers,
-         * our rounds bound): come back on the next loop iteration. */
+    if (progress) {
+        /* The rounds ended with more to do: come back on the next loop
+         * iteration.  (TLS bytes held by OpenSSL are read to EAGAIN in
+         * conn_read_client(), or once 'up' has room again.) */
         ev_feed_event(c->l->api->loop, &c->cio, EV_CUSTOM);
     }
 }

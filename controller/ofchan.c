@@ -669,10 +669,17 @@ ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
 {
     struct ofchan *c = CONTAINER_OF(w, struct ofchan, rio);
 
-    /* TLS may hold decrypted bytes that the socket no longer signals:
-     * take them too (a few records at most). */
-    for (int i = 0; i < 16; i++) {
-        if (!ofchan_receive(c) || !c->tls || !tlsio_pending(c->tls)) {
+    /* TLS may hold bytes that the socket no longer signals: take them
+     * too, up to a bound, then come back on the next iteration. */
+    size_t total = 0;
+    for (;;) {
+        size_t n = ofchan_receive(c);
+        total += n;
+        if (!n || !c->tls || !tlsio_pending(c->tls)) {
+            break;
+        }
+        if (total >= 1024 * 1024) {
+            ev_feed_event(c->loop, &c->rio, EV_READ);
             break;
         }
     }

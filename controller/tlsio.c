@@ -51,6 +51,11 @@ tlsio_ctx_create(const struct tlsio_config *cfg, char **errp)
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* Switches close TCP without close_notify; OpenFlow and HTTP framing
+     * tell a truncated message anyway. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
@@ -262,11 +267,12 @@ tlsio_want_write(const struct tlsio *s)
     return s->want_write;
 }
 
-size_t
+bool
 tlsio_pending(const struct tlsio *s)
 {
-    int n = SSL_pending(s->ssl);
-    return n > 0 ? n : 0;
+    /* SSL_pending() counts only decrypted bytes; a whole record may wait
+     * undecrypted in OpenSSL's buffer too. */
+    return SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl);
 }
 
 const char *

@@ -60,9 +60,9 @@ ssize_t tlsio_send(struct tlsio *, const void *, size_t);
  * become readable, before the operation can progress. */
 bool tlsio_want_write(const struct tlsio *);
 
-/* Plaintext bytes already decrypted and waiting to be read: the socket
- * may not become readable for them. */
-size_t tlsio_pending(const struct tlsio *);
+/* True if OpenSSL holds received bytes (decrypted or not) that the socket
+ * will not signal again: read until EAGAIN while this is true. */
+bool tlsio_pending(const struct tlsio *);
 
 /* The peer certificate's subject CN ("" if it has none), once the
  * handshake is complete; NULL before. */
