@@ -76,6 +76,8 @@ struct api_conn {
     bool error_queued;
     bool dead; /* To be destroyed at the end of conn_run(). */
 
+    bool cli_readable;  /* The client's socket may have bytes to read. */
+    bool mhd_readable;  /* MHD's side may have bytes to read. */
     bool r_wants_write; /* TLS: the last client read waits for POLLOUT. */
     bool w_wants_read;  /* TLS: the last client write waits for POLLIN. */
     ev_io cio, mio;
@@ -208,10 +210,20 @@ conn_abort(struct api_conn *c, unsigned int status, const char *message)
     conn_destroy(c);
 }
 
+/* Reads only what the loop said is readable (or everything, after a
+ * custom event): a request costs no recv() that finds nothing. */
 static void
-conn_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents OVS_UNUSED)
+conn_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w, int revents)
 {
     struct api_conn *c = w->data;
+    if (revents & EV_CUSTOM) {
+        c->cli_readable = c->mhd_readable = true;
+    } else if (w == &c->cio) {
+        /* TLS: a read may also wait for writability. */
+        c->cli_readable = true;
+    } else if (revents & EV_READ) {
+        c->mhd_readable = true;
+    }
     conn_run(c);
 }
 
@@ -261,6 +273,7 @@ conn_create(struct api_listener *l, int fd)
     c->l = l;
     c->cfd = fd;
     c->mfd = c->mhd_fd = -1;
+    c->cli_readable = true;
     api_http_init(&c->http);
     ds_init(&c->up);
     ds_init(&c->down);
@@ -441,7 +454,8 @@ conn_frame(struct api_conn *c, const char *buf, size_t n)
 static bool
 conn_read_client(struct api_conn *c)
 {
-    if (c->cli_eof || c->error || c->up.length >= BUF_MAX) {
+    if (c->cli_eof || c->error || c->up.length >= BUF_MAX
+        || !c->cli_readable) {
         return false;
     }
     char buf[READ_CHUNK];
@@ -449,7 +463,12 @@ conn_read_client(struct api_conn *c)
     do {
         ssize_t n = cli_recv(c, buf, sizeof buf);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            c->cli_readable = false;
             break;
+        }
+        if (n > 0 && n < (ssize_t) sizeof buf && !c->tls) {
+            /* Level-triggered: the loop tells when there is more. */
+            c->cli_readable = false;
         }
         progress = true;
         if (n <= 0) {
@@ -497,14 +516,20 @@ conn_write_mhd(struct api_conn *c)
 static bool
 conn_read_mhd(struct api_conn *c)
 {
-    if (c->mfd < 0 || c->mhd_eof || c->down.length >= BUF_MAX) {
+    if (c->mfd < 0 || c->mhd_eof || c->down.length >= BUF_MAX
+        || !c->mhd_readable) {
         return false;
     }
     char buf[READ_CHUNK];
     ssize_t n = recv(c->mfd, buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->mhd_drained = true;
+        c->mhd_readable = false;
         return false;
+    }
+    if (n > 0 && n < (ssize_t) sizeof buf) {
+        /* A short read emptied the socket (for now). */
+        c->mhd_readable = false;
     }
     if (n <= 0) {
         c->mhd_eof = true;
@@ -513,7 +538,7 @@ conn_read_mhd(struct api_conn *c)
     }
     ds_put_buffer(&c->down, buf, n);
     c->resp_seen = true;
-    c->mhd_drained = false;
+    c->mhd_drained = !c->mhd_readable;
     return true;
 }
 
@@ -697,6 +722,9 @@ api_front_request_done(struct api_listener *l, int mhd_fd)
             if (c->done < c->forwarded) {
                 c->done++;
             }
+            /* MHD wrote the whole response before saying so: read again
+             * before concluding that it is all in. */
+            c->mhd_drained = false;
             /* Called from within MHD: carry on from the loop. */
             ev_feed_event(l->api->loop, &c->cio, EV_CUSTOM);
             return;
