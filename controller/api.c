@@ -752,37 +752,40 @@ api_timer_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *timer,
 static void
 api_mhd_log(void *l_, const char *fmt, va_list args)
 {
+    /* libmicrohttpd 0.9.75 says the first whatever the option order (its
+     * own positional arguments come first); it is harmless.  And its
+     * connections are unix socket pairs from the front (api-front.c),
+     * where TCP options do not apply, and which the front closes when it
+     * is done (it logs why itself). */
+    static const char *const harmless[] = {
+        "EXTERNAL_LOGGER is not the first",
+        "TCP_NODELAY",
+        "TCP_CORK",
+        "Failed to push the data",
+        "closed by remote side",
+        "is closed when reading",
+        "disconnected when reading",
+    };
+    static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(5, 20);
     struct api_listener *l = l_;
     enum vlog_level level = l->quiet ? VLL_DBG : VLL_WARN;
 
     l->quiet = false;
-    if (!vlog_should_drop(&this_module, level, &rl)) {
-        struct ds s = DS_EMPTY_INITIALIZER;
-        ds_put_format_valist(&s, fmt, args);
-        ds_chomp(&s, '\n');
-        /* libmicrohttpd 0.9.75 says this whatever the option order (its
-         * own positional arguments come first); it is harmless.  And its
-         * connections are unix socket pairs from the front (api-front.c),
-         * where TCP options do not apply. */
-        static const char *const harmless[] = {
-            "EXTERNAL_LOGGER is not the first",
-            /* Not TCP. */
-            "TCP_NODELAY",
-            "TCP_CORK",
-            "Failed to push the data",
-            /* The front closing its end (it logs why itself). */
-            "closed by remote side",
-            "is closed when reading",
-            "disconnected when reading",
-        };
-        for (size_t i = 0; i < ARRAY_SIZE(harmless); i++) {
-            if (strstr(ds_cstr(&s), harmless[i])) {
-                level = VLL_DBG;
-            }
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format_valist(&s, fmt, args);
+    ds_chomp(&s, '\n');
+    for (size_t i = 0; i < ARRAY_SIZE(harmless); i++) {
+        if (strstr(ds_cstr(&s), harmless[i])) {
+            level = VLL_DBG;
         }
-        VLOG(level, "microhttpd: %s", ds_cstr(&s));
-        ds_destroy(&s);
     }
+    /* Harmless messages have their own rate limit: they must not use up
+     * (and then report as dropped) the warnings'. */
+    if (!vlog_should_drop(&this_module, level,
+                          level == VLL_DBG ? &dbg_rl : &rl)) {
+        VLOG(level, "microhttpd: %s", ds_cstr(&s));
+    }
+    ds_destroy(&s);
 }
 
 /* No percent-decoding: parameters are validated raw, so an encoded '/' or

@@ -11,7 +11,9 @@
   hashed by number and name).
 """
 
+import json
 import os
+import signal
 import socket
 import statistics
 import struct
@@ -156,6 +158,26 @@ def test_peers_beyond_max_peers_are_refused(sandbox, vmacd_factory,
         sw.close()
     v.check_logs(allowed=[r"refusing OpenFlow connection: 3 peers",
                           r"bridge mp\d disconnected"])
+
+
+def test_reload_changes_the_peer_bound(sandbox, vmacd_factory,
+                                       vmacd_config):
+    cfg = vmacd_config()
+    cfg["openflow"]["max_peers"] = 5
+    v = vmacd_factory(cfg)
+    v.start()
+    a = FakeSwitch(of_socket(sandbox), dpid=0x400, name="rl0")
+    a.hello()
+    wait_until(lambda: openflow_limits(v)["peers"] == 1, DEADLINE)
+    v.config["openflow"]["max_peers"] = 1
+    v.config_path.write_text(json.dumps(v.config))
+    v.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: openflow_limits(v)["max_peers"] == 1, DEADLINE)
+    with FakeSwitch(of_socket(sandbox), dpid=0x401, name="rl1") as b:
+        assert b.wait_closed(DEADLINE)
+    assert openflow_limits(v)["peers_refused"] == 1
+    a.close()
+    v.check_logs(allowed=[r"refusing OpenFlow connection: 1 peers"])
 
 
 def _api_latencies(vmacd, n):

@@ -110,6 +110,29 @@ def test_switch_with_a_good_certificate_connects(sandbox, vmacd_factory,
     v.check_logs()
 
 
+def test_vmacd_connects_to_a_switch_over_tls(sandbox, vmacd_factory,
+                                             vmacd_config):
+    # The other way round: the switch listens (pssl:), vmacd connects
+    # (ssl: in "connect") and verifies the switch's certificate.
+    pki = Pki(sandbox.dir / "a")
+    port = free_port()
+    sandbox.vsctl("set-ssl", pki.key("sw"), pki.cert("sw"),
+                  pki.controller_ca)
+    sandbox.add_bridge("br0", "pssl:%d:127.0.0.1" % port)
+    cfg = vmacd_config(aliases=[WEB])
+    cfg["openflow"]["listen"] = []
+    cfg["openflow"]["connect"] = ["ssl:127.0.0.1:%d" % port]
+    cfg["openflow"]["tls"] = pki.tls("ctl", pki.switch_ca)
+    v = vmacd_factory(cfg, netns=sandbox.sw_ns)
+    v.start()
+    b = v.wait_bridge("br0", DEADLINE)
+    assert b["peer"] == "ssl:127.0.0.1:%d" % port, b
+    assert b["peer_cn"].startswith("sw id:"), b
+    wait_until(lambda: "arp_tpa=192.0.2.100" in sandbox.ofctl(
+        "dump-flows", "br0"), DEADLINE, 0.1, "alias flows on br0")
+    v.check_logs()
+
+
 def test_switch_from_another_ca_is_refused(sandbox, vmacd_factory,
                                            vmacd_config):
     pki = Pki(sandbox.dir / "a")
