@@ -166,12 +166,23 @@ handler(struct api_request *req, void *aux OVS_UNUSED)
     api_reply(req, 200, json_pack("{s:s}", "path", path));
 }
 
+static char sock_dir[64];
+
+/* The api lives as long as the process: clean up its socket at exit. */
+static void
+api_cleanup(void)
+{
+    api_destroy(api);
+    rmdir(sock_dir);
+}
+
 static void
 api_setup(void)
 {
-    char dir[] = "/tmp/fuzz_http.XXXXXX";
-    check(mkdtemp(dir) != NULL, "mkdtemp");
-    snprintf(sock_path, sizeof sock_path, "%s/api.sock", dir);
+    ovs_strlcpy(sock_dir, "/tmp/fuzz_http.XXXXXX", sizeof sock_dir);
+    check(mkdtemp(sock_dir) != NULL, "mkdtemp");
+    snprintf(sock_path, sizeof sock_path, "%s/api.sock", sock_dir);
+    atexit(api_cleanup);
     loop = ev_loop_new(EVFLAG_AUTO);
     struct api_options opts = { .socket_path = sock_path };
     char *error;
