@@ -50,6 +50,8 @@ MANS     := $(MAN_SRCS:man/%.scd=$(BUILD)/man/%)
 # The systemd unit, with the install paths filled in.
 UNIT     := $(BUILD)/vmacd.service
 
+.SECONDEXPANSION:
+
 .PHONY: all deps deps-unit deps-check deps-check-memory deps-demo deps-bench \
         deps-fuzz deps-deb check unit system check-memory demo bench clean format \
         distclean install uninstall deb man golden
@@ -203,6 +205,7 @@ system: deps-check
 check: deps-check
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) system
 
 # The unit and system suites under valgrind.
@@ -234,35 +237,47 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_BIN     := $(BUILD)/fuzz/fuzz_write
-FUZZ_SRCS    := tests/fuzz/fuzz_write.c controller/config.c \
-                controller/config-check.c controller/config-alias.c \
-                controller/config-json.c controller/config-index.c \
-                controller/config-ovsdb.c controller/cfgedit.c \
-                controller/probemeter.c controller/verror.c
-FUZZ_OFMSG_BIN  := $(BUILD)/fuzz/fuzz_ofmsg
-FUZZ_OFMSG_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
-                   controller/ofswitch.c
+# Each harness: its sources; FUZZ_RUNS gives its maximum input and seeds.
+FUZZ_NAMES := write ofmsg http
+FUZZ_write_SRCS := tests/fuzz/fuzz_write.c controller/config.c \
+                   controller/config-check.c controller/config-alias.c \
+                   controller/config-json.c controller/config-index.c \
+                   controller/config-ovsdb.c controller/cfgedit.c \
+                   controller/probemeter.c controller/verror.c
+# The OpenFlow receive path: framing, handshake, PORT_STATUS, the
+# decoders.
+FUZZ_ofmsg_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
+                   controller/ofswitch.c controller/oflimit.c \
+                   controller/tlsio.c
+# The API's request handling: framing, front, MHD, routing, path checks.
+FUZZ_http_SRCS := tests/fuzz/fuzz_http.c controller/api.c \
+                  controller/api-events.c controller/api-front.c \
+                  controller/api-http.c controller/api-socket.c \
+                  controller/tlsio.c
+FUZZ_RUNS := write:4096:tests/fuzz/seeds ofmsg:8192:tests/fuzz/seeds-ofmsg \
+             http:8192:tests/fuzz/seeds-http
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-smoke
 
-$(FUZZ_BIN): $(FUZZ_SRCS) $(HDRS) | $(DEPS_STAMP)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_%_SRCS) $(HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(VMACD_CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(VMACD_CPPFLAGS) -Icontroller $(FUZZ_FLAGS) -o $@ \
+	    $(FUZZ_$*_SRCS) $(LDLIBS)
 
-$(FUZZ_OFMSG_BIN): $(FUZZ_OFMSG_SRCS) $(HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(VMACD_CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_OFMSG_SRCS) $(LDLIBS)
-
+# Runs every harness for FUZZ_SECONDS on its seeds and a corpus kept in
+# build/fuzz/; a crash or a broken invariant fails the target.
 fuzz: deps-fuzz
-	$(MAKE) $(FUZZ_BIN) $(FUZZ_OFMSG_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-ofmsg
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus \
-	    tests/fuzz/seeds
-	$(FUZZ_OFMSG_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	    -timeout=10 -print_final_stats=1 $(BUILD)/fuzz/corpus-ofmsg \
-	    tests/fuzz/seeds-ofmsg
+	$(MAKE) $(FUZZ_BINS)
+	@for run in $(FUZZ_RUNS); do \
+	    bash tests/fuzz/run.sh $(BUILD)/fuzz $$run $(FUZZ_SECONDS) \
+	        || exit 1; \
+	done
+
+# What "make check" runs: every harness for a short time.
+FUZZ_SMOKE_SECONDS ?= 30
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # Benchmarks: failover outage, controller reaction, scale, API and ARP
 # responder figures, side by side with keepalived on the same OVS topology,

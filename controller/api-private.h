@@ -12,8 +12,10 @@
 
 #include "api.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 
+struct tlsio_ctx;
 struct vlog_module;
 
 /* Request bodies larger than API_MAX_BODY sent without a Content-Length are
@@ -26,6 +28,22 @@ struct vlog_module;
 /* All api files log as module "api" (defined in api.c). */
 extern struct vlog_module *const api_vlog_module;
 
+/* What a listener's front has done (api-front.c). */
+struct api_front_stats {
+    uint64_t accepted;      /* Connections taken. */
+    uint64_t refused;       /* Closed at once: max_connections reached. */
+    uint64_t evicted;       /* Closed without a complete request to make
+                             * room (max_incomplete, max_connections). */
+    uint64_t timed_out;     /* No complete request, or a response not
+                             * taken, within request_timeout. */
+    uint64_t bad_requests;  /* Refused by the framing checks. */
+    uint64_t truncated;     /* Ended before the end of their request. */
+    uint64_t tls_failed;    /* TLS handshakes that failed. */
+    uint64_t accept_paused; /* accept() out of descriptors: paused. */
+};
+
+/* One listening socket: its front (our connections, api-front.c) and the
+ * libmicrohttpd daemon that they feed through socket pairs. */
 struct api_listener {
     struct api *api;
     struct MHD_Daemon *mhd;
@@ -34,6 +52,25 @@ struct api_listener {
     const char *name; /* For logs. */
     bool quiet;       /* We are closing a connection on purpose: MHD's
                        * complaint about it is not worth a warning. */
+
+    /* Front. */
+    int listen_fd;
+    ev_io accept_io;
+    ev_timer resume;         /* Accepting again after EMFILE. */
+    struct tlsio_ctx *tls;   /* Not owned; NULL: plain. */
+    struct ovs_list conns;   /* struct api_conn. */
+    struct ovs_list waiting; /* Conns without a complete request, oldest
+                              * first. */
+    size_t n_conns, n_waiting;
+    struct hmap by_mhd_fd; /* struct api_conn, by MHD's socket. */
+    unsigned int max_conns, max_incomplete;
+    double request_timeout; /* Seconds. */
+    struct api_front_stats stats;
+};
+
+struct api_extension {
+    api_extend_func *fn;
+    void *aux;
 };
 
 struct api_route {
@@ -45,6 +82,8 @@ struct api_route {
     size_t n_literals;
     api_handler *handler;
     void *aux;
+    struct api_extension *extensions; /* api_route_extend(). */
+    size_t n_extensions;
 };
 
 /* A line of the event stream, shared by the subscribers' queues. */
@@ -128,6 +167,7 @@ struct api {
 };
 
 /* api.c. */
+void api_listener_kick(struct api_listener *);
 void api_request_suspend(struct api_request *);
 void api_request_unsuspend(struct api_request *);
 void api_request_set_response(struct api_request *, unsigned int status,
@@ -140,9 +180,15 @@ void api_line_unref(struct api_line *);
 void api_builtin_events(struct api_request *, void *api);
 void api_events_clear(struct api *);
 
+/* api-front.c. */
+void api_front_start(struct api_listener *, int listen_fd,
+                     const struct api_options *, bool tcp);
+void api_front_stop(struct api_listener *);
+void api_front_request_done(struct api_listener *, int mhd_fd);
+json_t *api_front_to_json(const struct api_listener *);
+
 /* api-socket.c: open listening sockets, or return an error message. */
 char *api_open_unix(struct api *, const struct api_options *, int *fdp);
-char *api_open_tcp(struct api *, const struct api_options *, int *fdp,
-                   unsigned int *mhd_flagsp);
+char *api_open_tcp(struct api *, const struct api_options *, int *fdp);
 
 #endif /* api-private.h */

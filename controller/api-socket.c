@@ -89,8 +89,7 @@ api_open_unix(struct api *api, const struct api_options *opts, int *fdp)
 }
 
 char *
-api_open_tcp(struct api *api, const struct api_options *opts, int *fdp,
-             unsigned int *flagsp)
+api_open_tcp(struct api *api, const struct api_options *opts, int *fdp)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -117,9 +116,9 @@ api_open_tcp(struct api *api, const struct api_options *opts, int *fdp,
     } else {
         return xasprintf("invalid TCP address %s", opts->tcp_address);
     }
-    if (!loopback && !opts->allow_nonloopback) {
+    if (!loopback && !opts->allow_nonloopback && !opts->tcp_tls) {
         return xasprintf("TCP address %s is not a loopback address "
-                         "(set allow_nonloopback to allow it)",
+                         "(use TLS, or set allow_nonloopback to allow it)",
                          opts->tcp_address);
     }
 
@@ -137,7 +136,6 @@ api_open_tcp(struct api *api, const struct api_options *opts, int *fdp,
         return xasprintf("cannot listen on %s port %u: %s", opts->tcp_address,
                          opts->tcp_port, ovs_strerror(error));
     }
-    *flagsp = ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0;
     api->tcp_port
         = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
     *fdp = fd;

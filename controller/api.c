@@ -41,7 +41,6 @@ VLOG_DEFINE_THIS_MODULE(api);
 struct vlog_module *const api_vlog_module = &this_module;
 
 static void api_listener_run(struct api_listener *);
-static void api_listener_kick(struct api_listener *);
 static void api_request_free(struct api_request *);
 static void api_builtin_index(struct api_request *, void *aux);
 
@@ -134,6 +133,7 @@ api_route_free(struct api_route *r)
     for (size_t i = 0; i < r->n_segs; i++) {
         free(r->segs[i]);
     }
+    free(r->extensions);
     free(r->method);
     free(r->pattern);
     free(r);
@@ -293,6 +293,12 @@ api_reply(struct api_request *req, unsigned int status, json_t *body)
     }
 
     struct MHD_Response *response;
+    if (body && status == 200 && req->route && json_is_object(body)) {
+        for (size_t i = 0; i < req->route->n_extensions; i++) {
+            const struct api_extension *e = &req->route->extensions[i];
+            e->fn(body, e->aux);
+        }
+    }
     if (body) {
         char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         json_decref(body);
@@ -653,13 +659,21 @@ api_access(void *l_, struct MHD_Connection *conn, const char *url,
 }
 
 static void
-api_completed(void *l_, struct MHD_Connection *conn OVS_UNUSED, void **con_cls,
+api_completed(void *l_, struct MHD_Connection *conn, void **con_cls,
               enum MHD_RequestTerminationCode toe)
 {
     struct api_listener *l = l_;
     struct api_request *req = *con_cls;
 
     l->quiet = false;
+    const union MHD_ConnectionInfo *info
+        = conn ? MHD_get_connection_info(conn,
+                                         MHD_CONNECTION_INFO_CONNECTION_FD)
+               : NULL;
+    if (info) {
+        /* The front counts the requests in progress. */
+        api_front_request_done(l, info->connect_fd);
+    }
     if (!req) {
         return;
     }
@@ -711,7 +725,7 @@ api_listener_run(struct api_listener *l)
 }
 
 /* Makes MHD run on the next loop iteration, e.g. after a resume. */
-static void
+void
 api_listener_kick(struct api_listener *l)
 {
     if (!l->api->destroying) {
@@ -734,27 +748,44 @@ api_timer_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *timer,
     api_listener_run(CONTAINER_OF(timer, struct api_listener, timer));
 }
 
-static struct vlog_rate_limit mhd_rl = RATELOG_LIMIT_INIT;
-
 static void
 api_mhd_log(void *l_, const char *fmt, va_list args)
 {
+    /* libmicrohttpd 0.9.75 says the first whatever the option order (its
+     * own positional arguments come first); it is harmless.  And its
+     * connections are unix socket pairs from the front (api-front.c),
+     * where TCP options do not apply, and which the front closes when it
+     * is done (it logs why itself). */
+    static const char *const harmless[] = {
+        "EXTERNAL_LOGGER is not the first",
+        "TCP_NODELAY",
+        "TCP_CORK",
+        "Failed to push the data",
+        "closed by remote side",
+        "is closed when reading",
+        "disconnected when reading",
+    };
+    /* Harmless messages have their own rate limit: they must not use up
+     * (and then report as dropped) the warnings'. */
+    static struct vlog_rate_limit warn_rl = RATELOG_LIMIT_INIT;
+    static struct vlog_rate_limit dbg_rl = RATELOG_LIMIT_INIT;
     struct api_listener *l = l_;
     enum vlog_level level = l->quiet ? VLL_DBG : VLL_WARN;
 
     l->quiet = false;
-    if (!vlog_should_drop(&this_module, level, &mhd_rl)) {
-        struct ds s = DS_EMPTY_INITIALIZER;
-        ds_put_format_valist(&s, fmt, args);
-        ds_chomp(&s, '\n');
-        /* libmicrohttpd 0.9.75 says this whatever the option order (its
-         * own positional arguments come first); it is harmless. */
-        if (strstr(ds_cstr(&s), "EXTERNAL_LOGGER is not the first")) {
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format_valist(&s, fmt, args);
+    ds_chomp(&s, '\n');
+    for (size_t i = 0; i < ARRAY_SIZE(harmless); i++) {
+        if (strstr(ds_cstr(&s), harmless[i])) {
             level = VLL_DBG;
         }
-        VLOG(level, "microhttpd: %s", ds_cstr(&s));
-        ds_destroy(&s);
     }
+    if (!vlog_should_drop(&this_module, level,
+                          level == VLL_DBG ? &dbg_rl : &warn_rl)) {
+        VLOG(level, "microhttpd: %s", ds_cstr(&s));
+    }
+    ds_destroy(&s);
 }
 
 /* No percent-decoding: parameters are validated raw, so an encoded '/' or
@@ -766,26 +797,32 @@ api_unescape_none(void *cls OVS_UNUSED, struct MHD_Connection *c OVS_UNUSED,
     return strlen(s);
 }
 
-/* Starts MHD on listening socket 'fd' (taking ownership). */
+/* Serves listening socket 'fd' (taking ownership): the front accepts,
+ * MHD gets the requests. */
 static char *
-api_listener_start(struct api *api, int fd, unsigned int flags,
-                   const char *name, const struct api_options *opts)
+api_listener_start(struct api *api, int fd, bool tcp, const char *name,
+                   const struct api_options *opts)
 {
     struct api_listener *l = &api->listeners[api->n_listeners];
     unsigned int max_conns
-        = opts->max_connections ? opts->max_connections : 256;
+        = (opts->max_connections ? opts->max_connections
+                                 : API_DEFAULT_MAX_CONNECTIONS);
     unsigned int timeout
         = opts->connection_timeout ? opts->connection_timeout : 30;
 
     l->api = api;
     l->name = name;
+    l->listen_fd = -1;
+    /* MHD's connections outlive ours for a moment (until it reads the end
+     * of the stream): allow it more than ours. */
     l->mhd = MHD_start_daemon(
-        flags | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+            | MHD_USE_ERROR_LOG,
         0, NULL, NULL, api_access, l, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log,
-        l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
-        MHD_OPTION_CONNECTION_LIMIT, max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-        timeout, MHD_OPTION_NOTIFY_COMPLETED, api_completed, l,
-        MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none, NULL, MHD_OPTION_END);
+        l, MHD_OPTION_CONNECTION_LIMIT, 4 * max_conns + 16,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
+        api_completed, l, MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none,
+        NULL, MHD_OPTION_END);
     if (!l->mhd) {
         close(fd);
         return xasprintf("cannot start HTTP server on %s", name);
@@ -802,6 +839,7 @@ api_listener_start(struct api *api, int fd, unsigned int flags,
     ev_init(&l->timer, api_timer_cb);
     api->n_listeners++;
     api_listener_rearm(l);
+    api_front_start(l, fd, opts, tcp);
     return NULL;
 }
 
@@ -828,15 +866,13 @@ api_create(struct ev_loop *loop, const struct api_options *opts, char **errp)
             VLOG_INFO("removed stale socket %s", opts->socket_path);
         }
         if (!error) {
-            error = api_listener_start(api, fd, 0, api->socket_path, opts);
+            error = api_listener_start(api, fd, false, api->socket_path, opts);
         }
     }
     if (!error && opts->tcp_address) {
-        unsigned int flags = 0;
-        error = api_open_tcp(api, opts, &fd, &flags);
+        error = api_open_tcp(api, opts, &fd);
         if (!error) {
-            error
-                = api_listener_start(api, fd, flags, opts->tcp_address, opts);
+            error = api_listener_start(api, fd, true, opts->tcp_address, opts);
         }
     }
     if (error) {
@@ -847,10 +883,11 @@ api_create(struct ev_loop *loop, const struct api_options *opts, char **errp)
 
     api_route(api, "GET", "/v1", api_builtin_index, api);
     api_route(api, "GET", "/v1/events", api_builtin_events, api);
-    VLOG_INFO("API listening on %s%s%s",
+    VLOG_INFO("API listening on %s%s%s%s",
               opts->socket_path ? opts->socket_path : "",
               opts->socket_path && opts->tcp_address ? " and " : "",
-              opts->tcp_address ? opts->tcp_address : "");
+              opts->tcp_address ? opts->tcp_address : "",
+              opts->tcp_address && opts->tcp_tls ? " (TLS)" : "");
     *errp = NULL;
     return api;
 }
@@ -883,10 +920,12 @@ api_destroy(struct api *api)
     }
     for (size_t i = 0; i < api->n_listeners; i++) {
         struct api_listener *l = &api->listeners[i];
+        api_front_stop(l);
         ev_io_stop(api->loop, &l->io);
         ev_timer_stop(api->loop, &l->timer);
         MHD_run(l->mhd);
         MHD_stop_daemon(l->mhd);
+        hmap_destroy(&l->by_mhd_fd);
     }
 
     /* Dead requests whose handlers never replied. */
@@ -911,6 +950,34 @@ api_destroy(struct api *api)
         free(api->socket_path);
     }
     free(api);
+}
+
+void
+api_route_extend(struct api *api, const char *method, const char *pattern,
+                 api_extend_func *fn, void *aux)
+{
+    struct api_route *r;
+    LIST_FOR_EACH (r, node, &api->routes) {
+        if (!strcmp(r->method, method) && !strcmp(r->pattern, pattern)) {
+            r->extensions = xrealloc(
+                r->extensions, (r->n_extensions + 1) * sizeof *r->extensions);
+            r->extensions[r->n_extensions++]
+                = (struct api_extension){ fn, aux };
+            return;
+        }
+    }
+    OVS_NOT_REACHED();
+}
+
+json_t *
+api_limits_to_json(const struct api *api)
+{
+    json_t *listeners = json_array();
+    for (size_t i = 0; i < api->n_listeners; i++) {
+        json_array_append_new(listeners,
+                              api_front_to_json(&api->listeners[i]));
+    }
+    return json_pack("{s:o}", "listeners", listeners);
 }
 
 /* Built-in routes. */

@@ -183,7 +183,18 @@ parse_member(struct cfg_parser *p, const struct config *cfg, const json_t *v,
             return false;
         }
     }
-    return cfgp_field_bool(p, v, "drained", &m->drained);
+    if (!cfgp_field_bool(p, v, "drained", &m->drained)) {
+        return false;
+    }
+    if (!m->has_mac && !config_member_probed(m)) {
+        cfgp_error(p,
+                   "member \"%s\" needs \"mac\": only a probed member "
+                   "(with \"ip\" and a probe type other than \"none\") "
+                   "can learn it",
+                   m->name);
+        return false;
+    }
+    return true;
 }
 
 static bool

@@ -247,13 +247,18 @@ cfgp_check_int(struct cfg_parser *p, const json_t *v, long long min,
     return true;
 }
 
-/* Names of aliases and members: [A-Za-z0-9_.-]{1,63}. */
+/* Names of aliases and members: [A-Za-z0-9_.-]{1,63}, not "." or "..":
+ * the API takes names in paths, where those two cannot be used. */
 bool
 cfgp_check_name(struct cfg_parser *p, const char *s)
 {
     size_t len = strlen(s);
     if (!len) {
         cfgp_error(p, "a name cannot be empty");
+        return false;
+    }
+    if (!strcmp(s, ".") || !strcmp(s, "..")) {
+        cfgp_error(p, "\"%s\" cannot be a name", s);
         return false;
     }
     if (len > NAME_MAX_LEN) {
@@ -376,6 +381,8 @@ cfgp_ip_unusable_reason(const struct cfg_ip *ip)
             return "is in 0.0.0.0/8 (\"this network\")";
         } else if ((h >> 24) == 127) {
             return "is a loopback address";
+        } else if ((h >> 16) == 0xa9fe) {
+            return "is a link-local address (169.254.0.0/16)";
         } else if ((h >> 28) == 0xe) {
             return "is a multicast address";
         } else if ((h >> 28) == 0xf) {
@@ -467,15 +474,27 @@ cfgp_parse_target_ip(const char *s, size_t len)
     return inet_pton(AF_INET, buf, &a4) == 1;
 }
 
+/* Returns true if 's' is an "ssl:" or "pssl:" target. */
+bool
+cfgp_target_is_tls(const char *s)
+{
+    return !strncmp(s, "ssl:", 4) || !strncmp(s, "pssl:", 5);
+}
+
 /* Returns NULL if 's' is a valid OpenFlow target of the kind wanted
  * ('passive' for "listen", active for "connect"), otherwise a reason. */
 const char *
 cfgp_target_problem(const char *s, bool passive)
 {
-    const char *syntax = (passive ? "expected ptcp:PORT[:IP] or punix:PATH"
-                                  : "expected tcp:IP:PORT or unix:PATH");
+    const char *syntax
+        = (passive ? "expected ptcp:PORT[:IP], pssl:PORT[:IP] or punix:PATH"
+                   : "expected tcp:IP:PORT, ssl:IP:PORT or unix:PATH");
     const char *unix_prefix = passive ? "punix:" : "unix:";
     const char *tcp_prefix = passive ? "ptcp:" : "tcp:";
+    if (cfgp_target_is_tls(s)) {
+        /* The same syntax as the TCP target. */
+        tcp_prefix = passive ? "pssl:" : "ssl:";
+    }
 
     if (!strncmp(s, unix_prefix, strlen(unix_prefix))) {
         size_t len = strlen(s + strlen(unix_prefix));
@@ -528,21 +547,27 @@ cfgp_field_missing(struct cfg_parser *p, const char *key)
 }
 
 bool
-cfgp_field_uint(struct cfg_parser *p, const json_t *obj, const char *key,
-                long long min, long long max, const char *hint,
-                unsigned int *out)
+cfgp_field_int(struct cfg_parser *p, const json_t *obj, const char *key,
+               long long min, long long max, const char *hint, long long *out)
 {
     const json_t *v = json_object_get(obj, key);
     if (!v) {
         return true;
     }
     size_t mark = cfgp_path_push_key(p, key);
-    long long x;
-    bool ok = cfgp_check_int(p, v, min, max, hint, &x);
-    if (ok) {
-        *out = x;
-    }
+    bool ok = cfgp_check_int(p, v, min, max, hint, out);
     cfgp_path_pop(p, mark);
+    return ok;
+}
+
+bool
+cfgp_field_uint(struct cfg_parser *p, const json_t *obj, const char *key,
+                long long min, long long max, const char *hint,
+                unsigned int *out)
+{
+    long long x = *out;
+    bool ok = cfgp_field_int(p, obj, key, min, max, hint, &x);
+    *out = x;
     return ok;
 }
 

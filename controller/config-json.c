@@ -188,6 +188,16 @@ config_alias_json_text(const struct cfg_alias *a_, size_t *len)
     return a->json_text;
 }
 
+static json_t *
+tls_to_json(const struct cfg_tls *tls)
+{
+    json_t *o = new_object();
+    json_object_set_new(o, "private_key", new_string(tls->private_key));
+    json_object_set_new(o, "certificate", new_string(tls->certificate));
+    json_object_set_new(o, "ca_cert", new_string(tls->ca_cert));
+    return o;
+}
+
 json_t *
 config_to_json(const struct config *cfg)
 {
@@ -219,6 +229,14 @@ config_settings_to_json(const struct config *cfg)
     char cookie[16];
     snprintf(cookie, sizeof cookie, "0x%08" PRIx32, cfg->cookie_prefix);
     json_object_set_new(of, "cookie_prefix", new_string(cookie));
+    if (cfg->openflow_tls.private_key) {
+        json_object_set_new(of, "tls", tls_to_json(&cfg->openflow_tls));
+    }
+    json_object_set_new(of, "max_peers", new_integer(cfg->max_peers));
+    json_object_set_new(of, "max_queue_bytes",
+                        new_integer(cfg->max_queue_bytes));
+    json_object_set_new(of, "max_peer_queue_bytes",
+                        new_integer(cfg->max_peer_queue_bytes));
     json_object_set_new(root, "openflow", of);
 
     json_t *api = new_object();
@@ -232,8 +250,17 @@ config_settings_to_json(const struct config *cfg)
         json_object_set_new(tcp, "port", new_integer(cfg->api_tcp_port));
         json_object_set_new(tcp, "allow_nonloopback",
                             json_boolean(cfg->api_tcp_allow_nonloopback));
+        if (cfg->api_tls.private_key) {
+            json_object_set_new(tcp, "tls", tls_to_json(&cfg->api_tls));
+        }
         json_object_set_new(api, "tcp", tcp);
     }
+    json_object_set_new(api, "max_connections",
+                        new_integer(cfg->api_max_connections));
+    json_object_set_new(api, "max_incomplete",
+                        new_integer(cfg->api_max_incomplete));
+    json_object_set_new(api, "request_timeout_ms",
+                        new_integer(cfg->api_request_timeout_ms));
     json_object_set_new(root, "api", api);
     if (cfg->ovsdb) {
         json_object_set_new(root, "ovsdb", cfgp_ovsdb_to_json(cfg->ovsdb));
@@ -416,6 +443,14 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
     return true;
 }
 
+static bool
+tls_eq(const struct cfg_tls *a, const struct cfg_tls *b)
+{
+    return (str_eq(a->private_key, b->private_key)
+            && str_eq(a->certificate, b->certificate)
+            && str_eq(a->ca_cert, b->ca_cert));
+}
+
 bool
 config_settings_equal(const struct config *a, const struct config *b)
 {
@@ -430,6 +465,13 @@ config_settings_equal(const struct config *a, const struct config *b)
         || a->api_tcp_port != b->api_tcp_port
         || a->api_tcp_allow_nonloopback != b->api_tcp_allow_nonloopback
         || !cfgp_ovsdb_equal(a->ovsdb, b->ovsdb)
+        || !tls_eq(&a->openflow_tls, &b->openflow_tls)
+        || !tls_eq(&a->api_tls, &b->api_tls) || a->max_peers != b->max_peers
+        || a->max_queue_bytes != b->max_queue_bytes
+        || a->max_peer_queue_bytes != b->max_peer_queue_bytes
+        || a->api_max_connections != b->api_max_connections
+        || a->api_max_incomplete != b->api_max_incomplete
+        || a->api_request_timeout_ms != b->api_request_timeout_ms
         || a->n_bridges != b->n_bridges) {
         return false;
     }

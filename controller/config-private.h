@@ -21,6 +21,13 @@
 #define DEFAULT_INACTIVITY_PROBE_MS 5000
 #define DEFAULT_COOKIE_PREFIX 0x766d6163 /* "vmac" */
 #define DEFAULT_API_SOCKET "/run/vmacd/vmacd.sock"
+#define DEFAULT_MAX_PEERS 1024
+#define DEFAULT_MAX_QUEUE_BYTES (64u << 20)
+#define MIN_QUEUE_BYTES (1u << 20)
+#define MAX_QUEUE_BYTES (1ull << 40)
+#define DEFAULT_API_MAX_CONNECTIONS 128
+#define DEFAULT_API_MAX_INCOMPLETE 32
+#define DEFAULT_API_REQUEST_TIMEOUT_MS 10000
 #define DEFAULT_PRIORITY 100
 #define DEFAULT_ANNOUNCE_COUNT 3
 #define DEFAULT_ANNOUNCE_INTERVAL_MS 100
@@ -94,7 +101,11 @@ bool cfgp_check_ip(struct cfg_parser *p, const char *s, const char *what,
 bool cfgp_parse_port(const char *s, size_t len);
 bool cfgp_parse_target_ip(const char *s, size_t len);
 const char *cfgp_target_problem(const char *s, bool passive);
+bool cfgp_target_is_tls(const char *s);
 bool cfgp_field_missing(struct cfg_parser *p, const char *key);
+bool cfgp_field_int(struct cfg_parser *p, const json_t *obj, const char *key,
+                    long long min, long long max, const char *hint,
+                    long long *out);
 bool cfgp_field_uint(struct cfg_parser *p, const json_t *obj, const char *key,
                      long long min, long long max, const char *hint,
                      unsigned int *out);

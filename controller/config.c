@@ -28,6 +28,63 @@
 
 /* Sections. */
 
+/* "tls": {"private_key", "certificate", "ca_cert"}: three file names, all
+ * required.  The files are read when vmacd starts (and by
+ * --check-config). */
+static bool
+parse_tls(struct cfg_parser *p, const json_t *v, struct cfg_tls *tls)
+{
+    static const char *const keys[] = {
+        "private_key",
+        "certificate",
+        "ca_cert",
+        NULL,
+    };
+    char **fields[] = { &tls->private_key, &tls->certificate, &tls->ca_cert };
+    if (!cfgp_check_object(p, v, keys)) {
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(fields) && !p->error; i++) {
+        const json_t *f = json_object_get(v, keys[i]);
+        if (!f) {
+            cfgp_field_missing(p, keys[i]);
+            break;
+        }
+        size_t mark = cfgp_path_push_key(p, keys[i]);
+        const char *s;
+        if (cfgp_check_string(p, f, &s)) {
+            if (!s[0]) {
+                cfgp_error(p, "the file name is empty");
+            } else {
+                *fields[i] = xstrdup(s);
+            }
+        }
+        cfgp_path_pop(p, mark);
+    }
+    return !p->error;
+}
+
+/* The bounds of the OpenFlow peers. */
+static bool
+parse_openflow_limits(struct cfg_parser *p, const json_t *v,
+                      struct config *cfg)
+{
+    long long total = cfg->max_queue_bytes;
+    if (!cfgp_field_uint(p, v, "max_peers", 1, 65536, NULL, &cfg->max_peers)
+        || !cfgp_field_int(p, v, "max_queue_bytes", MIN_QUEUE_BYTES,
+                           MAX_QUEUE_BYTES, NULL, &total)) {
+        return false;
+    }
+    long long per = total;
+    if (!cfgp_field_int(p, v, "max_peer_queue_bytes", MIN_QUEUE_BYTES, total,
+                        "at most max_queue_bytes", &per)) {
+        return false;
+    }
+    cfg->max_queue_bytes = total;
+    cfg->max_peer_queue_bytes = per;
+    return true;
+}
+
 static bool
 parse_targets(struct cfg_parser *p, const json_t *obj, const char *key,
               bool passive, size_t *n_out, char ***out)
@@ -61,6 +118,15 @@ parse_targets(struct cfg_parser *p, const json_t *obj, const char *key,
             cfgp_path_pop(p, mark2);
             break;
         }
+        if (cfgp_target_is_tls(s) && !json_object_get(obj, "tls")) {
+            cfgp_error(p,
+                       "\"%s\" needs the TLS settings: \"openflow\": "
+                       "{\"tls\": {\"private_key\", \"certificate\", "
+                       "\"ca_cert\"}}",
+                       s);
+            cfgp_path_pop(p, mark2);
+            break;
+        }
         for (size_t j = 0; j < i; j++) {
             if (!strcmp((*out)[j], s)) {
                 cfgp_error(p,
@@ -83,11 +149,28 @@ static bool
 parse_openflow(struct cfg_parser *p, const json_t *v, struct config *cfg)
 {
     static const char *const keys[] = {
-        "listen",     "connect",    "inactivity_probe_ms",
-        "base_table", "next_table", "cookie_prefix",
+        "listen",
+        "connect",
+        "inactivity_probe_ms",
+        "base_table",
+        "next_table",
+        "cookie_prefix",
+        "tls",
+        "max_peers",
+        "max_queue_bytes",
+        "max_peer_queue_bytes",
         NULL,
     };
     if (!cfgp_check_object(p, v, keys)) {
+        return false;
+    }
+    const json_t *tls = json_object_get(v, "tls");
+    if (tls) {
+        size_t mark = cfgp_path_push_key(p, "tls");
+        parse_tls(p, tls, &cfg->openflow_tls);
+        cfgp_path_pop(p, mark);
+    }
+    if (p->error || !parse_openflow_limits(p, v, cfg)) {
         return false;
     }
 
@@ -210,13 +293,19 @@ static bool
 parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
 {
     static const char *const keys[] = {
-        "address",
-        "port",
-        "allow_nonloopback",
-        NULL,
+        "address", "port", "allow_nonloopback", "tls", NULL,
     };
     if (!cfgp_check_object(p, v, keys)) {
         return false;
+    }
+    const json_t *tls = json_object_get(v, "tls");
+    if (tls) {
+        size_t mark = cfgp_path_push_key(p, "tls");
+        parse_tls(p, tls, &cfg->api_tls);
+        cfgp_path_pop(p, mark);
+        if (p->error) {
+            return false;
+        }
     }
     if (!json_object_get(v, "address")) {
         return cfgp_field_missing(p, "address");
@@ -239,11 +328,12 @@ parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
         bool v6 = !v4 && inet_pton(AF_INET6, s, &a6) == 1;
         if (!v4 && !v6) {
             cfgp_error(p, "\"%s\" is not an IPv4 or IPv6 address", s);
-        } else if (!cfg->api_tcp_allow_nonloopback
+        } else if (!cfg->api_tcp_allow_nonloopback && !tls
                    && !(v4 ? (ntohl(a4.s_addr) >> 24) == 127
                            : IN6_IS_ADDR_LOOPBACK(&a6))) {
             cfgp_error(p,
-                       "%s is not a loopback address; the API has no "
+                       "%s is not a loopback address; without \"tls\" "
+                       "(client certificates) the API has no "
                        "authentication: set \"allow_nonloopback\": true to "
                        "listen there anyway",
                        s);
@@ -259,11 +349,30 @@ parse_api_tcp(struct cfg_parser *p, const json_t *v, struct config *cfg)
 static bool
 parse_api(struct cfg_parser *p, const json_t *v, struct config *cfg)
 {
-    static const char *const keys[] = { "socket", "group", "tcp", NULL };
+    static const char *const keys[] = {
+        "socket",
+        "group",
+        "tcp",
+        "max_connections",
+        "max_incomplete",
+        "request_timeout_ms",
+        NULL,
+    };
     if (!cfgp_check_object(p, v, keys)
         || (json_object_get(v, "group")
             && !cfgp_field_string(p, v, "group", check_group_name,
-                                  &cfg->api_group))) {
+                                  &cfg->api_group))
+        || !cfgp_field_uint(p, v, "max_connections", 1, 4096, NULL,
+                            &cfg->api_max_connections)
+        || !cfgp_field_uint(p, v, "request_timeout_ms", 100, 3600000, NULL,
+                            &cfg->api_request_timeout_ms)) {
+        return false;
+    }
+    cfg->api_max_incomplete
+        = MIN(cfg->api_max_incomplete, cfg->api_max_connections);
+    if (!cfgp_field_uint(p, v, "max_incomplete", 1, cfg->api_max_connections,
+                         "at most max_connections",
+                         &cfg->api_max_incomplete)) {
         return false;
     }
     const json_t *tcp = json_object_get(v, "tcp");
@@ -800,7 +909,13 @@ config_create_default(const char *origin)
     cfg->base_table = 0;
     cfg->next_table = -1;
     cfg->cookie_prefix = DEFAULT_COOKIE_PREFIX;
+    cfg->max_peers = DEFAULT_MAX_PEERS;
+    cfg->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
+    cfg->max_peer_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
     cfg->api_socket = xstrdup(DEFAULT_API_SOCKET);
+    cfg->api_max_connections = DEFAULT_API_MAX_CONNECTIONS;
+    cfg->api_max_incomplete = DEFAULT_API_MAX_INCOMPLETE;
+    cfg->api_request_timeout_ms = DEFAULT_API_REQUEST_TIMEOUT_MS;
     cfg_index_create(cfg);
     return cfg;
 }
@@ -1007,6 +1122,14 @@ config_remove_alias(struct config *cfg, const char *name,
 
 /* Destruction. */
 
+static void
+tls_destroy(struct cfg_tls *tls)
+{
+    free(tls->private_key);
+    free(tls->certificate);
+    free(tls->ca_cert);
+}
+
 void
 config_destroy(struct config *cfg)
 {
@@ -1021,6 +1144,8 @@ config_destroy(struct config *cfg)
     free(cfg->api_group);
     free(cfg->api_tcp_address);
     config_ovsdb_destroy(cfg->ovsdb);
+    tls_destroy(&cfg->openflow_tls);
+    tls_destroy(&cfg->api_tls);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         free(cfg->bridges[i].name);
         cfgp_free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);

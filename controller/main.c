@@ -20,7 +20,10 @@
 #include "config.h"
 #include "detach.h"
 #include "engine.h"
+#include "fdlimit.h"
 #include "logctl.h"
+#include "oflimit.h"
+#include "oflisten.h"
 #include "openvswitch/vlog.h"
 #include "ovsdbc.h"
 #include "pidfile.h"
@@ -29,6 +32,7 @@
 #include "sset.h"
 #include "statedump.h"
 #include "store.h"
+#include "tlsio.h"
 #include "util.h"
 #include "verror.h"
 #include "vsdb.h"
@@ -44,6 +48,10 @@ struct vmacd {
     struct api *api;
     struct store *store;
     struct sdnotify *sdnotify;
+    struct pidfile *pidfile;
+    struct tlsio_ctx *of_tls, *api_tls; /* NULL: not configured. */
+    struct oflimit *limit;              /* The OpenFlow peers' bounds. */
+    struct fdlimit_plan fds;
     ev_signal sigterm, sigint, sighup, sigusr1;
     int exit_code;
 };
@@ -169,6 +177,46 @@ on_bridges(const struct sset *bridges, void *d_)
     vsdb_set_bridges(d->vsdb, bridges);
 }
 
+/* The OpenFlow peers' bounds from 'cfg', within what the descriptors
+ * allow. */
+static void
+limit_config(const struct vmacd *d, const struct config *cfg,
+             struct oflimit_config *lc)
+{
+    lc->max_peers = MIN(cfg->max_peers, d->fds.peers);
+    lc->max_queue_bytes = cfg->max_queue_bytes;
+    lc->max_peer_queue_bytes = cfg->max_peer_queue_bytes;
+}
+
+static bool
+tls_equal(const struct cfg_tls *a, const struct cfg_tls *b)
+{
+    return (!a->private_key == !b->private_key
+            && (!a->private_key
+                || (!strcmp(a->private_key, b->private_key)
+                    && !strcmp(a->certificate, b->certificate)
+                    && !strcmp(a->ca_cert, b->ca_cert))));
+}
+
+/* What a reload can change outside the engine: the peers' bounds.  TLS
+ * and the API's bounds are read at start-up only. */
+static void
+reload_limits(struct vmacd *d, const struct config *cfg)
+{
+    const struct config *old = engine_config(d->engine);
+    struct oflimit_config lc;
+    limit_config(d, cfg, &lc);
+    oflimit_reconfigure(d->limit, &lc);
+    if (!tls_equal(&old->openflow_tls, &cfg->openflow_tls)
+        || !tls_equal(&old->api_tls, &cfg->api_tls)
+        || old->api_max_connections != cfg->api_max_connections
+        || old->api_max_incomplete != cfg->api_max_incomplete
+        || old->api_request_timeout_ms != cfg->api_request_timeout_ms) {
+        VLOG_WARN("reload: TLS settings and the API's bounds change only "
+                  "on restart");
+    }
+}
+
 static void
 on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
           int revents OVS_UNUSED)
@@ -197,11 +245,66 @@ on_reload(struct ev_loop *loop OVS_UNUSED, ev_signal *w,
                  e.message);
         verror_destroy(&e);
     } else {
+        reload_limits(d, cfg);
         engine_reload(d->engine, cfg);
         vsdb_set_config(d->vsdb, engine_config(d->engine));
         warn_unknown_bridges(d->engine);
     }
     sdnotify_ready(d->sdnotify);
+}
+
+/* Loads the TLS files of 'tls' (if configured) into '*ctxp'.  Returns
+ * false with a message on stderr on failure. */
+static bool
+load_tls(const struct cfg_tls *tls, const char *what, struct tlsio_ctx **ctxp)
+{
+    *ctxp = NULL;
+    if (!tls->private_key) {
+        return true;
+    }
+    struct tlsio_config tc = {
+        .private_key = tls->private_key,
+        .certificate = tls->certificate,
+        .ca_cert = tls->ca_cert,
+    };
+    char *error;
+    *ctxp = tlsio_ctx_create(&tc, &error);
+    if (!*ctxp) {
+        fprintf(stderr, "vmacd: %s: %s\n", what, error);
+        free(error);
+        return false;
+    }
+    return true;
+}
+
+/* GET /v1/status: the bounds and what hit them. */
+static void
+status_limits(json_t *reply, void *d_)
+{
+    const struct vmacd *d = d_;
+    json_object_set_new(reply, "limits",
+                        json_pack("{s:o, s:o, s:o}", "openflow",
+                                  oflimit_to_json(d->limit), "api",
+                                  api_limits_to_json(d->api), "descriptors",
+                                  fdlimit_to_json(&d->fds)));
+}
+
+static void
+vmacd_cleanup(struct vmacd *d)
+{
+    sdnotify_destroy(d->sdnotify);
+    vsdb_destroy(d->vsdb);
+    engine_destroy(d->engine);
+    api_destroy(d->api);
+    store_close(d->store); /* Makes the file durable. */
+    oflimit_destroy(d->limit);
+    oflisten_set_default_tls(NULL);
+    tlsio_ctx_destroy(d->of_tls);
+    tlsio_ctx_destroy(d->api_tls);
+    pidfile_destroy(d->pidfile);
+    if (d->loop) {
+        ev_loop_destroy(d->loop);
+    }
 }
 
 /* Creates the directory that will hold 'path' (one level), if missing. */
@@ -368,23 +471,27 @@ main(int argc, char *argv[])
         }
     }
     if (check_only) {
-        printf("%s: valid (%zu aliases, %zu bridges)\n",
-               d.config_path ? d.config_path : "<defaults>", cfg->n_aliases,
-               cfg->n_bridges);
+        bool ok = (load_tls(&cfg->openflow_tls, "openflow.tls", &d.of_tls)
+                   && load_tls(&cfg->api_tls, "api.tcp.tls", &d.api_tls));
+        if (ok) {
+            printf("%s: valid (%zu aliases, %zu bridges)\n",
+                   d.config_path ? d.config_path : "<defaults>",
+                   cfg->n_aliases, cfg->n_bridges);
+        }
         config_destroy(cfg);
-        return 0;
+        vmacd_cleanup(&d);
+        return ok ? 0 : 1;
     }
 
     /* From here on, everything belongs to the daemon process. */
     if (detach) {
         detach_start();
     }
-    struct pidfile *pidfile = NULL;
+    char *error = NULL;
     if (pidfile_path) {
         make_parent_dir(pidfile_path);
-        char *error = NULL;
-        pidfile = pidfile_create(pidfile_path, &error);
-        if (!pidfile) {
+        d.pidfile = pidfile_create(pidfile_path, &error);
+        if (!d.pidfile) {
             fprintf(stderr, "vmacd: %s\n", error);
             free(error);
             config_destroy(cfg);
@@ -400,19 +507,46 @@ main(int argc, char *argv[])
                                     &e)) {
         fprintf(stderr, "vmacd: %s\n", e.message);
         verror_destroy(&e);
-        pidfile_destroy(pidfile);
+        vmacd_cleanup(&d);
+        return 1;
+    }
+    if (!load_tls(&cfg->openflow_tls, "openflow.tls", &d.of_tls)
+        || !load_tls(&cfg->api_tls, "api.tcp.tls", &d.api_tls)) {
+        config_destroy(cfg);
+        vmacd_cleanup(&d);
         return 1;
     }
 
     /* Before anything runs on the loop: probes are timed from the start. */
-    char *error = procsched_apply(rt_prio, mlock);
+    error = procsched_apply(rt_prio, mlock);
     if (error) {
         fprintf(stderr, "vmacd: %s\n", error);
         free(error);
         config_destroy(cfg);
-        store_close(d.store);
-        pidfile_destroy(pidfile);
+        vmacd_cleanup(&d);
         return 1;
+    }
+
+    /* Descriptors for the API first; the peers get what is left. */
+    struct fdlimit_request fr = {
+        .peers = cfg->max_peers,
+        .api_conns = cfg->api_max_connections,
+        .api_listeners = 1 + (cfg->api_tcp_address != NULL),
+    };
+    if (!fdlimit_plan(&fr, &d.fds, &error)) {
+        fprintf(stderr, "vmacd: %s\n", error);
+        free(error);
+        config_destroy(cfg);
+        vmacd_cleanup(&d);
+        return 1;
+    }
+    if (d.fds.peers < cfg->max_peers
+        || d.fds.api_conns < cfg->api_max_connections) {
+        VLOG_WARN("the descriptor limit (%llu) allows %u OpenFlow peers "
+                  "(openflow.max_peers %u) and %u API connections a "
+                  "listener (api.max_connections %u)",
+                  d.fds.limit, d.fds.peers, cfg->max_peers, d.fds.api_conns,
+                  cfg->api_max_connections);
     }
 
     struct api_options ao = {
@@ -421,6 +555,10 @@ main(int argc, char *argv[])
         .tcp_address = cfg->api_tcp_address,
         .tcp_port = cfg->api_tcp_port,
         .allow_nonloopback = cfg->api_tcp_allow_nonloopback,
+        .tcp_tls = d.api_tls,
+        .max_connections = d.fds.api_conns,
+        .max_incomplete = MIN(cfg->api_max_incomplete, d.fds.api_conns),
+        .request_timeout_ms = cfg->api_request_timeout_ms,
     };
     make_parent_dir(cfg->api_socket);
     d.api = api_create(d.loop, &ao, &error);
@@ -428,21 +566,24 @@ main(int argc, char *argv[])
         fprintf(stderr, "vmacd: API: %s\n", error);
         free(error);
         config_destroy(cfg);
-        store_close(d.store);
-        pidfile_destroy(pidfile);
+        vmacd_cleanup(&d);
         return 1;
     }
     logctl_register(d.api);
+    struct oflimit_config lc;
+    limit_config(&d, cfg, &lc);
+    d.limit = oflimit_create(&lc);
+    oflimit_set_default(d.limit);
+    oflisten_set_default_tls(d.of_tls);
 
     if (engine_create(d.loop, cfg, &d.engine, &e)) {
         fprintf(stderr, "vmacd: %s\n", e.message);
         verror_destroy(&e);
-        api_destroy(d.api);
-        store_close(d.store);
-        pidfile_destroy(pidfile);
+        vmacd_cleanup(&d);
         return 1;
     }
     engine_attach_api(d.engine, d.api, d.store);
+    api_route_extend(d.api, "GET", "/v1/status", status_limits, &d);
     d.vsdb = vsdb_create(d.loop, engine_config(d.engine));
     vsdb_attach_api(d.vsdb, d.api);
     engine_on_bridges(d.engine, on_bridges, &d);
@@ -473,13 +614,7 @@ main(int argc, char *argv[])
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
     ev_signal_stop(d.loop, &d.sigusr1);
-    sdnotify_destroy(d.sdnotify);
-    vsdb_destroy(d.vsdb);
-    store_close(d.store); /* Makes the file durable. */
-    engine_destroy(d.engine);
-    api_destroy(d.api);
-    pidfile_destroy(pidfile);
-    ev_loop_destroy(d.loop);
+    vmacd_cleanup(&d);
     ovsdbc_exit();
     return d.exit_code;
 }

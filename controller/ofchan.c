@@ -27,7 +27,9 @@
 #include "openvswitch/vlog.h"
 #include "openflow/openflow.h"
 #include "hash.h"
+#include "oflimit.h"
 #include "ratelog.h"
+#include "tlsio.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofchan);
@@ -54,6 +56,7 @@ struct pending {
 struct ofchan {
     struct ev_loop *loop;
     int fd;
+    struct tlsio *tls; /* NULL: plain socket. */
     char *name;
     struct ofchan_options opts;
     const struct ofchan_callbacks *cbs;
@@ -75,6 +78,10 @@ struct ofchan {
     ofchan_drained_func *drained_cb; /* ofchan_notify_drained(). */
     void *drained_aux;
     size_t drained_below;
+    bool tx_wants_read;  /* TLS: the last send waits for readability. */
+    bool rx_wants_write; /* TLS: the last receive waits for writability. */
+
+    struct oflimit_peer lim; /* Registered when opts.limit is set. */
 
     struct hmap pending; /* struct pending. */
 
@@ -90,6 +97,7 @@ static void ofchan_closer_cb(struct ev_loop *, ev_timer *, int revents);
 static void ofchan_fail(struct ofchan *, const char *format, ...)
     OVS_PRINTF_FORMAT(2, 3);
 static void ofchan_flush(struct ofchan *);
+static size_t ofchan_receive(struct ofchan *);
 static void pending_finish(struct pending *);
 
 void
@@ -98,7 +106,42 @@ ofchan_default_options(struct ofchan_options *o)
     o->allowed_versions = (1u << OFP13_VERSION) | (1u << OFP14_VERSION)
                           | (1u << OFP15_VERSION);
     o->probe_interval_ms = 5000;
-    o->max_queue_bytes = 64u << 20;
+    o->limit = oflimit_default();
+    o->max_queue_bytes = OFLIMIT_DEFAULT_MAX_QUEUE_BYTES;
+}
+
+static const char *
+ofchan_lim_name(const struct oflimit_peer *lim)
+{
+    return CONTAINER_OF(lim, struct ofchan, lim)->name;
+}
+
+static void
+ofchan_lim_drop(struct oflimit_peer *lim, const char *reason)
+{
+    ofchan_fail(CONTAINER_OF(lim, struct ofchan, lim), "%s", reason);
+}
+
+/* Accounting of queued bytes, here and in the shared limit. */
+static void
+ofchan_unqueue(struct ofchan *c, size_t n)
+{
+    c->queued -= n;
+    if (c->lim.limit) {
+        oflimit_peer_unqueue(&c->lim, n, ev_now(c->loop));
+    }
+}
+
+/* Frees the send queue (the channel is closing). */
+static void
+ofchan_drop_queue(struct ofchan *c)
+{
+    struct ofpbuf *b;
+    LIST_FOR_EACH_POP (b, list_node, &c->txq) {
+        ofpbuf_delete(b);
+    }
+    c->tx_ofs = 0;
+    ofchan_unqueue(c, c->queued);
 }
 
 static double
@@ -117,6 +160,7 @@ ofchan_create(struct ev_loop *loop, int fd, const char *name,
 
     c->loop = loop;
     c->fd = fd;
+    c->tls = tlsio_handover_take(fd);
     c->name = xstrdup(name);
     c->opts = *opts;
     c->cbs = cbs;
@@ -125,6 +169,11 @@ ofchan_create(struct ev_loop *loop, int fd, const char *name,
     ofpbuf_init(&c->rx, 4096);
     ovs_list_init(&c->txq);
     hmap_init(&c->pending);
+    if (opts->limit) {
+        c->lim.name = ofchan_lim_name;
+        c->lim.drop = ofchan_lim_drop;
+        oflimit_peer_register(opts->limit, &c->lim);
+    }
 
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) {
@@ -168,11 +217,13 @@ ofchan_destroy(struct ofchan *c)
     }
     hmap_destroy(&c->pending);
 
-    struct ofpbuf *b;
-    LIST_FOR_EACH_POP (b, list_node, &c->txq) {
-        ofpbuf_delete(b);
-    }
+    ofchan_drop_queue(c);
+    oflimit_peer_unregister(&c->lim);
     ofpbuf_uninit(&c->rx);
+    if (c->tls) {
+        tlsio_shutdown(c->tls);
+        tlsio_destroy(c->tls);
+    }
     if (c->fd >= 0) {
         close(c->fd);
     }
@@ -198,6 +249,8 @@ ofchan_fail(struct ofchan *c, const char *format, ...)
 
     c->state = OFCHAN_CLOSED;
     ofchan_stop_watchers(c);
+    /* Nothing more will be sent: give the memory back now. */
+    ofchan_drop_queue(c);
     ev_timer_set(&c->closer, 0., 0.);
     ev_timer_start(c->loop, &c->closer);
 }
@@ -238,11 +291,24 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
     ovs_assert(msg->size >= OFCHAN_MIN_MSG && msg->size <= OFCHAN_MAX_MSG);
     ofpmsg_update_length(msg);
 
-    if (c->queued + msg->size > c->opts.max_queue_bytes) {
+    /* The limit's per-peer bound may change at run time (a reload). */
+    size_t max_queue = c->opts.max_queue_bytes;
+    if (c->lim.limit) {
+        max_queue = MIN(max_queue,
+                        oflimit_config(c->lim.limit)->max_peer_queue_bytes);
+    }
+    if (c->queued + msg->size > max_queue) {
         ofpbuf_delete(msg);
-        RL_WARN("%s: send queue over %zu bytes, disconnecting",
-                c->name, c->opts.max_queue_bytes);
+        RL_WARN("%s: send queue over %zu bytes, disconnecting", c->name,
+                max_queue);
+        oflimit_count_peer_overflow(c->lim.limit);
         ofchan_fail(c, "send queue overflow");
+        return ENOBUFS;
+    }
+    if (c->lim.limit
+        && !oflimit_peer_queue(&c->lim, msg->size, ev_now(c->loop))) {
+        ofpbuf_delete(msg);
+        ofchan_fail(c, "output queue of all peers full");
         return ENOBUFS;
     }
 
@@ -260,41 +326,76 @@ ofchan_send(struct ofchan *c, struct ofpbuf *msg)
 /* The most messages one sendmsg() takes from the queue. */
 #define OFCHAN_TX_BATCH 64
 
-/* Writes as much of the queue as the socket takes now, up to
- * OFCHAN_TX_BATCH messages per system call. */
+/* Sends from the head of the queue: up to OFCHAN_TX_BATCH messages in one
+ * sendmsg(), or through TLS the head message.  Returns like send(). */
+static ssize_t
+chan_send_queue(struct ofchan *c)
+{
+    struct ofpbuf *b;
+    if (c->tls) {
+        b = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf, list_node);
+        ssize_t r = tlsio_send(c->tls, (char *) b->data + c->tx_ofs,
+                               b->size - c->tx_ofs);
+        c->tx_wants_read
+            = r < 0 && errno == EAGAIN && !tlsio_want_write(c->tls);
+        return r;
+    }
+    struct iovec iov[OFCHAN_TX_BATCH];
+    size_t n_iov = 0;
+    LIST_FOR_EACH (b, list_node, &c->txq) {
+        size_t ofs = n_iov ? 0 : c->tx_ofs;
+        iov[n_iov].iov_base = (char *) b->data + ofs;
+        iov[n_iov].iov_len = b->size - ofs;
+        if (++n_iov == OFCHAN_TX_BATCH) {
+            break;
+        }
+    }
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+    return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* The socket's receive, through TLS when the channel has it; returns like
+ * recv(). */
+static ssize_t
+chan_recv(struct ofchan *c, void *data, size_t n)
+{
+    if (!c->tls) {
+        return recv(c->fd, data, n, MSG_DONTWAIT);
+    }
+    ssize_t r = tlsio_recv(c->tls, data, n);
+    c->rx_wants_write = r < 0 && errno == EAGAIN && tlsio_want_write(c->tls);
+    if (c->rx_wants_write) {
+        ev_io_start(c->loop, &c->wio);
+    }
+    return r;
+}
+
+/* Writes as much of the queue as the socket takes now. */
 static void
 ofchan_flush(struct ofchan *c)
 {
     while (!ovs_list_is_empty(&c->txq) && c->state != OFCHAN_CLOSED) {
-        struct iovec iov[OFCHAN_TX_BATCH];
-        size_t n_iov = 0;
-        struct ofpbuf *b;
-        LIST_FOR_EACH (b, list_node, &c->txq) {
-            size_t ofs = n_iov ? 0 : c->tx_ofs;
-            iov[n_iov].iov_base = (char *) b->data + ofs;
-            iov[n_iov].iov_len = b->size - ofs;
-            if (++n_iov == OFCHAN_TX_BATCH) {
-                break;
-            }
-        }
-        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = chan_send_queue(c);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ev_io_start(c->loop, &c->wio);
+                /* TLS may wait for input instead: the read watcher is on
+                 * and flushes again. */
+                if (!c->tx_wants_read) {
+                    ev_io_start(c->loop, &c->wio);
+                }
                 return;
             }
             ofchan_fail(c, "send failed (%s)", ovs_strerror(errno));
             return;
         }
-        c->queued -= n;
+        ofchan_unqueue(c, n);
         c->tx_written += n;
         while (n > 0) {
-            b = CONTAINER_OF(ovs_list_front(&c->txq), struct ofpbuf,
-                             list_node);
+            struct ofpbuf *b = CONTAINER_OF(ovs_list_front(&c->txq),
+                                            struct ofpbuf, list_node);
             size_t left = b->size - c->tx_ofs;
             if ((size_t) n < left) {
                 c->tx_ofs += n;
@@ -307,7 +408,9 @@ ofchan_flush(struct ofchan *c)
         }
     }
     if (c->state != OFCHAN_CLOSED) {
-        ev_io_stop(c->loop, &c->wio);
+        if (!c->rx_wants_write) {
+            ev_io_stop(c->loop, &c->wio);
+        }
         if (c->state == OFCHAN_FLUSHING) {
             ofchan_fail(c, "%s",
                         c->close_reason ? c->close_reason
@@ -321,6 +424,15 @@ ofchan_write_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
                 int revents OVS_UNUSED)
 {
     struct ofchan *c = CONTAINER_OF(w, struct ofchan, wio);
+
+    if (c->rx_wants_write) {
+        /* A TLS receive waited for this. */
+        c->rx_wants_write = false;
+        ofchan_receive(c);
+        if (c->state == OFCHAN_CLOSED) {
+            return;
+        }
+    }
     ofchan_flush(c);
     if (c->drained_cb && c->queued < c->drained_below
         && c->state != OFCHAN_CLOSED) {
@@ -356,6 +468,10 @@ ofchan_tx_delivered(const struct ofchan *c, uint64_t mark)
 {
     if (c->tx_written < mark) {
         return false;
+    }
+    if (c->tls) {
+        /* The kernel holds ciphertext, which does not count the same. */
+        return true;
     }
     /* SIOCOUTQ: what the peer has not taken yet (unix sockets: not read;
      * TCP: not acknowledged). */
@@ -477,6 +593,12 @@ ofchan_handle_hello(struct ofchan *c, const struct ofp_header *oh)
         ev_timer_set(&c->idle, 1., 0.);
         ev_timer_start(c->loop, &c->idle);
         bool was_empty = ovs_list_is_empty(&c->txq);
+        if (c->lim.limit
+            && !oflimit_peer_queue(&c->lim, err->size, ev_now(c->loop))) {
+            ofpbuf_delete(err);
+            ofchan_fail(c, "output queue of all peers full");
+            return;
+        }
         ovs_list_push_back(&c->txq, &err->list_node);
         c->queued += err->size;
         if (was_empty) {
@@ -566,8 +688,7 @@ static size_t
 ofchan_receive(struct ofchan *c)
 {
     ofpbuf_prealloc_tailroom(&c->rx, 65536);
-    ssize_t n = recv(c->fd, ofpbuf_tail(&c->rx), ofpbuf_tailroom(&c->rx),
-                     MSG_DONTWAIT);
+    ssize_t n = chan_recv(c, ofpbuf_tail(&c->rx), ofpbuf_tailroom(&c->rx));
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
             return 0;
@@ -623,7 +744,27 @@ static void
 ofchan_read_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
                int revents OVS_UNUSED)
 {
-    ofchan_receive(CONTAINER_OF(w, struct ofchan, rio));
+    struct ofchan *c = CONTAINER_OF(w, struct ofchan, rio);
+
+    /* TLS may hold bytes that the socket no longer signals: take them
+     * too, up to a bound, then come back on the next iteration. */
+    size_t total = 0;
+    for (;;) {
+        size_t n = ofchan_receive(c);
+        total += n;
+        if (!n || !c->tls || !tlsio_pending(c->tls)) {
+            break;
+        }
+        if (total >= 1024 * 1024) {
+            ev_feed_event(c->loop, &c->rio, EV_READ);
+            break;
+        }
+    }
+    if (c->tx_wants_read && c->state != OFCHAN_CLOSED) {
+        /* A TLS send waited for this. */
+        c->tx_wants_read = false;
+        ofchan_flush(c);
+    }
 }
 
 size_t
@@ -696,6 +837,12 @@ bool
 ofchan_is_connected(const struct ofchan *c)
 {
     return c->state == OFCHAN_CONNECTED;
+}
+
+const char *
+ofchan_peer_cn(const struct ofchan *c)
+{
+    return c->tls ? tlsio_peer_cn(c->tls) : NULL;
 }
 
 void

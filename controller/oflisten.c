@@ -15,21 +15,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "oflimit.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
 #include "ratelog.h"
+#include "tlsio.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(oflisten);
 
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 8.0
+#define HANDSHAKE_TIMEOUT 10.0 /* Seconds for a TLS handshake. */
 
 struct passive {
     struct ovs_list node; /* In oflisten->passives. */
     struct oflisten *ol;
     char *target;
     char *unix_path; /* For punix: removed on destroy. */
+    bool tls;        /* pssl: */
     int fd;
     ev_io io;
     ev_timer resume; /* Re-enables accept after EMFILE. */
@@ -39,21 +43,43 @@ struct oflisten_active {
     struct ovs_list node; /* In oflisten->actives. */
     struct oflisten *ol;
     char *target;
+    bool tls; /* ssl: */
     struct sockaddr_storage sa;
     socklen_t sa_len;
     int fd; /* Connecting socket, or -1. */
     ev_io io;
     ev_timer retry;
     double backoff;
+    struct handshake *hs; /* TLS handshake in progress, or NULL. */
+};
+
+/* A TLS handshake in progress: the peer is not handed over before its
+ * certificate is verified. */
+struct handshake {
+    struct ovs_list node; /* In oflisten->handshakes. */
+    struct oflisten *ol;
+    struct oflisten_active *active; /* NULL for an accepted peer. */
+    int fd;
+    char *peer;
+    struct tlsio *tls;
+    ev_io io;
+    ev_timer timeout;
 };
 
 struct oflisten {
     struct ev_loop *loop;
     oflisten_conn_func *cb;
     void *aux;
+    struct tlsio_ctx *tls; /* Not owned. */
+    struct oflimit *limit; /* Not owned. */
     struct ovs_list passives;
     struct ovs_list actives;
+    struct ovs_list handshakes;
 };
+
+static struct tlsio_ctx *default_tls;
+
+static void active_schedule(struct oflisten_active *);
 
 static void
 set_nonblock_cloexec(int fd)
@@ -147,6 +173,12 @@ oflisten_parse_target(const char *target, int *kind,
     if (!strncmp(target, "ptcp:", 5)) {
         *kind = OFLISTEN_PTCP;
         return parse_ip_port(target + 5, true, ss, len);
+    } else if (!strncmp(target, "pssl:", 5)) {
+        *kind = OFLISTEN_PSSL;
+        return parse_ip_port(target + 5, true, ss, len);
+    } else if (!strncmp(target, "ssl:", 4)) {
+        *kind = OFLISTEN_SSL;
+        return parse_ip_port(target + 4, false, ss, len);
     } else if (!strncmp(target, "punix:", 6)) {
         *kind = OFLISTEN_PUNIX;
         return parse_unix(target + 6, ss, len);
@@ -161,18 +193,19 @@ oflisten_parse_target(const char *target, int *kind,
 }
 
 static void
-peer_name(const struct sockaddr_storage *ss, const char *fallback, char *buf,
-          size_t size)
+peer_name(const struct sockaddr_storage *ss, bool tls, const char *fallback,
+          char *buf, size_t size)
 {
     char ip[INET6_ADDRSTRLEN];
+    const char *scheme = tls ? "ssl" : "tcp";
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const void *) ss;
         inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
-        snprintf(buf, size, "tcp:%s:%u", ip, ntohs(sin->sin_port));
+        snprintf(buf, size, "%s:%s:%u", scheme, ip, ntohs(sin->sin_port));
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const void *) ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
-        snprintf(buf, size, "tcp:[%s]:%u", ip, ntohs(sin6->sin6_port));
+        snprintf(buf, size, "%s:[%s]:%u", scheme, ip, ntohs(sin6->sin6_port));
     } else {
         snprintf(buf, size, "%s", fallback);
     }
@@ -187,12 +220,130 @@ tune_socket(int fd, int family)
     }
 }
 
+/* TLS handshakes. */
+
+static void
+handshake_destroy(struct handshake *h, bool close_fd)
+{
+    struct ev_loop *loop = h->ol->loop;
+    ev_io_stop(loop, &h->io);
+    ev_timer_stop(loop, &h->timeout);
+    ovs_list_remove(&h->node);
+    oflimit_handshake_end(h->ol->limit);
+    if (h->active) {
+        h->active->hs = NULL;
+    }
+    tlsio_destroy(h->tls);
+    if (close_fd) {
+        close(h->fd);
+    }
+    free(h->peer);
+    free(h);
+}
+
+static void
+handshake_failed(struct handshake *h, const char *why)
+{
+    struct oflisten_active *a = h->active;
+
+    RL_WARN("%s: TLS handshake failed: %s", h->peer, why);
+    oflimit_count_tls_failure(h->ol->limit);
+    handshake_destroy(h, true);
+    if (a) {
+        active_schedule(a);
+    }
+}
+
+/* Hands the verified connection to the owner, with its session. */
+static void
+handshake_done(struct handshake *h)
+{
+    struct oflisten *ol = h->ol;
+    struct oflisten_active *a = h->active;
+    struct tlsio *tls = h->tls;
+    int fd = h->fd;
+    char *peer = h->peer;
+
+    VLOG_INFO("%s: TLS connection from certificate CN \"%s\"", peer,
+              tlsio_peer_cn(tls));
+    h->tls = NULL;
+    h->peer = NULL;
+    handshake_destroy(h, false);
+    if (a) {
+        a->backoff = BACKOFF_MIN;
+    }
+    tlsio_handover_put(fd, tls);
+    ol->cb(fd, peer, a, ol->aux);
+    /* An owner that did not make a channel on 'fd' left the session. */
+    tlsio_destroy(tlsio_handover_take(fd));
+    free(peer);
+}
+
+static void
+handshake_step(struct handshake *h)
+{
+    char *error;
+    int r = tlsio_handshake(h->tls, &error);
+    if (r == EAGAIN) {
+        int events = tlsio_want_write(h->tls) ? EV_WRITE : EV_READ;
+        if (events != (h->io.events & (EV_READ | EV_WRITE))) {
+            ev_io_stop(h->ol->loop, &h->io);
+            ev_io_set(&h->io, h->fd, events);
+        }
+        ev_io_start(h->ol->loop, &h->io);
+    } else if (r) {
+        handshake_failed(h, error);
+        free(error);
+    } else {
+        handshake_done(h);
+    }
+}
+
+static void
+handshake_io_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
+                int revents OVS_UNUSED)
+{
+    handshake_step(CONTAINER_OF(w, struct handshake, io));
+}
+
+static void
+handshake_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
+                     int revents OVS_UNUSED)
+{
+    handshake_failed(CONTAINER_OF(w, struct handshake, timeout),
+                     "no handshake within 10 s");
+}
+
+/* Starts the TLS handshake on connected 'fd' (server side for an accepted
+ * peer, client side for 'active'). */
+static void
+handshake_start(struct oflisten *ol, int fd, const char *peer,
+                struct oflisten_active *active)
+{
+    struct handshake *h = xzalloc(sizeof *h);
+    h->ol = ol;
+    h->active = active;
+    h->fd = fd;
+    h->peer = xstrdup(peer);
+    h->tls = tlsio_create(ol->tls, fd, !active);
+    ev_io_init(&h->io, handshake_io_cb, fd, EV_READ);
+    ev_timer_init(&h->timeout, handshake_timeout_cb, HANDSHAKE_TIMEOUT, 0.);
+    ev_timer_start(ol->loop, &h->timeout);
+    ovs_list_push_back(&ol->handshakes, &h->node);
+    oflimit_handshake_begin(ol->limit);
+    if (active) {
+        active->hs = h;
+    }
+    handshake_step(h);
+}
+
 /* Passive side. */
 
 static void
 passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
 {
     struct passive *p = CONTAINER_OF(w, struct passive, io);
+    struct oflisten *ol = p->ol;
 
     /* Bounded: at most 64 accepts per wake-up. */
     for (int i = 0; i < 64; i++) {
@@ -205,6 +356,7 @@ passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
                 RL_WARN("%s: accept failed (%s); pausing accepts "
                         "for 1 s",
                         p->target, ovs_strerror(errno));
+                oflimit_count_accept_pause(ol->limit);
                 ev_io_stop(loop, &p->io);
                 ev_timer_set(&p->resume, 1., 0.);
                 ev_timer_start(loop, &p->resume);
@@ -221,8 +373,21 @@ passive_accept_cb(struct ev_loop *loop, ev_io *w, int revents OVS_UNUSED)
         char name[128];
         char fallback[128];
         snprintf(fallback, sizeof fallback, "%s#%d", p->target, fd);
-        peer_name(&ss, fallback, name, sizeof name);
-        p->ol->cb(fd, name, NULL, p->ol->aux);
+        peer_name(&ss, p->tls, fallback, name, sizeof name);
+        if (!oflimit_peer_room(ol->limit)) {
+            RL_WARN("%s: refusing OpenFlow connection: %zu peers "
+                    "already (openflow.max_peers, or the descriptor "
+                    "limit)",
+                    name, oflimit_config(ol->limit)->max_peers);
+            oflimit_count_refused(ol->limit);
+            close(fd);
+            continue;
+        }
+        if (p->tls) {
+            handshake_start(ol, fd, name, NULL);
+        } else {
+            ol->cb(fd, name, NULL, ol->aux);
+        }
     }
 }
 
@@ -280,8 +445,21 @@ passive_open(struct oflisten *ol, const char *target, int kind,
         int one = 1;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
-    if (bind(fd, (const struct sockaddr *) ss, len) || listen(fd, 64)) {
-        int error = errno;
+    /* A unix socket is created 0660 whatever the umask: no window in
+     * which others may connect. */
+    mode_t old_mask = unix_path ? umask(0117) : 0;
+    int error = bind(fd, (const struct sockaddr *) ss, len) ? errno : 0;
+    if (unix_path) {
+        umask(old_mask);
+        if (!error && chmod(unix_path, 0660)) {
+            error = errno;
+            unlink(unix_path);
+        }
+    }
+    if (!error && listen(fd, 64)) {
+        error = errno;
+    }
+    if (error) {
         *errp = xasprintf("%s: %s", target, ovs_strerror(error));
         close(fd);
         free(unix_path);
@@ -293,6 +471,7 @@ passive_open(struct oflisten *ol, const char *target, int kind,
     p->ol = ol;
     p->target = xstrdup(target);
     p->unix_path = unix_path;
+    p->tls = kind == OFLISTEN_PSSL;
     p->fd = fd;
     ev_io_init(&p->io, passive_accept_cb, fd, EV_READ);
     ev_init(&p->resume, passive_resume_cb);
@@ -306,6 +485,7 @@ passive_open(struct oflisten *ol, const char *target, int kind,
 
 static void active_connect(struct oflisten_active *);
 
+/* Tries again after the backoff (a failure or a lost connection). */
 static void
 active_schedule(struct oflisten_active *a)
 {
@@ -327,9 +507,13 @@ active_connected(struct oflisten_active *a)
     int fd = a->fd;
     a->fd = -1;
     ev_io_stop(a->ol->loop, &a->io);
-    a->backoff = BACKOFF_MIN;
     tune_socket(fd, a->sa.ss_family);
     VLOG_INFO("%s: connected", a->target);
+    if (a->tls) {
+        handshake_start(a->ol, fd, a->target, a);
+        return;
+    }
+    a->backoff = BACKOFF_MIN;
     a->ol->cb(fd, a->target, a, a->ol->aux);
 }
 
@@ -385,7 +569,7 @@ active_connect(struct oflisten_active *a)
 void
 oflisten_active_lost(struct oflisten_active *a)
 {
-    if (a && !ev_is_active(&a->retry) && a->fd < 0) {
+    if (a && !ev_is_active(&a->retry) && a->fd < 0 && !a->hs) {
         active_schedule(a);
     }
 }
@@ -399,9 +583,30 @@ oflisten_create(struct ev_loop *loop, oflisten_conn_func *cb, void *aux)
     ol->loop = loop;
     ol->cb = cb;
     ol->aux = aux;
+    ol->tls = default_tls;
+    ol->limit = oflimit_default();
     ovs_list_init(&ol->passives);
     ovs_list_init(&ol->actives);
+    ovs_list_init(&ol->handshakes);
     return ol;
+}
+
+void
+oflisten_set_tls(struct oflisten *ol, struct tlsio_ctx *tls)
+{
+    ol->tls = tls;
+}
+
+void
+oflisten_set_limit(struct oflisten *ol, struct oflimit *limit)
+{
+    ol->limit = limit;
+}
+
+void
+oflisten_set_default_tls(struct tlsio_ctx *tls)
+{
+    default_tls = tls;
 }
 
 int
@@ -414,16 +619,26 @@ oflisten_add(struct oflisten *ol, const char *target, char **errp)
     *errp = NULL;
     if (oflisten_parse_target(target, &kind, &ss, &len)) {
         *errp = xasprintf("%s: invalid OpenFlow target (expected ptcp:PORT"
-                          "[:IP], punix:PATH, tcp:IP:PORT or unix:PATH)",
+                          "[:IP], pssl:PORT[:IP], punix:PATH, tcp:IP:PORT, "
+                          "ssl:IP:PORT or unix:PATH)",
                           target);
         return EINVAL;
     }
-    if (kind == OFLISTEN_PTCP || kind == OFLISTEN_PUNIX) {
+    bool tls = kind == OFLISTEN_PSSL || kind == OFLISTEN_SSL;
+    if (tls && !ol->tls) {
+        *errp = xasprintf("%s: a TLS target needs the TLS settings "
+                          "(openflow.tls)",
+                          target);
+        return EINVAL;
+    }
+    if (kind == OFLISTEN_PTCP || kind == OFLISTEN_PUNIX
+        || kind == OFLISTEN_PSSL) {
         return passive_open(ol, target, kind, &ss, len, errp);
     }
 
     struct oflisten_active *a = xzalloc(sizeof *a);
     a->ol = ol;
+    a->tls = tls;
     a->target = xstrdup(target);
     a->sa = ss;
     a->sa_len = len;
@@ -441,6 +656,10 @@ oflisten_destroy(struct oflisten *ol)
 {
     if (!ol) {
         return;
+    }
+    struct handshake *h, *next_h;
+    LIST_FOR_EACH_SAFE (h, next_h, node, &ol->handshakes) {
+        handshake_destroy(h, true);
     }
     struct passive *p;
     LIST_FOR_EACH_POP (p, node, &ol->passives) {

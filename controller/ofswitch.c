@@ -3,6 +3,10 @@
  *
  * States: NEGOTIATING (ofchan HELLO) -> HANDSHAKE (features and port desc
  * requested) -> READY.  A reply that fails to decode closes the connection.
+ *
+ * Ports are kept in two hash maps, by number and by name, so that a
+ * PORT_STATUS costs O(1) however many ports the switch has; only the dumps
+ * (ofswitch_ports(), ofswitch_to_json()) sort them.
  */
 #include "ofswitch.h"
 
@@ -15,9 +19,10 @@
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-switch.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/ofpbuf.h"
-#include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
+#include "hash.h"
 #include "packets.h"
 #include "ratelog.h"
 #include "util.h"
@@ -33,6 +38,13 @@ enum ofswitch_state {
     SW_READY,
 };
 
+/* One port, in both maps. */
+struct sw_port {
+    struct hmap_node by_number; /* In ofswitch->by_number. */
+    struct hmap_node by_name;   /* In ofswitch->by_name. */
+    struct ofswitch_port p;
+};
+
 struct ofswitch {
     struct ofchan *chan;
     char *peer;
@@ -45,13 +57,15 @@ struct ofswitch {
     uint64_t dpid;
     char name[16];
 
-    struct ofswitch_port *ports; /* Sorted by number. */
-    struct shash by_name;        /* Port name -> index in 'ports' + 1. */
-    size_t n_ports, allocated_ports;
+    struct hmap by_number;        /* struct sw_port, by port number. */
+    struct hmap by_name;          /* struct sw_port, by name (a name twice: the
+                                   * lookup finds one of them). */
+    struct ofswitch_port *sorted; /* Cache for ofswitch_ports(), or NULL. */
     struct ofswitch_port *new_ports; /* PORT_DESC being received. */
     size_t n_new_ports, allocated_new_ports;
 };
 
+static void ports_clear(struct ofswitch *);
 static void sw_chan_connected(struct ofchan *, void *aux);
 static void sw_chan_message(struct ofchan *, enum ofptype,
                             const struct ofp_header *, void *aux);
@@ -73,7 +87,8 @@ ofswitch_create(struct ev_loop *loop, int fd, const char *peer,
     sw->cbs = cbs;
     sw->aux = aux;
     sw->state = SW_NEGOTIATING;
-    shash_init(&sw->by_name);
+    hmap_init(&sw->by_number);
+    hmap_init(&sw->by_name);
     sw->chan = ofchan_create(loop, fd, peer, opts, &sw_chan_cbs, sw);
     return sw;
 }
@@ -85,8 +100,9 @@ ofswitch_destroy(struct ofswitch *sw)
         return;
     }
     ofchan_destroy(sw->chan);
-    shash_destroy(&sw->by_name);
-    free(sw->ports);
+    ports_clear(sw);
+    hmap_destroy(&sw->by_number);
+    hmap_destroy(&sw->by_name);
     free(sw->new_ports);
     free(sw->peer);
     free(sw);
@@ -110,22 +126,79 @@ port_cmp(const void *a_, const void *b_)
     return a->number < b->number ? -1 : a->number > b->number;
 }
 
-static struct ofswitch_port *
-port_find(struct ofswitch_port *ports, size_t n, uint32_t number)
+static struct sw_port *
+port_find(const struct ofswitch *sw, uint32_t number)
 {
-    struct ofswitch_port key = { .number = number };
-    return bsearch(&key, ports, n, sizeof *ports, port_cmp);
+    struct sw_port *sp;
+    HMAP_FOR_EACH_WITH_HASH (sp, by_number, hash_int(number, 0),
+                             &sw->by_number) {
+        if (sp->p.number == number) {
+            return sp;
+        }
+    }
+    return NULL;
 }
 
-/* Rebuilds the name index after 'ports' changed. */
-static void
-index_rebuild(struct ofswitch *sw)
+static struct sw_port *
+port_find_name(const struct ofswitch *sw, const char *name)
 {
-    shash_clear(&sw->by_name);
-    for (size_t i = 0; i < sw->n_ports; i++) {
-        shash_add_once(&sw->by_name, sw->ports[i].name,
-                       (void *) (uintptr_t) (i + 1));
+    struct sw_port *sp;
+    HMAP_FOR_EACH_WITH_HASH (sp, by_name, hash_string(name, 0), &sw->by_name) {
+        if (!strcmp(sp->p.name, name)) {
+            return sp;
+        }
     }
+    return NULL;
+}
+
+static void
+ports_changed(struct ofswitch *sw)
+{
+    free(sw->sorted);
+    sw->sorted = NULL;
+}
+
+static void
+port_insert(struct ofswitch *sw, const struct ofswitch_port *p)
+{
+    struct sw_port *sp = xmalloc(sizeof *sp);
+    sp->p = *p;
+    hmap_insert(&sw->by_number, &sp->by_number, hash_int(p->number, 0));
+    hmap_insert(&sw->by_name, &sp->by_name, hash_string(p->name, 0));
+    ports_changed(sw);
+}
+
+static void
+port_remove(struct ofswitch *sw, struct sw_port *sp)
+{
+    hmap_remove(&sw->by_number, &sp->by_number);
+    hmap_remove(&sw->by_name, &sp->by_name);
+    free(sp);
+    ports_changed(sw);
+}
+
+/* Replaces 'sp''s description with 'p' (same number). */
+static void
+port_update(struct ofswitch *sw, struct sw_port *sp,
+            const struct ofswitch_port *p)
+{
+    if (strcmp(sp->p.name, p->name)) {
+        hmap_remove(&sw->by_name, &sp->by_name);
+        hmap_insert(&sw->by_name, &sp->by_name, hash_string(p->name, 0));
+    }
+    sp->p = *p;
+    ports_changed(sw);
+}
+
+static void
+ports_clear(struct ofswitch *sw)
+{
+    struct sw_port *sp;
+    HMAP_FOR_EACH_POP (sp, by_number, &sw->by_number) {
+        free(sp);
+    }
+    hmap_clear(&sw->by_name);
+    ports_changed(sw);
 }
 
 static void
@@ -134,19 +207,18 @@ sw_maybe_ready(struct ofswitch *sw)
     if (sw->state != SW_HANDSHAKE || !sw->have_features || !sw->have_ports) {
         return;
     }
-    const struct ofswitch_port *local
-        = port_find(sw->ports, sw->n_ports, OFPP_LOCAL);
+    const struct sw_port *local = port_find(sw, OFPP_LOCAL);
     if (!local) {
         RL_WARN("%s: switch has no LOCAL port; cannot name it",
                 sw->peer);
         ofchan_close(sw->chan, "no LOCAL port");
         return;
     }
-    ovs_strlcpy(sw->name, local->name, sizeof sw->name);
+    ovs_strlcpy(sw->name, local->p.name, sizeof sw->name);
     sw->state = SW_READY;
     VLOG_INFO("%s: bridge %s ready (datapath id %016" PRIx64
               ", %zu ports, %s)",
-              sw->peer, sw->name, sw->dpid, sw->n_ports,
+              sw->peer, sw->name, sw->dpid, hmap_count(&sw->by_number),
               ofputil_version_to_string(ofchan_version(sw->chan)));
     sw->cbs->ready(sw, sw->aux);
 }
@@ -232,14 +304,20 @@ sw_port_desc_reply(struct ofchan *chan, const struct ofp_header *oh,
     if (!final) {
         return;
     }
-    free(sw->ports);
-    sw->ports = sw->new_ports;
-    sw->n_ports = sw->n_new_ports;
-    sw->allocated_ports = sw->allocated_new_ports;
+    ports_clear(sw);
+    for (size_t i = 0; i < sw->n_new_ports; i++) {
+        const struct ofswitch_port *np = &sw->new_ports[i];
+        struct sw_port *sp = port_find(sw, np->number);
+        if (sp) {
+            /* A number listed twice: the last description wins. */
+            port_update(sw, sp, np);
+        } else {
+            port_insert(sw, np);
+        }
+    }
+    free(sw->new_ports);
     sw->new_ports = NULL;
     sw->n_new_ports = sw->allocated_new_ports = 0;
-    qsort(sw->ports, sw->n_ports, sizeof *sw->ports, port_cmp);
-    index_rebuild(sw);
     sw->have_ports = true;
     sw_maybe_ready(sw);
 }
@@ -284,43 +362,33 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
     struct ofswitch_port np;
     port_from_phy(&np, &ps.desc);
 
-    struct ofswitch_port *p = port_find(sw->ports, sw->n_ports, np.number);
+    struct sw_port *sp = port_find(sw, np.number);
     if (ps.reason == OFPPR_DELETE) {
-        if (!p) {
+        if (!sp) {
             return;
         }
-        size_t i = p - sw->ports;
-        memmove(p, p + 1, (sw->n_ports - i - 1) * sizeof *p);
-        sw->n_ports--;
-        index_rebuild(sw);
-    } else if (p) {
-        if (!memcmp(p, &np, sizeof np)) {
+        port_remove(sw, sp);
+    } else if (sp) {
+        if (!memcmp(&sp->p, &np, sizeof np)) {
             return;
         }
-        if (strcmp(p->name, np.name)) {
+        if (strcmp(sp->p.name, np.name)) {
             /* Renamed in place: report the old name as changed too. */
             char old[16];
-            ovs_strlcpy(old, p->name, sizeof old);
-            *p = np;
-            index_rebuild(sw);
+            ovs_strlcpy(old, sp->p.name, sizeof old);
+            port_update(sw, sp, &np);
             if (sw->state == SW_READY) {
                 sw->cbs->port_changed(sw, old, sw->aux);
             }
         } else {
-            *p = np;
+            port_update(sw, sp, &np);
         }
     } else {
-        if (sw->n_ports >= MAX_PORTS) {
+        if (hmap_count(&sw->by_number) >= MAX_PORTS) {
             RL_WARN("%s: too many ports", sw->peer);
             return;
         }
-        if (sw->n_ports >= sw->allocated_ports) {
-            sw->ports = x2nrealloc(sw->ports, &sw->allocated_ports,
-                                   sizeof *sw->ports);
-        }
-        sw->ports[sw->n_ports++] = np;
-        qsort(sw->ports, sw->n_ports, sizeof *sw->ports, port_cmp);
-        index_rebuild(sw);
+        port_insert(sw, &np);
     }
     VLOG_DBG("%s: port %s (%" PRIu32 ") %s%s%s", sw->peer, np.name, np.number,
              ps.reason == OFPPR_DELETE ? "deleted"
@@ -395,24 +463,43 @@ ofswitch_get_owner_data(const struct ofswitch *sw)
     return sw->owner_data;
 }
 
+const char *
+ofswitch_peer_cn(const struct ofswitch *sw)
+{
+    return ofchan_peer_cn(sw->chan);
+}
+
 const struct ofswitch_port *
 ofswitch_port_by_name(const struct ofswitch *sw, const char *name)
 {
-    uintptr_t i = (uintptr_t) shash_find_data(&sw->by_name, name);
-    return i ? &sw->ports[i - 1] : NULL;
+    const struct sw_port *sp = port_find_name(sw, name);
+    return sp ? &sp->p : NULL;
 }
 
 const struct ofswitch_port *
 ofswitch_port_by_number(const struct ofswitch *sw, uint32_t number)
 {
-    return port_find(sw->ports, sw->n_ports, number);
+    const struct sw_port *sp = port_find(sw, number);
+    return sp ? &sp->p : NULL;
 }
 
 size_t
-ofswitch_ports(const struct ofswitch *sw, const struct ofswitch_port **ports)
+ofswitch_ports(const struct ofswitch *sw_, const struct ofswitch_port **ports)
 {
-    *ports = sw->ports;
-    return sw->n_ports;
+    /* The sorted copy is a cache: building it changes nothing visible. */
+    struct ofswitch *sw = CONST_CAST(struct ofswitch *, sw_);
+    size_t n = hmap_count(&sw->by_number);
+    if (!sw->sorted) {
+        sw->sorted = xmalloc(MAX(n, 1) * sizeof *sw->sorted);
+        size_t i = 0;
+        const struct sw_port *sp;
+        HMAP_FOR_EACH (sp, by_number, &sw->by_number) {
+            sw->sorted[i++] = sp->p;
+        }
+        qsort(sw->sorted, n, sizeof *sw->sorted, port_cmp);
+    }
+    *ports = sw->sorted;
+    return n;
 }
 
 json_t *
@@ -445,12 +532,18 @@ ofswitch_to_json(const struct ofswitch *sw)
     json_object_set_new(o, "datapath_id", json_string(dpid));
     json_object_set_new(o, "connected", json_boolean(sw->state == SW_READY));
     json_object_set_new(o, "peer", json_string(sw->peer));
+    const char *cn = ofswitch_peer_cn(sw);
+    if (cn) {
+        json_object_set_new(o, "peer_cn", json_string(cn));
+    }
     json_object_set_new(
         o, "openflow_version",
         json_string(ofputil_version_to_string(ofchan_version(sw->chan))));
+    const struct ofswitch_port *sorted;
+    size_t n = ofswitch_ports(sw, &sorted);
     json_t *ports = json_array();
-    for (size_t i = 0; i < sw->n_ports; i++) {
-        json_array_append_new(ports, ofswitch_port_to_json(&sw->ports[i]));
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(ports, ofswitch_port_to_json(&sorted[i]));
     }
     json_object_set_new(o, "ports", ports);
     return o;

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(sdnotify);
@@ -30,8 +31,7 @@ sdnotify_send(const char *state)
 {
     int error = sd_notify(0, state);
     if (error < 0) {
-        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-        VLOG_WARN_RL(&rl, "sd_notify(%s): %s", state, ovs_strerror(-error));
+        RL_WARN("sd_notify(%s): %s", state, ovs_strerror(-error));
     }
 }
 

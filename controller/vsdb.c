@@ -11,14 +11,13 @@
 
 #include "api.h"
 #include "openvswitch/vlog.h"
+#include "ratelog.h"
 #include "sset.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(vsdb);
 
 /* Connects, disconnects and failed writes: network-driven. */
-static struct vlog_rate_limit conn_rl = VLOG_RATE_LIMIT_INIT(5, 20);
-static struct vlog_rate_limit write_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 #define BACKOFF_MIN 1.0  /* Seconds before retrying a failed write... */
 #define BACKOFF_MAX 30.0 /* ...doubling up to this. */
@@ -90,15 +89,13 @@ write_done(struct ovsdbc *c OVS_UNUSED, uint64_t id,
             = (b->backoff ? MIN(2 * b->backoff, BACKOFF_MAX) : BACKOFF_MIN);
         b->retry_at = ev_now(v->loop) + b->backoff;
         if (result == OVSDBC_WRITE_ERROR) {
-            VLOG_WARN_RL(&write_rl,
-                         "%s: setting fail_mode=secure failed (%s); "
-                         "retrying in %.0f s",
-                         b->name, b->last_error, b->backoff);
+            RL_WARN("%s: setting fail_mode=secure failed (%s); "
+                    "retrying in %.0f s",
+                    b->name, b->last_error, b->backoff);
         } else {
-            VLOG_INFO_RL(&write_rl,
-                         "%s: setting fail_mode=secure must be tried again "
-                         "(%s); retrying in %.0f s",
-                         b->name, b->last_error, b->backoff);
+            RL_INFO("%s: setting fail_mode=secure must be tried again "
+                    "(%s); retrying in %.0f s",
+                    b->name, b->last_error, b->backoff);
         }
     }
     vsdb_run(v);
@@ -133,13 +130,12 @@ vsdb_run(struct vsdb *v)
         if (v->cfg->fail_mode == CFG_FAIL_MODE_CHECK) {
             if (!b->reported) {
                 b->reported = true;
-                VLOG_WARN_RL(&conn_rl,
-                             "%s: fail_mode is %s: about 15 s after vmacd "
-                             "stops, ovs-vswitchd goes fail-open and vmacd's "
-                             "flows stop answering; set it with \"ovs-vsctl "
-                             "set-fail-mode %s secure\", or let vmacd "
-                             "(\"ovsdb\": {\"fail_mode\": \"secure\"})",
-                             b->name, fail_mode_text(br->fail_mode), b->name);
+                RL_WARN("%s: fail_mode is %s: about 15 s after vmacd "
+                        "stops, ovs-vswitchd goes fail-open and vmacd's "
+                        "flows stop answering; set it with \"ovs-vsctl "
+                        "set-fail-mode %s secure\", or let vmacd "
+                        "(\"ovsdb\": {\"fail_mode\": \"secure\"})",
+                        b->name, fail_mode_text(br->fail_mode), b->name);
                 json_t *ev = json_object();
                 json_object_set_new(ev, "bridge", json_string(b->name));
                 json_object_set_new(
@@ -185,17 +181,16 @@ log_state(struct vsdb *v)
         v->state_since = ev_now(v->loop);
         if (s->state == OVSDBC_SYNCED) {
             const struct ovsdbc_snap *snap = ovsdbc_snapshot(v->client);
-            VLOG_INFO_RL(&conn_rl, "ovsdb: connected to %s (%zu bridges)",
-                         remote, snap ? snap->n_bridges : 0);
+            RL_INFO("ovsdb: connected to %s (%zu bridges)",
+                    remote, snap ? snap->n_bridges : 0);
             v->complained = false;
             json_t *ev = json_object();
             json_object_set_new(ev, "remote", json_string(remote));
             vsdb_publish(v, "ovsdb_connected", ev);
         } else if (s->state == OVSDBC_CONNECTING && old != OVSDBC_CONNECTING) {
-            VLOG_WARN_RL(&conn_rl,
-                         "ovsdb: lost the connection to %s (%s); "
-                         "reconnecting with backoff",
-                         remote, ovs_retval_to_string(s->last_error));
+            RL_WARN("ovsdb: lost the connection to %s (%s); "
+                    "reconnecting with backoff",
+                    remote, ovs_retval_to_string(s->last_error));
             v->complained = true;
             json_t *ev = json_object();
             json_object_set_new(ev, "remote", json_string(remote));
@@ -205,11 +200,10 @@ log_state(struct vsdb *v)
         }
     } else if (s->state == OVSDBC_CONNECTING && s->last_error
                && (!v->complained || s->last_error != v->last_error)) {
-        VLOG_WARN_RL(&conn_rl,
-                     "ovsdb: cannot connect to %s (%s); retrying with "
-                     "backoff (at most 8 s apart); fail modes are not "
-                     "checked until then",
-                     remote, ovs_retval_to_string(s->last_error));
+        RL_WARN("ovsdb: cannot connect to %s (%s); retrying with "
+                "backoff (at most 8 s apart); fail modes are not "
+                "checked until then",
+                remote, ovs_retval_to_string(s->last_error));
         v->complained = true;
     }
     v->last_error = s->last_error;

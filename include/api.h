@@ -1,8 +1,18 @@
 /*
  * api: vmacd's control interface, HTTP/1.1 + JSON over a unix socket (and
- * optionally a loopback TCP port), driven by libmicrohttpd from the one
- * libev loop.  No threads: MHD runs in external epoll mode, its epoll fd is
- * watched with an ev_io and its timeouts with an ev_timer.
+ * optionally a TCP port, loopback or with TLS client certificates), driven
+ * by libmicrohttpd from the one libev loop.  No threads: MHD runs in
+ * external epoll mode, its epoll fd is watched with an ev_io and its
+ * timeouts with an ev_timer.
+ *
+ * The api accepts its connections itself (api-front.c): it checks each
+ * request's framing before MHD sees it (malformed heads, conflicting
+ * Content-Length, NUL bytes: an immediate JSON 400; a request cut short:
+ * 400 as soon as the client ends its side), bounds the connections per
+ * listener (max_connections, max_incomplete, request_timeout_ms: slow
+ * clients cannot lock out others), does TLS with OpenSSL on the TCP
+ * listener when asked to, and hands sound requests to MHD through a socket
+ * pair.
  *
  * The module is generic: it knows nothing about aliases or bridges.  Other
  * modules register routes with api_route(); one place (this module)
@@ -42,6 +52,13 @@ struct ev_loop;
                                */
 #define API_EVENT_HISTORY 256 /* Recent events kept for replay. */
 
+/* Connection bounds, per listener (docs/config.md, "api"). */
+#define API_DEFAULT_MAX_CONNECTIONS 128
+#define API_DEFAULT_MAX_INCOMPLETE 32
+#define API_DEFAULT_REQUEST_TIMEOUT_MS 10000
+
+struct tlsio_ctx;
+
 struct api_options {
     const char *socket_path;      /* Unix socket path; NULL: no unix socket. */
     const char *socket_group;     /* Group name to chown the socket to, or
@@ -50,7 +67,14 @@ struct api_options {
     unsigned int tcp_port;        /* With tcp_address; 0 picks a free port
                                    * (see api_get_tcp_port()). */
     bool allow_nonloopback;       /* Allow a non-loopback tcp_address. */
-    unsigned int max_connections; /* 0: default 256. */
+    struct tlsio_ctx *tcp_tls;    /* TLS with client certificates on the
+                                   * TCP listener (not owned), or NULL. */
+    unsigned int max_connections; /* Per listener; 0: default 128. */
+    unsigned int max_incomplete;  /* Connections without a complete
+                                   * request, per listener; 0: 32. */
+    unsigned int request_timeout_ms; /* To complete a request (from the
+                                      * connection, or the end of the
+                                      * previous response); 0: 10000. */
     unsigned int connection_timeout; /* Seconds idle; 0: default 30. */
 };
 
@@ -131,5 +155,20 @@ void api_reply_error(struct api_request *, unsigned int status,
  * following. */
 void api_publish_event(struct api *, json_t *event);
 size_t api_n_subscribers(const struct api *);
+
+/* Extends the 200 replies of a registered route: 'fn' adds members to the
+ * reply's JSON object before it is sent (e.g. another module's counters in
+ * GET /v1/status).  The route must exist. */
+typedef void api_extend_func(json_t *reply, void *aux);
+void api_route_extend(struct api *, const char *method, const char *pattern,
+                      api_extend_func *, void *aux);
+
+/* The listeners' bounds and counters: {"listeners": [{"name", "tls",
+ * "connections", "incomplete", "max_connections", "max_incomplete",
+ * "request_timeout_ms", "accepted", "refused", "evicted", "timed_out",
+ * "bad_requests", "truncated", "tls_handshakes_failed", "accept_paused"}]}.
+ * A connection uses up to 3 descriptors (the client's and a socket pair to
+ * MHD). */
+json_t *api_limits_to_json(const struct api *);
 
 #endif /* api.h */

@@ -112,6 +112,13 @@ struct cfg_probe_source {
     unsigned int rate_pps; /* Probe replies to vmacd; 0 = auto. */
 };
 
+/* TLS files (PEM): all NULL when TLS is not configured, else all set. */
+struct cfg_tls {
+    char *private_key;
+    char *certificate;
+    char *ca_cert;
+};
+
 struct cfg_bridge {
     char *name;
     size_t n_uplinks;
@@ -149,15 +156,27 @@ struct config {
                                        * else > base_table + 1, < 255. */
     uint32_t cookie_prefix;           /* High 32 bits of every cookie vmacd
                                        * sets; default 0x766d6163 ("vmac"). */
+    struct cfg_tls openflow_tls;      /* "tls": for ssl: and pssl: targets. */
+    unsigned int max_peers;           /* Default 1024. */
+    size_t max_queue_bytes;           /* Output queued to all peers; default
+                                       * 64 MiB. */
+    size_t max_peer_queue_bytes;      /* To one peer; default
+                                       * max_queue_bytes. */
 
     /* "api": {...} */
-    char *api_socket;               /* Default "/run/vmacd/vmacd.sock". */
-    char *api_group;                /* "group": owner group of the socket, or
-                                     * NULL (the daemon's). */
-    char *api_tcp_address;          /* "tcp": {"address"}: an IP literal, or
-                                     * NULL: no TCP listener. */
-    unsigned int api_tcp_port;      /* "tcp": {"port"}: 1..65535. */
-    bool api_tcp_allow_nonloopback; /* "tcp": {"allow_nonloopback"}. */
+    char *api_socket;                 /* Default "/run/vmacd/vmacd.sock". */
+    char *api_group;                  /* "group": owner group of the socket, or
+                                       * NULL (the daemon's). */
+    char *api_tcp_address;            /* "tcp": {"address"}: an IP literal, or
+                                       * NULL: no TCP listener. */
+    unsigned int api_tcp_port;        /* "tcp": {"port"}: 1..65535. */
+    bool api_tcp_allow_nonloopback;   /* "tcp": {"allow_nonloopback"}. */
+    struct cfg_tls api_tls;           /* "tcp": {"tls"}: TLS with client
+                                       * certificates on the TCP listener. */
+    unsigned int api_max_connections; /* Per listener; default 128. */
+    unsigned int api_max_incomplete;  /* Connections without a complete
+                                       * request; default 32. */
+    unsigned int api_request_timeout_ms; /* For a whole request; 10000. */
 
     struct cfg_ovsdb *ovsdb; /* "ovsdb": {...}, or NULL when absent. */
 

@@ -1,12 +1,20 @@
 /*
  * ofchan: one OpenFlow connection on a libev loop.
  *
- * Owns a connected stream socket (TCP or unix): frames messages by the
+ * Owns a connected stream socket (TCP, TLS or unix): frames messages by the
  * OpenFlow header, negotiates the version with HELLO (highest common of the
  * allowed versions), answers echo requests, probes an idle peer and closes
  * a silent one, matches replies to requests by xid (with a callback and a
  * timeout), and keeps a bounded send queue.  libopenvswitch encodes and
  * decodes; this module only moves bytes and dispatches.
+ *
+ * A socket that came from a TLS listener or connector (oflisten) carries
+ * its session (tlsio_handover_take()): the channel then reads and writes
+ * through it, and ofchan_peer_cn() names the peer's certificate.
+ *
+ * With a limit (oflimit.h), the channel counts as one peer there and its
+ * send queue counts towards the total of all peers; a channel dropped to
+ * keep that total closes like any failed one.
  *
  * A malformed message (bad length, undecodable, wrong version) closes this
  * connection only, with a rate-limited log line.  Closing is always
@@ -23,6 +31,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-protocol.h"
 
+struct oflimit;
 struct ofpbuf;
 struct ofp_header;
 struct ofchan;
@@ -37,10 +46,14 @@ struct ofchan_options {
                                 * for twice this long is disconnected.
                                 * Also bounds the wait for HELLO.  0 = off
                                 * (HELLO then waits 5 s). */
-    size_t max_queue_bytes;    /* Send queue bound; past it: disconnect. */
+    size_t max_queue_bytes;    /* Send queue bound; past it: disconnect.
+                                * With a limit, its per-peer bound too
+                                * (the smaller wins). */
+    struct oflimit *limit;     /* Shared bounds, or NULL. */
 };
 
-/* Default options: OpenFlow 1.3 to 1.5, 5 s probe, 64 MiB queue. */
+/* Default options: OpenFlow 1.3 to 1.5, 5 s probe, 64 MiB queue, the
+ * process's default limit (oflimit_default(), may be NULL). */
 void ofchan_default_options(struct ofchan_options *);
 
 struct ofchan_callbacks {
@@ -96,7 +109,6 @@ int ofchan_request(struct ofchan *, struct ofpbuf *msg, ofchan_reply_func *cb,
  * callbacks will not be called).  For owners that go away first. */
 void ofchan_forget_requests(struct ofchan *, const void *aux);
 
-/* Negotiated version (0 before HELLO completes). */
 /* Reads and handles, right now, what the peer has sent and the loop has
  * not read yet, up to about 'max_bytes' (callbacks run as from the loop).
  * For a caller about to conclude that the peer said nothing by a deadline,
@@ -121,10 +133,15 @@ size_t ofchan_queued_bytes(const struct ofchan *);
 uint64_t ofchan_tx_mark(const struct ofchan *);
 bool ofchan_tx_delivered(const struct ofchan *, uint64_t mark);
 
+/* Negotiated version (0 before HELLO completes). */
 enum ofp_version ofchan_version(const struct ofchan *);
 enum ofputil_protocol ofchan_protocol(const struct ofchan *);
 const char *ofchan_name(const struct ofchan *);
 bool ofchan_is_connected(const struct ofchan *);
+
+/* The CN of the peer's verified TLS certificate, or NULL on a connection
+ * without TLS. */
+const char *ofchan_peer_cn(const struct ofchan *);
 
 /* Counters for dumps and tests. */
 struct ofchan_stats {

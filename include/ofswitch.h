@@ -54,6 +54,10 @@ const char *ofswitch_name(const struct ofswitch *); /* "" before ready. */
 const char *ofswitch_peer(const struct ofswitch *);
 uint64_t ofswitch_dpid(const struct ofswitch *);
 
+/* The CN of the switch's verified TLS certificate, or NULL on a connection
+ * without TLS (ofchan_peer_cn()); e.g. to pin a bridge to a certificate. */
+const char *ofswitch_peer_cn(const struct ofswitch *);
+
 /* Opaque token the owner may attach (e.g. the active connector). */
 void ofswitch_set_owner_data(struct ofswitch *, void *);
 void *ofswitch_get_owner_data(const struct ofswitch *);
@@ -62,12 +66,13 @@ const struct ofswitch_port *ofswitch_port_by_name(const struct ofswitch *,
                                                   const char *name);
 const struct ofswitch_port *ofswitch_port_by_number(const struct ofswitch *,
                                                     uint32_t number);
-/* Ports sorted by number; returns the count. */
+/* Ports sorted by number; returns the count.  O(n log n) after a port
+ * change (a cache); '*ports' is valid until the next change. */
 size_t ofswitch_ports(const struct ofswitch *,
                       const struct ofswitch_port **ports);
 
-/* {"name", "datapath_id", "connected", "peer", "openflow_version",
- *  "ports": [...]} */
+/* {"name", "datapath_id", "connected", "peer", "peer_cn" (TLS only),
+ *  "openflow_version", "ports": [...]} */
 json_t *ofswitch_to_json(const struct ofswitch *);
 json_t *ofswitch_port_to_json(const struct ofswitch_port *);
 

@@ -409,7 +409,7 @@ cmd_add_bridge() {
             protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15 \
             other_config:disable-in-band=true
     else
-        [[ $target =~ ^(unix|tcp|ssl|ptcp|punix): ]] \
+        [[ $target =~ ^(unix|tcp|ssl|ptcp|pssl|punix): ]] \
             || die "bad controller target '$target'"
         local add=(add-br "$name" -- set bridge "$name" datapath_type=netdev
             "${mode_arg[@]}" protocols=OpenFlow13,OpenFlow14,OpenFlow15

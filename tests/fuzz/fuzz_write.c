@@ -10,7 +10,8 @@
  *     message, and leaves the running config equal to what it was;
  *   - an accepted one yields an alias that, put in the config, survives
  *     the persist round trip: config_to_json() parses back to an equal
- *     config.
+ *     config, and whose names can all be named in a path (not empty, ".",
+ *     "..") and whose members that are not probed all have a MAC.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ static const char base_json[]
       "     \"mac\": \"02:00:00:00:00:11\", \"ip\": \"192.0.2.11\","
       "     \"priority\": 150},"
       "    {\"name\": \"m2\", \"bridge\": \"br0\", \"port\": \"m2-p\","
-      "     \"drained\": true}]},"
+      "     \"mac\": \"02:00:00:00:00:12\", \"drained\": true}]},"
       "  {\"name\": \"db\", \"addresses\": [\"192.0.2.200\"],"
       "   \"vmac\": \"02:00:5e:00:02:01\", \"members\": []}]}";
 
@@ -62,9 +63,33 @@ parse_json(const json_t *j, const char *origin)
     return cfg;
 }
 
+static bool
+name_usable(const char *name)
+{
+    return name[0] && strcmp(name, ".") && strcmp(name, "..");
+}
+
+static void
+check_names(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        const struct cfg_alias *a = cfg->aliases[i];
+        check(name_usable(a->name), "alias names can be named in a path");
+        for (size_t m = 0; m < a->n_members; m++) {
+            const struct cfg_member *mb = &a->members[m];
+            check(name_usable(mb->name) && name_usable(mb->bridge)
+                      && (mb->iface_id || name_usable(mb->port)),
+                  "member names can be named in a path");
+            check(mb->has_mac || config_member_probed(mb),
+                  "a member that is not probed has a MAC");
+        }
+    }
+}
+
 static void
 check_round_trip(const struct config *cfg)
 {
+    check_names(cfg);
     json_t *j = config_to_json(cfg);
     struct config *again = parse_json(j, "round-trip");
     check(again != NULL, "config_to_json output must parse");

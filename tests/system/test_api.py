@@ -309,7 +309,8 @@ def _bad_requests():
     message substring)."""
     a = "/v1/aliases/%s" % ALIAS
     ct = {"Content-Type": "application/json"}
-    good_member = {"bridge": BRIDGE, "port": "c1-p", "priority": 10}
+    good_member = {"bridge": BRIDGE, "port": "c1-p", "priority": 10,
+                   "mac": "02:00:00:00:00:99"}
     return [
         ("malformed json", "POST", "/v1/aliases", b"{", ct, 400,
          "invalid_json", "invalid JSON"),
@@ -399,6 +400,41 @@ def _bad_requests():
          "not_found", "no such resource"),
         ("body on DELETE", "DELETE", a, {"x": 1}, None, 400, "bad_request",
          "takes no request body"),
+        # Names that no path could name (issue 16): refused in bodies too.
+        ("alias named .", "POST", "/v1/aliases", dict(DB, name="."), None,
+         400, "invalid_value", '"." cannot be a name'),
+        ("alias named ..", "POST", "/v1/aliases", dict(DB, name=".."), None,
+         400, "invalid_value", '".." cannot be a name'),
+        ("alias named empty", "POST", "/v1/aliases", dict(DB, name=""),
+         None, 400, "invalid_value", "cannot be empty"),
+        ("alias name with a control character", "POST", "/v1/aliases",
+         dict(DB, name="db\x01"), None, 400, "invalid_value",
+         "may only use letters"),
+        ("member named ..", "POST", "/v1/aliases",
+         dict(DB, members=[dict(DB["members"][0], name="..")]), None, 400,
+         "invalid_value", '".." cannot be a name'),
+        ("member named .", "PUT", a + "/members/.", good_member, None, 400,
+         "invalid_parameter", '"."'),
+        ("bridge named ..", "POST", "/v1/aliases",
+         dict(DB, members=[dict(DB["members"][0], bridge="..")]), None,
+         400, "invalid_value", "not a valid interface name"),
+        ("port with a control character", "PUT", a + "/members/m9",
+         dict(good_member, port="p\x7f"), None, 400, "invalid_value",
+         "not a valid interface name"),
+        ("member without mac, not probed", "PUT", a + "/members/m9",
+         {"bridge": BRIDGE, "port": "c1-p"}, None, 400, "invalid_value",
+         'needs "mac"'),
+        ("member without mac, probe none", "PUT", a + "/members/m9",
+         {"bridge": BRIDGE, "port": "c1-p", "ip": "192.0.2.99",
+          "probe": {"type": "none"}}, None, 400, "invalid_value",
+         'needs "mac"'),
+        ("ipv4 link-local alias address", "POST", "/v1/aliases",
+         dict(DB, addresses=["169.254.10.1"]), None, 400, "invalid_value",
+         "link-local"),
+        ("NUL in the path", "DELETE", a + "\0../x", None, {}, 400,
+         "bad_request", "0x00"),
+        ("control byte in the path", "GET", a + "\x01", None, {}, 400,
+         "bad_request", "0x01"),
     ]
 
 
@@ -451,12 +487,14 @@ def test_sequence_persists_and_survives_restart(make_topo):
                 "vmac": "02:00:5e:00:03:%02x" % i,
                 "preempt": i % 2 == 0,
                 "members": [{"name": "m1", "bridge": BRIDGE,
-                             "port": "m1-p", "priority": 100 + i}]}
+                             "port": "m1-p", "mac": HOSTS["m1"][1],
+                             "priority": 100 + i}]}
         assert request(v, "POST", "/v1/aliases", body)[0] == 201
     assert request(v, "DELETE", "/v1/aliases/svc2")[0] == 200
     assert request(v, "POST", "/v1/aliases/db/members/m3/drain")[0] == 200
     assert request(v, "PUT", "/v1/aliases/svc4/members/m2",
-                   {"bridge": BRIDGE, "port": "m2-p"})[0] == 201
+                   {"bridge": BRIDGE, "port": "m2-p",
+                    "mac": HOSTS["m2"][1]})[0] == 201
     assert_persisted(v)
     text = v.config_path.read_text()
     assert text.startswith('{\n  "openflow": {') and text.endswith("}\n")
@@ -480,7 +518,7 @@ def test_sigkill_during_writes_never_breaks_the_file(make_topo):
             while not stop.is_set():
                 i += 1
                 body = {"bridge": BRIDGE, "port": "m3-p",
-                        "priority": i % 200}
+                        "mac": HOSTS["m3"][1], "priority": i % 200}
                 try:
                     request(v, "PUT", "/v1/aliases/%s/members/m3" % ALIAS,
                             body, timeout=2)
@@ -513,9 +551,10 @@ def test_concurrent_clients(make_topo):
     for i in range(5):
         body = {"name": "c%d" % i, "addresses": ["203.0.113.%d" % (10 + i)],
                 "vmac": "02:00:5e:00:04:%02x" % i,
-                "members": [{"name": "m1", "bridge": BRIDGE, "port": "m1-p"},
+                "members": [{"name": "m1", "bridge": BRIDGE, "port": "m1-p",
+                             "mac": HOSTS["m1"][1]},
                             {"name": "m2", "bridge": BRIDGE,
-                             "port": "m2-p"}]}
+                             "port": "m2-p", "mac": HOSTS["m2"][1]}]}
         assert request(v, "POST", "/v1/aliases", body)[0] == 201
     errors = []
     counts = [0] * 50
@@ -533,6 +572,7 @@ def test_concurrent_clients(make_topo):
                     st, _, body = request(
                         v, "PUT", "/v1/aliases/%s/members/m2" % alias,
                         {"bridge": BRIDGE, "port": "m2-p",
+                         "mac": HOSTS["m2"][1],
                          "priority": rng.randrange(256)})
                     ok = st in (200, 201)
                 else:

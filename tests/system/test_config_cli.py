@@ -221,7 +221,7 @@ CASES = [
     ("active-target-in-listen",
      _set(lambda c: c["openflow"], "listen", ["tcp:127.0.0.1:6653"]),
      'openflow.listen[0]: "tcp:127.0.0.1:6653" is not a valid listen '
-     'target: expected ptcp:PORT[:IP] or punix:PATH'),
+     'target: expected ptcp:PORT[:IP], pssl:PORT[:IP] or punix:PATH'),
     ("listen-port-out-of-range",
      _set(lambda c: c["openflow"], "listen", ["ptcp:70000"]),
      'openflow.listen[0]: "ptcp:70000" is not a valid listen target: '

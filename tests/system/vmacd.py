@@ -81,7 +81,7 @@ class Vmacd:
     """One vmacd process; Vmacd(sandbox, config).start() runs it."""
 
     def __init__(self, sandbox, config, name="vmacd", log_level="info",
-                 netns=None, args=(), binary=None):
+                 netns=None, args=(), binary=None, wrapper=()):
         self.sandbox = sandbox
         self.binary = binary    # Default: vmacd_bin().
         self.config = config
@@ -89,6 +89,7 @@ class Vmacd:
         self.log_level = log_level
         self.netns = netns      # Run inside this network namespace.
         self.args = list(args)  # More command-line options.
+        self.wrapper = list(wrapper)    # E.g. ["prlimit", "--nofile=.."].
         self.config_path = sandbox.dir / ("%s.json" % name)
         self.log_path = sandbox.dir / ("%s.log" % name)
         self.proc = None
@@ -112,6 +113,9 @@ class Vmacd:
             cmd = ["valgrind", "-q", "--error-exitcode=%d" % VALGRIND_ERROR,
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
                    "--log-file=%s.valgrind.%%p" % self.log_path] + cmd
+        # Wrappers that exec in place (prlimit, taskset): the PID stays the
+        # daemon's.
+        cmd = self.wrapper + cmd
         if self.netns:
             # "ip netns exec" execs in place: the PID stays the daemon's.
             cmd = ["ip", "netns", "exec", self.netns] + cmd

@@ -109,7 +109,8 @@ static const char full_config[]
       "    'mac': '02:00:00:00:00:11', 'ip': '192.0.2.11', 'priority': 150},"
       "   {'name': 'm2', 'bridge': 'br1', 'port': 'm2-p',"
       "    'ip': '2001:db8::12', 'priority': 0},"
-      "   {'name': 'm3', 'bridge': 'br9', 'port': 'm3-p'}]"
+      "   {'name': 'm3', 'bridge': 'br9', 'port': 'm3-p',"
+      "    'mac': '02:00:00:00:00:13'}]"
       " }, {"
       "  'name': 'db.main-1', 'addresses': ['198.51.100.10'],"
       "  'vmac': '06:00:00:00:00:02', 'members': []"
@@ -191,7 +192,7 @@ test_full_config(void **state OVS_UNUSED)
 
     m = &web->members[2];
     assert_string_equal(m->bridge, "br9"); /* Not listed: no uplinks. */
-    assert_false(m->has_mac);
+    assert_true(m->has_mac);
     assert_false(m->has_ip);
     assert_int_equal(m->priority, 100);
 
@@ -237,7 +238,8 @@ test_defaults(void **state OVS_UNUSED)
                    "'NORMAL'}, 'aliases': [{'name': 'a', 'addresses': "
                    "['203.0.113.5'], 'vmac': '02:00:00:00:00:aa', "
                    "'probe': {'interval_ms': 250}, 'members': [{'name': "
-                   "'x', 'bridge': 'br0', 'port': 'p1'}]}]}");
+                   "'x', 'bridge': 'br0', 'port': 'p1', 'mac': "
+                   "'02:00:00:00:00:01'}]}]}");
     assert_int_equal(cfg->n_listen, 0);
     assert_int_equal(cfg->n_connect, 1);
     assert_int_equal(cfg->cookie_prefix, 7);
@@ -255,7 +257,7 @@ test_defaults(void **state OVS_UNUSED)
     assert_int_equal(al->probe.rise, 3);
     assert_int_equal(al->probe.tcp_port, 0);
     assert_int_equal(al->members[0].priority, 100);
-    assert_false(al->members[0].has_mac);
+    assert_true(al->members[0].has_mac);
     assert_false(al->members[0].has_ip);
     config_destroy(cfg);
 }
@@ -342,7 +344,8 @@ test_access_bridges(void **state OVS_UNUSED)
     struct config *cfg = parse_ok(
         "{'aliases': [{'name': 'web', 'addresses': ['192.0.2.100'], "
         "'vmac': '02:00:5e:00:01:01', 'members': [{'name': 'm1', "
-        "'bridge': 'ha', 'port': 'm1-p'}], 'access_bridges': ['hc', 'hd']}, "
+        "'bridge': 'ha', 'port': 'm1-p', 'mac': '02:00:00:00:00:11'}], "
+        "'access_bridges': ['hc', 'hd']}, "
         "{'name': 'db', 'addresses': ['192.0.2.200'], "
         "'vmac': '02:00:5e:00:01:02', 'members': []}]}");
     const struct cfg_alias *web = config_find_alias(cfg, "web");
@@ -502,7 +505,9 @@ test_ids(void **state OVS_UNUSED)
 #define ALIAS0                                                                \
     "'name': 'web', 'addresses': ['192.0.2.100'], "                           \
     "'vmac': '02:00:5e:00:01:01'"
-#define MEMBER0 "{'name': 'm1', 'bridge': 'br0', 'port': 'm1-p'}"
+#define MEMBER0                                                               \
+    "{'name': 'm1', 'bridge': 'br0', 'port': 'm1-p', "                        \
+    "'mac': '02:00:00:00:00:11'}"
 #define ONE_ALIAS(BODY) "{'aliases': [{" ALIAS0 ", " BODY "}]}"
 #define WITH_MEMBER(FIELDS)                                                   \
     ONE_ALIAS("'members': [{'name': 'm1', 'bridge': 'br0', " FIELDS "}]")
@@ -597,6 +602,38 @@ static const struct bad_case bad_cases[] = {
     { WITH_ADDR("::"), ":: is the unspecified address" },
     { WITH_ADDR("::1"), "::1 is the loopback address" },
     { WITH_ADDR("fe80::1"), "fe80::1 is a link-local address" },
+    { WITH_ADDR("169.254.1.1"), "169.254.1.1 is a link-local address" },
+    { WITH_MEMBER("'port': 'p'"), "member \"m1\" needs \"mac\"" },
+    { WITH_MEMBER("'port': 'p', 'ip': '192.0.2.9', 'probe': {'type': "
+                  "'none'}"),
+      "member \"m1\" needs \"mac\"" },
+    { "{'aliases': [{'name': '.', 'addresses': ['192.0.2.1'], "
+      "'vmac': '02:00:00:00:00:01', 'members': []}]}",
+      "aliases[0].name: \".\" cannot be a name" },
+    { ONE_ALIAS("'members': [{'name': '..', 'bridge': 'br0', 'port': 'p', "
+                "'mac': '02:00:00:00:00:12'}]"),
+      "members[0].name: \"..\" cannot be a name" },
+    { ONE_ALIAS("'members': [{'name': 'a\\u0001', 'bridge': 'br0', "
+                "'port': 'p', 'mac': '02:00:00:00:00:12'}]"),
+      "a name may only use letters" },
+    { "{'bridges': [{'name': '..'}]}", "is not a valid interface name" },
+    { WITH_OF("'listen': ['pssl:6653']"), "needs the TLS settings" },
+    { WITH_OF("'connect': ['ssl:192.0.2.1:6653']"), "needs the TLS settings" },
+    { WITH_OF("'listen': ['ssl:192.0.2.1:6653']"), "expected ptcp:PORT" },
+    { WITH_OF("'tls': {'private_key': 'k', 'certificate': 'c'}"),
+      "openflow.tls: missing required key \"ca_cert\"" },
+    { WITH_OF("'tls': {'private_key': '', 'certificate': 'c', "
+              "'ca_cert': 'a'}"),
+      "openflow.tls.private_key: the file name is empty" },
+    { WITH_OF("'max_peers': 0"), "openflow.max_peers: 0 is out of range" },
+    { WITH_OF("'max_queue_bytes': 1000"), "max_queue_bytes: 1000 is out" },
+    { WITH_OF("'max_queue_bytes': 2097152, 'max_peer_queue_bytes': "
+              "4194304"),
+      "at most max_queue_bytes" },
+    { "{'api': {'max_connections': 4, 'max_incomplete': 5}}",
+      "api.max_incomplete: 5 is out of range (1..4)" },
+    { "{'api': {'request_timeout_ms': 10}}",
+      "api.request_timeout_ms: 10 is out of range" },
     { WITH_ADDR("::ffff:192.0.2.1"), "is an IPv4-mapped address" },
     { "{'aliases': [{'name': 'a', 'addresses': [], "
       "'vmac': '02:00:00:00:00:01', 'members': []}]}",
@@ -639,10 +676,10 @@ static const struct bad_case bad_cases[] = {
       "aliases[1].vmac: 02:00:00:00:0a:01 is already the VMAC of alias "
       "\"web\"" },
     { ONE_ALIAS("'members': [" MEMBER0 ", {'name': 'm1', 'bridge': 'br1', "
-                "'port': 'x'}]"),
+                "'port': 'x', 'mac': '02:00:00:00:00:12'}]"),
       "aliases[0].members[1].name: member \"m1\" is listed twice" },
     { ONE_ALIAS("'members': [" MEMBER0 ", {'name': 'm2', 'bridge': 'br0', "
-                "'port': 'm1-p'}]"),
+                "'port': 'm1-p', 'mac': '02:00:00:00:00:12'}]"),
       "aliases[0].members[1]: port \"m1-p\" on bridge \"br0\" is already "
       "used by member \"m1\"" },
     { "{'bridges': [{'name': 'br0', 'uplinks': ['m1-p']}], "
@@ -683,7 +720,7 @@ static const struct bad_case bad_cases[] = {
     { "{'api': {'group': '9wheel'}}",
       "api.group: \"9wheel\" is not a valid group name" },
     { "{'api': {'tcp': {'address': '::1', 'port': 80, 'tls': true}}}",
-      "api.tcp: unknown key \"tls\"" },
+      "api.tcp.tls: expected an object, got a boolean" },
     { "{'bridges': [{'name': 'br0'}, {'name': 'br0'}]}",
       "bridges[1].name: bridge \"br0\" is listed twice" },
     { "{'bridges': [{'name': 'br0', 'uplinks': ['u1', 'u2', 'u1']}]}",
@@ -742,7 +779,7 @@ static const struct bad_case bad_cases[] = {
       "the port must be a number in 1..65535" },
     { WITH_OF("'listen': ['ptcp:0']"), "the port must be a number" },
     { WITH_OF("'listen': ['tcp:127.0.0.1:6653']"),
-      "is not a valid listen target: expected ptcp:PORT[:IP] or punix:" },
+      "is not a valid listen target: expected ptcp:PORT[:IP], pssl:" },
     { WITH_OF("'listen': ['ptcp:6653:[::1']"),
       "the IP must be IPv4 or [IPv6] in brackets" },
     { WITH_OF("'listen': ['ptcp:6653:::1']"), "the IP must be IPv4" },
@@ -755,7 +792,7 @@ static const struct bad_case bad_cases[] = {
       "target: the port" },
     { WITH_OF("'connect': ['tcp:192.0.2.1']"), "is not a valid connect" },
     { WITH_OF("'connect': ['ptcp:6653']"),
-      "expected tcp:IP:PORT or unix:PATH" },
+      "expected tcp:IP:PORT, ssl:IP:PORT or unix:PATH" },
     { WITH_OF("'listen': [], 'connect': []"),
       "openflow: both \"listen\" and \"connect\" are empty" },
     { "{'api': {'socket': '/tmp/"
@@ -791,7 +828,6 @@ test_valid_edge_cases(void **state OVS_UNUSED)
 {
     static const char *const good[] = {
         WITH_VMAC("02:AB:cd:EF:00:01"),
-        WITH_ADDR("169.254.1.1"),
         WITH_ADDR("2001:db8:0:0:0:0:0:5"),
         WITH_OF("'listen': ['ptcp:65535'], 'connect': ['unix:/a b']"),
         WITH_OF("'listen': ['ptcp:1:0.0.0.0', 'ptcp:2:[::]']"),
@@ -799,6 +835,13 @@ test_valid_edge_cases(void **state OVS_UNUSED)
         WITH_OF("'cookie_prefix': '0X1'"),
         WITH_OF("'cookie_prefix': 4294967295"),
         WITH_OF("'inactivity_probe_ms': 0"),
+        WITH_OF("'listen': ['pssl:6653:[::1]'], 'connect': "
+                "['ssl:192.0.2.1:6653'], 'tls': {'private_key': 'k', "
+                "'certificate': 'c', 'ca_cert': 'a'}"),
+        WITH_OF("'max_peers': 65536, 'max_queue_bytes': 1048576"),
+        "{'api': {'max_connections': 1, 'request_timeout_ms': 100}}",
+        "{'api': {'tcp': {'address': '192.0.2.1', 'port': 1, 'tls': "
+        "{'private_key': 'k', 'certificate': 'c', 'ca_cert': 'a'}}}}",
         ONE_ALIAS("'announce': {'refresh_s': 299, 'count': 0}, "
                   "'members': []"),
         WITH_PROBE("'type': 'none'"),

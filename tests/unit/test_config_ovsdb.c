@@ -64,8 +64,9 @@ expect_error(const char *json, const char *expected)
 #define MEMBERS(OVSDB_SECTION, M2)                                            \
     "{" OVSDB_SECTION "'aliases': [{'name': 'web', "                          \
     "'addresses': ['192.0.2.100'], 'vmac': '02:00:5e:00:01:01', "             \
-    "'members': [{'name': 'm1', 'bridge': 'br0', 'port': 'm1-p'}, "           \
-    "{'name': 'm2', 'bridge': 'br0', " M2 "}]}]}"
+    "'members': [{'name': 'm1', 'bridge': 'br0', 'port': 'm1-p', "            \
+    "'mac': '02:00:00:00:00:11'}, {'name': 'm2', 'bridge': 'br0', "           \
+    "'mac': '02:00:00:00:00:12', " M2 "}]}]}"
 #define WITH_OVSDB "'ovsdb': {},"
 
 static void
@@ -214,8 +215,9 @@ test_iface_id(void **state OVS_UNUSED)
     cfg = parse_ok(
         "{'ovsdb': {}, 'aliases': [{'name': 'web', "
         "'addresses': ['192.0.2.100'], 'vmac': '02:00:5e:00:01:01', "
-        "'members': [{'name': 'm1', 'bridge': 'br0', 'iface_id': 'a b/c'}, "
-        "{'name': 'm2', 'bridge': 'br0', 'iface_id': 'ünïcode'}]}]}");
+        "'members': [{'name': 'm1', 'bridge': 'br0', 'iface_id': 'a b/c', "
+        "'mac': '02:00:00:00:00:11'}, {'name': 'm2', 'bridge': 'br0', "
+        "'iface_id': 'ünïcode', 'mac': '02:00:00:00:00:12'}]}]}");
     config_destroy(cfg);
 }
 
@@ -227,7 +229,7 @@ test_iface_id_invalid(void **state OVS_UNUSED)
                  "\"iface_id\" are given; a member has exactly one: "
                  "\"port\" (its OpenFlow port name) or \"iface_id\" (its "
                  "Interface's external_ids:iface-id)");
-    expect_error(MEMBERS(WITH_OVSDB, "'mac': '02:00:00:00:00:12'"),
+    expect_error(MEMBERS(WITH_OVSDB, "'priority': 5"),
                  "t.json: aliases[0].members[1]: missing required key "
                  "\"port\" (its OpenFlow port name), or else \"iface_id\" "
                  "(its Interface's external_ids:iface-id)");
@@ -270,8 +272,9 @@ test_iface_id_invalid(void **state OVS_UNUSED)
     expect_error("{'ovsdb': {}, 'aliases': [{'name': 'web', "
                  "'addresses': ['192.0.2.100'], 'vmac': '02:00:5e:00:01:01', "
                  "'members': [{'name': 'm1', 'bridge': 'br0', "
-                 "'iface_id': 'vm-1'}, {'name': 'm2', 'bridge': 'br0', "
-                 "'iface_id': 'vm-1'}]}]}",
+                 "'iface_id': 'vm-1', 'mac': '02:00:00:00:00:11'}, "
+                 "{'name': 'm2', 'bridge': 'br0', 'iface_id': 'vm-1', "
+                 "'mac': '02:00:00:00:00:12'}]}]}",
                  "aliases[0].members[1].iface_id: iface_id \"vm-1\" on "
                  "bridge \"br0\" is already used by member \"m1\"");
     /* The unknown-key message lists the new key. */

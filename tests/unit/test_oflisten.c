@@ -245,7 +245,9 @@ test_parse_bad(void **state OVS_UNUSED)
         "punix:",
         "unix:",
         too_long,
-        "ssl:192.0.2.1:6653",
+        "ssl:192.0.2.1",
+        "pssl:",
+        "pssl:x",
         "PTCP:6653",
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
