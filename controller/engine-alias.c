@@ -67,8 +67,11 @@ ealias_member_sync(struct ealias *ea, size_t m)
 {
     struct engine *eng = ea->eng;
     const struct cfg_member *mb = &ea->cfg->members[m];
-    const struct ofswitch_port *p = switches_port(eng->sw, mb->bridge,
-                                                  mb->port);
+    /* A port on a switch vmacd does not write to is as good as absent. */
+    const struct ebridge *br = ebridge_find(eng, mb->bridge);
+    const struct ofswitch_port *p
+        = (br && br->ft ? switches_port(eng->sw, mb->bridge, mb->port)
+                        : NULL);
     long long now = engine_now_ms(eng);
     alias_state_set_port(ea->st, m, p != NULL,
                          p && !p->link_down && !p->admin_down, now);
@@ -150,13 +153,20 @@ ealias_probe_links(struct ealias *ea)
 }
 
 static void alias_wakeup_cb(struct ev_loop *, ev_timer *, int revents);
+static void engine_meter_plan_update(struct engine *);
+static bool alias_probed(const struct engine *, const struct cfg_alias *);
 
 void
-ealias_create(struct engine *eng, struct cfg_alias *a)
+ealias_create(struct engine *eng, struct cfg_alias *orig)
 {
     struct ealias *ea = xzalloc(sizeof *ea);
     ea->eng = eng;
+    ea->orig = orig;
+    struct cfg_alias *a = engine_resolve_alias(eng, orig, &ea->port_errors);
     ea->cfg = a;
+    if (engine_alias_has_iface_ids(orig)) {
+        ovs_list_push_back(&eng->iface_aliases, &ea->iface_node);
+    }
     ea->st = alias_state_create(a);
     ea->members = xcalloc(MAX(a->n_members, 1), sizeof *ea->members);
     ea->master = -1;
@@ -192,7 +202,12 @@ ealias_destroy(struct ealias *ea)
     hmap_remove(&eng->aliases, &ea->node);
     alias_state_destroy(ea->st);
     free(ea->change_reason);
+    if (engine_alias_has_iface_ids(ea->orig)) {
+        ovs_list_remove(&ea->iface_node);
+    }
+    engine_port_errors_free(ea->port_errors, ea->cfg->n_members);
     cfg_alias_unref(ea->cfg);
+    cfg_alias_unref(ea->orig);
     free(ea);
 }
 
@@ -227,11 +242,11 @@ alias_note_change(struct ealias *ea, int old, int new, const char *reason,
     }
 }
 
-/* Replaces ea's config by 'a' (reference taken), keeping what still
+/* Replaces what ea runs by 'a' (reference taken), keeping what still
  * applies: the members' states when the members are the same, else the
  * master (without preemption, if still eligible). */
 static void
-ealias_replace(struct ealias *ea, struct cfg_alias *a)
+ealias_replace_running(struct ealias *ea, struct cfg_alias *a)
 {
     struct engine *eng = ea->eng;
     struct cfg_alias *old = ea->cfg;
@@ -296,6 +311,66 @@ ealias_replace(struct ealias *ea, struct cfg_alias *a)
     cfg_alias_unref(old);
 }
 
+/* Replaces ea's config by 'orig' (reference taken). */
+void
+ealias_replace(struct ealias *ea, struct cfg_alias *orig)
+{
+    struct engine *eng = ea->eng;
+    if (engine_alias_has_iface_ids(ea->orig)) {
+        ovs_list_remove(&ea->iface_node);
+    }
+    if (engine_alias_has_iface_ids(orig)) {
+        ovs_list_push_back(&eng->iface_aliases, &ea->iface_node);
+    }
+    engine_port_errors_free(ea->port_errors, ea->cfg->n_members);
+    cfg_alias_unref(ea->orig);
+    ea->orig = orig;
+    ealias_replace_running(ea, engine_resolve_alias(eng, orig,
+                                                    &ea->port_errors));
+}
+
+static bool
+same_ports(const struct cfg_alias *a, const struct cfg_alias *b)
+{
+    for (size_t m = 0; m < a->n_members; m++) {
+        if (strcmp(a->members[m].port, b->members[m].port)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The database changed: the ports of ea's members given by "iface_id" are
+ * looked up again; a member that moved follows (one run, one bundle). */
+void
+ealias_reresolve(struct ealias *ea)
+{
+    char **errors;
+    struct cfg_alias *a = engine_resolve_alias(ea->eng, ea->orig, &errors);
+    engine_port_errors_free(ea->port_errors, ea->cfg->n_members);
+    ea->port_errors = errors;
+    if (same_ports(a, ea->cfg)) {
+        cfg_alias_unref(a);
+        return;
+    }
+    for (size_t m = 0; m < a->n_members; m++) {
+        const struct cfg_member *o = &ea->cfg->members[m];
+        const struct cfg_member *n = &a->members[m];
+        if (strcmp(o->port, n->port)) {
+            VLOG_INFO("alias %s: member %s (iface-id %s) is on port %s%s%s "
+                      "now",
+                      a->name, n->name, n->iface_id,
+                      n->port[0] ? "\"" : "", n->port[0] ? n->port : "(none)",
+                      n->port[0] ? "\"" : "");
+        }
+    }
+    ealias_replace_running(ea, a);
+    if (alias_probed(ea->eng, a)) {
+        engine_meter_plan_update(ea->eng);
+    }
+    engine_schedule_update(ea->eng, ev_time(), "ovsdb: iface-id moved");
+}
+
 /* Its id changed (a collision resolved anew): its parts go under the new
  * id. */
 static void
@@ -319,13 +394,23 @@ alias_wakeup_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     engine_schedule_update(ea->eng, ev_time(), "timer");
 }
 
+/* The port member 'm' of 'a' runs on (for members given by "iface_id",
+ * the one found in OVSDB). */
+static const char *
+running_port(void *eng, const struct cfg_alias *a, size_t m)
+{
+    const struct ealias *ea = ealias_find(eng, a->name);
+    return ea ? ea->cfg->members[m].port : a->members[m].port;
+}
+
 /* The probe reply meters: anew when a probed alias changed.  The owners of
  * the ports (old and new) regenerate their records. */
 static void
 engine_meter_plan_update(struct engine *eng)
 {
     struct probemeter_plan *old = eng->plan;
-    eng->plan = probemeter_plan_create(eng->cfg);
+    struct probemeter_ports ports = { running_port, eng };
+    eng->plan = probemeter_plan_create_on(eng->cfg, NULL, NULL, &ports);
     meters_set_plan(eng->meters, eng->plan, eng->generation);
 
     const struct probemeter_plan *plans[] = { old, eng->plan };
@@ -420,6 +505,7 @@ renumbered(struct engine *eng, struct cfg_renumbering *r)
                   r->aliases[i]->name, r->old_ids[i], r->aliases[i]->id);
         struct ealias *ea = ealias_find(eng, r->aliases[i]->name);
         if (ea) {
+            ea->cfg->id = ea->orig->id; /* A running copy follows. */
             ealias_renumbered(ea);
         }
     }
@@ -533,7 +619,7 @@ engine_reload(struct engine *eng, struct config *cfg)
         ea = ealias_find(eng, a->name);
         if (!ea) {
             ealias_create(eng, cfg_alias_ref(a));
-        } else if (ea->cfg != a) {
+        } else if (ea->orig != a) {
             ealias_replace(ea, cfg_alias_ref(a));
         }
     }

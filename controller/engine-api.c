@@ -17,6 +17,7 @@
 #include "flowtab.h"
 #include "ofswitch.h"
 #include "openvswitch/vlog.h"
+#include "ovsdbc.h"
 #include "probemeter.h"
 #include "probes.h"
 #include "procsched.h"
@@ -33,6 +34,41 @@ engine_reply_verror(struct api_request *req, unsigned int status,
 {
     api_reply_error(req, status, e->kind ? e->kind : VERR_INVALID, e->field,
                     "%s", e->message ? e->message : "error");
+}
+
+/* What the Open vSwitch database says of bridge 'name', into 'o': its
+ * fail_mode (with a warning in "check" mode when it is not secure) and
+ * why vmacd does not write to its switch, if it does not. */
+static void
+ovsdb_bridge_to_json(const struct engine *eng, const char *name, json_t *o)
+{
+    const struct config *cfg = engine_config(eng);
+    json_t *warnings = json_array();
+    const char *error = engine_bridge_identity_error(eng, name);
+    if (error) {
+        json_array_append_new(warnings, json_string(error));
+    }
+    json_object_set_new(o, "written", json_boolean(
+                            engine_bridge_flowtab(eng, name) != NULL));
+    const struct ovsdbc_snap *snap = engine_ovsdb_snapshot(eng);
+    const struct ovsdbc_bridge *br = (cfg->ovsdb && snap
+                                          ? ovsdbc_snap_bridge(snap, name)
+                                          : NULL);
+    if (br) {
+        bool secure = br->fail_mode == OVSDBC_FAIL_SECURE;
+        json_object_set_new(o, "fail_mode",
+                            json_string(secure ? "secure" : "standalone"));
+        if (!secure && cfg->ovsdb->fail_mode == CFG_FAIL_MODE_CHECK) {
+            json_array_append_new(
+                warnings,
+                json_string("fail_mode is standalone: about 15 s after "
+                            "vmacd stops, ovs-vswitchd goes fail-open and "
+                            "vmacd's flows stop answering"));
+        }
+    } else {
+        json_object_set_new(o, "fail_mode", json_null());
+    }
+    json_object_set_new(o, "warnings", warnings);
 }
 
 static json_t *
@@ -85,6 +121,8 @@ bridge_to_json(const struct engine *eng, const char *name)
     json_object_set_new(o, "generation", json_integer(handed));
     json_object_set_new(o, "applied_generation", json_integer(applied));
 
+    ovsdb_bridge_to_json(eng, name, o);
+
     json_t *aliases = json_array();
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         if (engine_carries(cfg->aliases[i], name)) {
@@ -131,10 +169,27 @@ engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
         json_object_set_new(
             mj, "bridge_known",
             json_boolean(engine_bridge_known(eng, m->bridge)));
+        const char *port_error;
+        const char *port = engine_member_port(eng, a->name, i, &port_error);
+        port = port ? port : m->port;
+        if (m->iface_id) {
+            /* Read-only: where the iface-id is now. */
+            const struct ofswitch_port *op
+                = port[0] ? switches_port(engine_switches(eng), m->bridge,
+                                          port)
+                          : NULL;
+            json_object_set_new(mj, "port",
+                                port[0] ? json_string(port) : json_null());
+            json_object_set_new(mj, "ofport", op ? json_integer(op->number)
+                                                 : json_null());
+            json_object_set_new(mj, "port_error",
+                                port_error ? json_string(port_error)
+                                           : json_null());
+        }
         json_object_set_new(
             mj, "probe_state",
             probes_member_to_json(probes, a->name, m->name,
-                                  probemeter_find(plan, m->bridge, m->port)));
+                                  probemeter_find(plan, m->bridge, port)));
         /* About 10 us per member: let due probes leave meanwhile. */
         probes_yield(probes);
     }

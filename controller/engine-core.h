@@ -27,6 +27,7 @@ struct config;
 struct flowtab;
 struct fs_part;
 struct meters;
+struct ovsdbc_snap;
 struct probemeter_plan;
 struct probes;
 struct switches;
@@ -66,7 +67,13 @@ struct erec {
 struct ealias {
     struct hmap_node node; /* In engine->aliases, by name. */
     struct engine *eng;
-    struct cfg_alias *cfg; /* A reference. */
+    struct cfg_alias *orig; /* The config's alias (a reference)... */
+    struct cfg_alias *cfg;  /* ...and what runs: the same, or a copy with
+                             * the ports found for members given by
+                             * "iface_id" (engine-ovsdb.c); a reference. */
+    char **port_errors;     /* Per member: why it has no port, or NULL. */
+    struct ovs_list iface_node; /* In engine->iface_aliases, if 'orig' has
+                                 * members given by "iface_id". */
     struct alias_state *st;
     struct emember *members; /* cfg->n_members. */
     struct ovs_list recs;    /* struct erec. */
@@ -91,7 +98,9 @@ struct ebridge {
     struct engine *eng;
     char *name;
     struct flowgen_bridge fg;
-    struct flowtab *ft;    /* While connected. */
+    struct flowtab *ft;    /* While connected (and matched in OVSDB). */
+    char *identity_error;  /* Why vmacd does not write to the connected
+                            * switch (engine-ovsdb.c), or NULL. */
     bool reading;          /* Its installed flows are being read. */
     struct ovs_list recs;  /* struct erec. */
     struct hmap ports;     /* struct eport. */
@@ -143,6 +152,11 @@ struct engine {
 
     struct ovs_list waiters; /* struct engine_waiter. */
 
+    /* The Open vSwitch database, when the config has "ovsdb"
+     * (engine-ovsdb.c): its newest synced snapshot, or NULL. */
+    struct ovsdbc_snap *snap;
+    struct ovs_list iface_aliases; /* struct ealias, by 'iface_node'. */
+
     /* The bridges looked after (engine_keep_bridges()) and who hears of
      * them (engine_on_bridges()). */
     struct sset kept;
@@ -169,6 +183,7 @@ struct ebridge *ebridge_find(const struct engine *, const char *name);
 struct ebridge *ebridge_get(struct engine *, const char *name);
 void ebridge_destroy(struct ebridge *);
 void ebridge_connect(struct ebridge *);
+void ebridge_disconnect(struct ebridge *, const char *identity_error);
 void ebridge_update_inputs(struct ebridge *);
 void ebridge_update_probed(struct ebridge *);
 struct eport *eport_find(const struct ebridge *, const char *name);
@@ -186,10 +201,23 @@ int engine_member_index(const struct cfg_alias *, const char *member);
 const char *ealias_member_name(const struct ealias *, int m);
 void ealias_member_sync(struct ealias *, size_t m);
 void ealias_create(struct engine *, struct cfg_alias *);
+void ealias_replace(struct ealias *, struct cfg_alias *);
+void ealias_reresolve(struct ealias *);
 void ealias_destroy(struct ealias *);
 void ealias_clear_pending(struct ealias *);
 void ealias_elect(struct ealias *, long long now, double event_time,
                   uint64_t generation);
+
+/* engine-ovsdb.c: the ports of members given by "iface_id" ('*errors'
+ * gets n_members messages or NULLs, freed with engine_port_errors_free())
+ * and whether vmacd may write to bridge 'br''s switch (NULL, or why not;
+ * malloc'd). */
+struct cfg_alias *engine_resolve_alias(const struct engine *,
+                                       struct cfg_alias *orig,
+                                       char ***errors);
+void engine_port_errors_free(char **errors, size_t n);
+bool engine_alias_has_iface_ids(const struct cfg_alias *);
+char *ebridge_identity_error(const struct ebridge *);
 
 /* engine-events.c: the callbacks of the parts the engine wires. */
 extern const struct switches_callbacks engine_switches_cbs;

@@ -58,26 +58,7 @@ sw_lost(void *eng_, const char *bridge, const char *reason)
     if (!br) {
         return;
     }
-    flowtab_destroy(br->ft);
-    br->ft = NULL;
-    br->reading = false;
-    struct ealias *ea;
-    LIST_FOR_EACH_SAFE (ea, pending_node, &br->pending) {
-        VLOG_INFO("alias %s: master %s -> %s (%s), not confirmed: bridge %s "
-                  "disconnected",
-                  ea->cfg->name, ealias_member_name(ea, ea->change_old),
-                  ealias_member_name(ea, ea->change_new), ea->change_reason,
-                  bridge);
-        ea->change_pending = false;
-        ealias_clear_pending(ea);
-    }
-    /* Its members are unreachable for vmacd: an alias with members
-     * elsewhere fails over to them.  (The bridge itself keeps forwarding
-     * with its last flows.) */
-    struct eport *p;
-    HMAP_FOR_EACH (p, node, &br->ports) {
-        eport_sync(br, p, false);
-    }
+    ebridge_disconnect(br, NULL);
     json_t *ev = json_object();
     json_object_set_new(ev, "bridge", json_string(bridge));
     json_object_set_new(ev, "reason", json_string(reason));

@@ -17,6 +17,7 @@ struct api;
 struct api_request;
 struct cfg_alias;
 struct flowtab;
+struct ovsdbc_snap;
 struct probes;
 struct store;
 struct switches;
@@ -39,6 +40,17 @@ const struct flowtab *engine_bridge_flowtab(const struct engine *,
                                             const char *bridge);
 void engine_bridge_generations(const struct engine *, const char *bridge,
                                uint64_t *handed, uint64_t *applied);
+/* The Open vSwitch database as last synced, or NULL. */
+const struct ovsdbc_snap *engine_ovsdb_snapshot(const struct engine *);
+/* Why vmacd does not write to the connected switch 'bridge' (it is not
+ * the bridge the Open vSwitch database names so), or NULL. */
+const char *engine_bridge_identity_error(const struct engine *,
+                                         const char *bridge);
+/* The port member 'm' of 'alias' runs on (for one given by "iface_id", the
+ * one found in OVSDB, "" when none: then '*error' says why), or NULL for
+ * no such alias. */
+const char *engine_member_port(const struct engine *, const char *alias,
+                               size_t m, const char **error);
 /* Does 'bridge' carry alias 'a' (a member there, or an access bridge)? */
 bool engine_carries(const struct cfg_alias *a, const char *bridge);
 

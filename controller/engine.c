@@ -39,6 +39,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
+#include "ovsdbc.h"
 #include "probemeter.h"
 #include "probes.h"
 #include "ratelog.h"
@@ -244,6 +245,7 @@ ebridge_destroy(struct ebridge *br)
     }
     hmap_destroy(&br->ports);
     flowinput_bridge_destroy(&br->fg);
+    free(br->identity_error);
     hmap_remove(&eng->bridges, &br->node);
     free(br->name);
     free(br);
@@ -606,12 +608,24 @@ flows_read(struct flowtab *ft, void *br_)
 }
 
 /* The switch of 'br' is ready: a flow table on its connection, which
- * reads what is installed and then gets every part again. */
+ * reads what is installed and then gets every part again; unless it is
+ * not the bridge the Open vSwitch database names so (engine-ovsdb.c). */
 void
 ebridge_connect(struct ebridge *br)
 {
     struct engine *eng = br->eng;
 
+    free(br->identity_error);
+    br->identity_error = ebridge_identity_error(br);
+    if (br->identity_error) {
+        RL_WARN("%s: %s; vmacd does not write to it", br->name,
+                br->identity_error);
+        json_t *ev = json_object();
+        json_object_set_new(ev, "bridge", json_string(br->name));
+        json_object_set_new(ev, "error", json_string(br->identity_error));
+        engine_publish(eng, "bridge_mismatch", ev);
+        return;
+    }
     br->ft = flowtab_create(eng->loop, switches_chan(eng->sw, br->name),
                             eng->cfg->cookie_prefix, flows_applied,
                             flows_read, br);
@@ -639,6 +653,34 @@ ebridge_connect(struct ebridge *br)
         eport_sync(br, p, true);
     }
     /* The election waits for flows_read(). */
+}
+
+/* vmacd stops writing to the switch of 'br' (it went, or it is not the
+ * bridge the database names so: 'identity_error', copied).  Its members
+ * are unreachable for vmacd: an alias with members elsewhere fails over
+ * to them; the bridge itself keeps forwarding with its last flows. */
+void
+ebridge_disconnect(struct ebridge *br, const char *identity_error)
+{
+    flowtab_destroy(br->ft);
+    br->ft = NULL;
+    br->reading = false;
+    free(br->identity_error);
+    br->identity_error = nullable_xstrdup(identity_error);
+    struct ealias *ea;
+    LIST_FOR_EACH_SAFE (ea, pending_node, &br->pending) {
+        VLOG_INFO("alias %s: master %s -> %s (%s), not confirmed: bridge %s "
+                  "%s",
+                  ea->cfg->name, ealias_member_name(ea, ea->change_old),
+                  ealias_member_name(ea, ea->change_new), ea->change_reason,
+                  br->name, identity_error ? "not written" : "disconnected");
+        ea->change_pending = false;
+        ealias_clear_pending(ea);
+    }
+    struct eport *p;
+    HMAP_FOR_EACH (p, node, &br->ports) {
+        eport_sync(br, p, false);
+    }
 }
 
 /* Accessors for engine-api.c and engine-write.c. */
@@ -752,6 +794,7 @@ engine_create(struct ev_loop *loop, struct config *cfg, struct engine **engp,
     ovs_list_init(&eng->dirty_recs);
     ovs_list_init(&eng->dirty_bridges);
     ovs_list_init(&eng->waiters);
+    ovs_list_init(&eng->iface_aliases);
     sset_init(&eng->staged);
     sset_init(&eng->kept);
     ev_init(&eng->update, update_cb);
@@ -828,6 +871,7 @@ engine_destroy(struct engine *eng)
     ev_timer_stop(eng->loop, &eng->stage_timer);
     sset_destroy(&eng->staged);
     sset_destroy(&eng->kept);
+    ovsdbc_snap_unref(eng->snap);
     free(eng->pending_reason);
     config_destroy(eng->cfg);
     free(eng);

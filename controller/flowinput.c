@@ -80,7 +80,7 @@ flowinput_alias(const struct cfg_alias *a, const char *bridge,
         fm->has_mac = env->mac(env->aux, a, m, &fm->mac);
         const struct probemeter *pm
             = probemeter_find(env->plan, bridge, mb->port);
-        if (pm && pm->alias == a && pm->member_idx == m) {
+        if (pm && pm->member_idx == m && !strcmp(pm->alias->name, a->name)) {
             fm->probe_owner = true;
             fm->probe_arp = pm->arp;
             fm->probe_nd = pm->nd;

@@ -171,6 +171,13 @@ on_dump(struct ev_loop *loop OVS_UNUSED, ev_signal *w, int revents OVS_UNUSED)
 }
 
 static void
+on_snapshot(const struct ovsdbc_snap *snap, void *d_)
+{
+    struct vmacd *d = d_;
+    engine_set_ovsdb(d->engine, snap);
+}
+
+static void
 on_bridges(const struct sset *bridges, void *d_)
 {
     struct vmacd *d = d_;
@@ -587,6 +594,7 @@ main(int argc, char *argv[])
     d.vsdb = vsdb_create(d.loop, engine_config(d.engine));
     vsdb_attach_api(d.vsdb, d.api);
     engine_on_bridges(d.engine, on_bridges, &d);
+    vsdb_on_snapshot(d.vsdb, on_snapshot, &d);
     warn_unknown_bridges(d.engine);
 
     ev_signal_init(&d.sigterm, on_stop, SIGTERM);

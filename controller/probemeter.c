@@ -82,19 +82,23 @@ bridge_rates(struct probemeter_bridge *b, const struct config *cfg)
     }
 }
 
-/* Adds the probed members of 'a' (at position 'idx') to 'plan'. */
+/* Adds the probed members of 'a' (at position 'idx') to 'plan', on the
+ * ports 'port_of' says (NULL: the configured ones). */
 static void
 plan_add_alias(struct probemeter_plan *plan, const struct config *cfg,
-               const struct cfg_alias *a, size_t idx)
+               const struct cfg_alias *a, size_t idx,
+               const struct probemeter_ports *port_of)
 {
     for (size_t j = 0; j < a->n_members; j++) {
         const struct cfg_member *mb = &a->members[j];
         enum cfg_probe_type type = config_member_probe_type(cfg, mb);
-        if (type == CFG_PROBE_NONE) {
+        const char *port = (port_of ? port_of->port(port_of->aux, a, j)
+                                    : mb->port);
+        if (type == CFG_PROBE_NONE || !port[0]) {
             continue;
         }
         struct probemeter_bridge *b = bridge_get(plan, cfg, mb->bridge);
-        struct probemeter *m = port_get(b, mb->port, a, idx, j);
+        struct probemeter *m = port_get(b, port, a, idx, j);
         m->probes_pps += 1000.0 / mb->probe.interval_ms;
         /* ND for an IPv6 ip; ARP for IPv4 (TCP probes refresh the member's
          * MAC with ARP too). */
@@ -115,6 +119,15 @@ probemeter_plan_create_with(const struct config *cfg,
                             const struct cfg_alias *skip,
                             const struct cfg_alias *extra)
 {
+    return probemeter_plan_create_on(cfg, skip, extra, NULL);
+}
+
+struct probemeter_plan *
+probemeter_plan_create_on(const struct config *cfg,
+                          const struct cfg_alias *skip,
+                          const struct cfg_alias *extra,
+                          const struct probemeter_ports *port_of)
+{
     struct probemeter_plan *plan = xzalloc(sizeof *plan);
     shash_init(&plan->bridges);
 
@@ -126,11 +139,11 @@ probemeter_plan_create_with(const struct config *cfg,
             placed = true;
         }
         if (a) {
-            plan_add_alias(plan, cfg, a, i);
+            plan_add_alias(plan, cfg, a, i, port_of);
         }
     }
     if (extra && !placed) {
-        plan_add_alias(plan, cfg, extra, cfg->n_aliases);
+        plan_add_alias(plan, cfg, extra, cfg->n_aliases, port_of);
     }
 
     struct shash_node *node;

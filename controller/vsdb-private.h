@@ -43,6 +43,14 @@ struct vsdb {
     bool complained;    /* A failed attempt was logged since the last
                          * connect. */
     int last_error;
+
+    /* Who hears of new synced snapshots (vsdb_on_snapshot()). */
+    vsdb_snapshot_cb *snap_cb;
+    void *snap_aux;
+    uint64_t epoch;      /* Clients started so far. */
+    uint64_t told_epoch; /* What was told last: that client's... */
+    uint64_t told_seq;   /* ...snapshot 'seq'... */
+    bool told_null;      /* ...or NULL (no client). */
 };
 
 /* vsdb.c */

@@ -209,12 +209,47 @@ log_state(struct vsdb *v)
     v->last_error = s->last_error;
 }
 
+/* Tells the snapshot's listener of a new synced snapshot. */
+static void
+tell_snapshot(struct vsdb *v)
+{
+    const struct ovsdbc_snap *snap = NULL;
+    if (v->client) {
+        snap = ovsdbc_snapshot(v->client);
+        if (!snap || ovsdbc_status(v->client)->state != OVSDBC_SYNCED
+            || (!v->told_null && v->told_epoch == v->epoch
+                && v->told_seq == snap->seq)) {
+            return;
+        }
+        v->told_epoch = v->epoch;
+        v->told_seq = snap->seq;
+        v->told_null = false;
+    } else if (v->told_null) {
+        return;
+    } else {
+        v->told_null = true;
+    }
+    if (v->snap_cb) {
+        v->snap_cb(snap, v->snap_aux);
+    }
+}
+
 static void
 changed(struct ovsdbc *c OVS_UNUSED, void *v_)
 {
     struct vsdb *v = v_;
     log_state(v);
     vsdb_run(v);
+    tell_snapshot(v);
+}
+
+void
+vsdb_on_snapshot(struct vsdb *v, vsdb_snapshot_cb *cb, void *aux)
+{
+    v->snap_cb = cb;
+    v->snap_aux = aux;
+    v->told_null = true; /* What the listener knows to start with. */
+    tell_snapshot(v);
 }
 
 /* Lifecycle. */
@@ -271,6 +306,7 @@ client_start(struct vsdb *v)
         .ca_cert = v->cfg->ca_cert,
     };
     v->client = ovsdbc_create(v->loop, &opts, &cbs, v);
+    v->epoch++;
     v->state = OVSDBC_CONNECTING;
     v->state_since = ev_now(v->loop);
     v->complained = false;
@@ -336,6 +372,7 @@ vsdb_create(struct ev_loop *loop, const struct config *cfg)
 {
     struct vsdb *v = xzalloc(sizeof *v);
     v->loop = loop;
+    v->told_null = true;
     shash_init(&v->bridges);
     ev_init(&v->retry, retry_cb);
     vsdb_set_config(v, cfg);
@@ -367,6 +404,7 @@ vsdb_set_config(struct vsdb *v, const struct config *cfg)
         client_start(v);
     }
     vsdb_run(v);
+    tell_snapshot(v); /* NULL if "ovsdb" went. */
 }
 
 void

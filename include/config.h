@@ -246,6 +246,12 @@ struct cfg_alias *config_remove_alias(struct config *, const char *name,
 
 struct cfg_alias *cfg_alias_ref(const struct cfg_alias *);
 void cfg_alias_unref(struct cfg_alias *); /* NULL-safe. */
+/* A copy of 'a' (refcount 1) whose member i has port 'ports[i]' (NULL:
+ * as in 'a'): how the engine runs a member given by "iface_id" once it
+ * found its port.  Same name and id, and the same JSON as 'a' (members
+ * given by "iface_id" write that, not "port"). */
+struct cfg_alias *cfg_alias_with_ports(const struct cfg_alias *,
+                                       const char *const *ports);
 
 /* Returns the config as JSON in the input shape, with defaults filled in
  * (stable key order, suitable for persisting and for the API). */

@@ -59,6 +59,13 @@ json_t *engine_state_dump(struct engine *, bool brief);
  * connected now?  (A member on another bridge is a likely typo.) */
 bool engine_bridge_known(const struct engine *, const char *name);
 
+/* The Open vSwitch database's newest synced snapshot (ovsdbc.h; a
+ * reference is taken), when the config has "ovsdb": the ports of members
+ * given by "iface_id" and which connected switches vmacd may write to
+ * follow it (docs/config.md, "ovsdb"). */
+struct ovsdbc_snap;
+void engine_set_ovsdb(struct engine *, const struct ovsdbc_snap *);
+
 /* Calls 'cb' with the set of bridges the engine looks after (those the
  * config lists and those that carry an alias; borrowed) whenever it
  * changes, and once now. */

@@ -76,6 +76,16 @@ struct probemeter_plan *probemeter_plan_create(const struct config *);
 struct probemeter_plan *probemeter_plan_create_with(
     const struct config *, const struct cfg_alias *skip,
     const struct cfg_alias *extra);
+/* The same with the probed members on the ports 'port_of' says instead of
+ * their configured "port" (for members given by "iface_id", whose port is
+ * found in OVSDB); "" leaves a member out. */
+struct probemeter_ports {
+    const char *(*port)(void *aux, const struct cfg_alias *, size_t member);
+    void *aux;
+};
+struct probemeter_plan *probemeter_plan_create_on(
+    const struct config *, const struct cfg_alias *skip,
+    const struct cfg_alias *extra, const struct probemeter_ports *);
 void probemeter_plan_destroy(struct probemeter_plan *); /* NULL-safe. */
 
 /* The bridge's meters, or NULL if it has no probed port. */

@@ -39,6 +39,14 @@ void vsdb_set_config(struct vsdb *, const struct config *cfg);
  * that carry an alias (engine_on_bridges()); applies at once. */
 void vsdb_set_bridges(struct vsdb *, const struct sset *bridges);
 
+/* Calls 'cb' with each new snapshot of the database once synced (borrowed;
+ * ovsdbc_snap_ref() to keep it), and with NULL when the client stops (the
+ * config lost "ovsdb").  A lost connection tells nothing: the last
+ * snapshot stays the best knowledge. */
+struct ovsdbc_snap;
+typedef void vsdb_snapshot_cb(const struct ovsdbc_snap *, void *aux);
+void vsdb_on_snapshot(struct vsdb *, vsdb_snapshot_cb *, void *aux);
+
 /* Registers "GET /v1/ovsdb" and publishes events on 'api'. */
 void vsdb_attach_api(struct vsdb *, struct api *);
 
