@@ -81,7 +81,9 @@ def start_tls_vmacd(sandbox, vmacd_factory, vmacd_config, pki, port,
     """vmacd in the switch's namespace (OVS reaches its 127.0.0.1 there),
     listening on pssl:PORT:127.0.0.1 with pki's controller certificate and
     trusting pki's switch CA."""
-    cfg = vmacd_config(aliases=list(aliases))
+    # The aliases' bridge listed (else vmacd warns of a typo at start).
+    cfg = vmacd_config(bridges=["br0"] if aliases else [],
+                       aliases=list(aliases))
     cfg["openflow"]["listen"] = ["pssl:%d:127.0.0.1" % port]
     cfg["openflow"]["tls"] = pki.tls("ctl", pki.switch_ca)
     v = vmacd_factory(cfg, netns=sandbox.sw_ns)
@@ -119,7 +121,7 @@ def test_vmacd_connects_to_a_switch_over_tls(sandbox, vmacd_factory,
     sandbox.vsctl("set-ssl", pki.key("sw"), pki.cert("sw"),
                   pki.controller_ca)
     sandbox.add_bridge("br0", "pssl:%d:127.0.0.1" % port)
-    cfg = vmacd_config(aliases=[WEB])
+    cfg = vmacd_config(bridges=["br0"], aliases=[WEB])
     cfg["openflow"]["listen"] = []
     cfg["openflow"]["connect"] = ["ssl:127.0.0.1:%d" % port]
     cfg["openflow"]["tls"] = pki.tls("ctl", pki.switch_ca)
