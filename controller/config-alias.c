@@ -329,15 +329,21 @@ parse_access_bridges(struct cfg_parser *p, const json_t *v,
     }
 }
 
+/* A copy of 'n' elements of 'size' bytes at 'p' (NULL for none). */
+static void *
+copy_array(const void *p, size_t n, size_t size)
+{
+    return n ? xmemdup(p, n * size) : NULL;
+}
+
 struct cfg_alias *
 cfg_alias_with_ports(const struct cfg_alias *a, const char *const *ports)
 {
     struct cfg_alias *c = xmemdup(a, sizeof *a);
     c->name = xstrdup(a->name);
-    c->ip4 = xmemdup(a->ip4, MAX(a->n_ip4, 1) * sizeof *a->ip4);
-    c->ip6 = xmemdup(a->ip6, MAX(a->n_ip6, 1) * sizeof *a->ip6);
-    c->members = xmemdup(a->members,
-                         MAX(a->n_members, 1) * sizeof *a->members);
+    c->ip4 = copy_array(a->ip4, a->n_ip4, sizeof *a->ip4);
+    c->ip6 = copy_array(a->ip6, a->n_ip6, sizeof *a->ip6);
+    c->members = copy_array(a->members, a->n_members, sizeof *a->members);
     for (size_t i = 0; i < a->n_members; i++) {
         const struct cfg_member *om = &a->members[i];
         struct cfg_member *m = &c->members[i];
@@ -346,9 +352,8 @@ cfg_alias_with_ports(const struct cfg_alias *a, const char *const *ports)
         m->port = xstrdup(ports[i] ? ports[i] : om->port);
         m->iface_id = nullable_xstrdup(om->iface_id);
     }
-    c->access_bridges = xmemdup(a->access_bridges,
-                                MAX(a->n_access_bridges, 1)
-                                    * sizeof *a->access_bridges);
+    c->access_bridges = copy_array(a->access_bridges, a->n_access_bridges,
+                                   sizeof *a->access_bridges);
     for (size_t i = 0; i < a->n_access_bridges; i++) {
         c->access_bridges[i] = xstrdup(a->access_bridges[i]);
     }

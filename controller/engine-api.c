@@ -231,6 +231,7 @@ status_to_json(struct engine *eng)
     json_object_set_new(
         o, "uptime_s",
         json_integer((json_int_t) (ev_time() - engine_started(eng))));
+    json_object_set_new(o, "health", engine_health_to_json(eng));
 
     json_t *bridges = json_array();
     void *args[] = { eng, bridges };

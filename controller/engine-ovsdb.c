@@ -215,3 +215,31 @@ engine_ovsdb_snapshot(const struct engine *eng)
 {
     return eng->snap;
 }
+
+json_t *
+engine_health_to_json(const struct engine *eng)
+{
+    json_t *problems = json_array();
+    const struct cfg_ovsdb *ovsdb = eng->cfg->ovsdb;
+    const struct ebridge *br;
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
+        if (br->identity_error) {
+            json_array_append_new(problems, json_sprintf(
+                "%s: not written: %s", br->name, br->identity_error));
+        }
+        if (ovs_list_is_empty(&br->recs) || !ovsdb || !eng->snap
+            || ovsdb->fail_mode != CFG_FAIL_MODE_CHECK) {
+            continue;
+        }
+        const struct ovsdbc_bridge *row = ovsdbc_snap_bridge(eng->snap,
+                                                             br->name);
+        if (row && row->fail_mode != OVSDBC_FAIL_SECURE) {
+            json_array_append_new(problems, json_sprintf(
+                "%s: fail_mode is standalone: about 15 s after vmacd "
+                "stops, its flows stop answering", br->name));
+        }
+    }
+    return json_pack("{s:s, s:o}", "status",
+                     json_array_size(problems) ? "degraded" : "ok",
+                     "problems", problems);
+}

@@ -40,6 +40,10 @@ const struct flowtab *engine_bridge_flowtab(const struct engine *,
                                             const char *bridge);
 void engine_bridge_generations(const struct engine *, const char *bridge,
                                uint64_t *handed, uint64_t *applied);
+/* {"status": "ok" or "degraded", "problems": [...]}: bridges vmacd does
+ * not write to, and (fail_mode "check") carrying bridges that are not
+ * secure. */
+json_t *engine_health_to_json(const struct engine *);
 /* The Open vSwitch database as last synced, or NULL. */
 const struct ovsdbc_snap *engine_ovsdb_snapshot(const struct engine *);
 /* Why vmacd does not write to the connected switch 'bridge' (it is not

@@ -48,8 +48,8 @@ struct cfg_member {
                      * for a member given by "iface_id". */
     char *iface_id; /* "iface_id": the port is the Interface whose
                      * external_ids:iface-id is this (1..255 bytes); NULL
-                     * for a member given by "port".  Not resolved yet: such
-                     * a member has no port (docs/config.md). */
+                     * for a member given by "port".  The engine finds its
+                     * port in OVSDB (engine-ovsdb.c). */
     bool has_mac;   /* False when "mac" was omitted. */
     struct eth_addr mac;
     bool has_ip; /* False when "ip" was omitted. */

@@ -429,8 +429,8 @@ def test_ssl_remote(sandbox, vmacd_factory, tmp_path):
 
 def test_member_by_iface_id_through_the_api(make_topo):
     """A member given by iface_id goes through the API and the config file
-    (it is not resolved yet: no port, never live) and changes nothing for
-    the other members."""
+    (no interface carries it here: no port, not live, the API says why)
+    and changes nothing for the other members."""
     t = make_topo(ovsdb={})
     wait_ovsdb(t, "synced")
     body = {"bridge": BRIDGE, "iface_id": "vm-web-4", "priority": 200,
@@ -438,7 +438,8 @@ def test_member_by_iface_id_through_the_api(make_topo):
     status, alias = t.vmacd.api("PUT", "/v1/aliases/web/members/m4", body)
     assert status == 201, alias
     (m4,) = [m for m in alias["members"] if m["name"] == "m4"]
-    assert m4["iface_id"] == "vm-web-4" and "port" not in m4, m4
+    assert m4["iface_id"] == "vm-web-4" and m4["port"] is None, m4
+    assert "no interface" in m4["port_error"], m4
     assert m4["state"] != "up" and not m4["master"], m4
     assert alias["master"] == "m1"
     saved = json.loads(t.vmacd.config_path.read_text())

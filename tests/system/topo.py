@@ -220,7 +220,8 @@ class Topo:
     def __init__(self, sandbox, vmacd_factory, preempt=None,
                  preempt_delay_ms=None, announce=None, probe=None,
                  alias_extra=None, members=MEMBERS, start=True,
-                 log_level="info", fail_mode=None, ovsdb=None):
+                 log_level="info", fail_mode=None, ovsdb=None,
+                 iface_ids=None):
         """Builds bridge, hosts, services and the config; with 'start' also
         starts vmacd and waits until the alias is settled with the
         highest-priority member of 'members' as master.  None parameters
@@ -228,14 +229,18 @@ class Topo:
         is merged into the alias object last.  'fail_mode' is br0's in
         OVSDB ("none": unset, as after a plain "ovs-vsctl add-br"; default
         secure); 'ovsdb' (a dict, may be empty) gives vmacd an "ovsdb"
-        section whose remote is the sandbox's database unless it says."""
+        section whose remote is the sandbox's database unless it says;
+        'iface_ids' ({host: iface-id}) gives those hosts' interfaces that
+        external_ids:iface-id and makes their members "iface_id" ones
+        (needs 'ovsdb')."""
+        iface_ids = iface_ids or {}
         self.sb = sandbox
         self.services = {}
         sandbox.add_bridge(BRIDGE, "unix:%s" % of_socket(sandbox),
                            fail_mode=fail_mode)
         for host, (port, mac, ip4, ip6) in HOSTS.items():
             sandbox.add_host(host, BRIDGE, port, mac, ip4 + "/24",
-                             ip6 + "/64")
+                             ip6 + "/64", iface_id=iface_ids.get(host))
         for m in members:
             self._setup_member(m)
 
@@ -247,6 +252,10 @@ class Topo:
                          "mac": HOSTS[m][1], "ip": HOSTS[m][2],
                          "priority": PRIORITIES[m]} for m in members],
         }
+        for mb in alias["members"]:
+            if mb["name"] in iface_ids:
+                del mb["port"]
+                mb["iface_id"] = iface_ids[mb["name"]]
         for key, value in (("preempt", preempt),
                            ("preempt_delay_ms", preempt_delay_ms),
                            ("announce", announce), ("probe", probe)):
