@@ -38,6 +38,9 @@ struct alias_member {
     bool present;  /* Port exists on its bridge. */
     bool link_up;
     bool healthy;             /* Default true. */
+    bool unverified;          /* Healthy for want of a verdict (health
+                               * forgotten on a reconnect or takeover);
+                               * default false. */
     bool drained;             /* Default false. */
     bool eligible;            /* Cached alias_member_eligible__(). */
     long long eligible_since; /* Valid while 'eligible'. */
@@ -152,6 +155,22 @@ alias_state_set_health(struct alias_state *st, size_t member, bool ok,
 }
 
 void
+alias_state_set_verified(struct alias_state *st, size_t member,
+                         bool verified, long long now)
+{
+    struct alias_member *m = alias_member_get(st, member, "verified");
+
+    if (m) {
+        if (m->unverified && verified) {
+            /* A preempt_delay counts from the verdict. */
+            m->eligible_since = now;
+        }
+        m->unverified = !verified;
+        alias_member_update(st, member, now);
+    }
+}
+
+void
 alias_state_set_drained(struct alias_state *st, size_t member, bool drained,
                         long long now)
 {
@@ -179,19 +198,36 @@ alias_member_better(const struct alias_state *st, size_t a, size_t b)
 }
 
 /* Returns the best eligible member other than 'except' (-1 for none), or -1
- * if there is none. */
+ * if there is none.  A verified member goes before any unverified one:
+ * those take the role only when nobody else can. */
 static int
 alias_best_eligible(const struct alias_state *st, int except)
 {
     int best = -1;
 
     for (size_t i = 0; i < st->cfg->n_members; i++) {
-        if (st->members[i].eligible && (int) i != except
-            && (best < 0 || alias_member_better(st, i, best))) {
+        const struct alias_member *m = &st->members[i];
+        if (!m->eligible || (int) i == except) {
+            continue;
+        }
+        if (best < 0
+            || (st->members[best].unverified && !m->unverified)
+            || (st->members[best].unverified == m->unverified
+                && alias_member_better(st, i, best))) {
             best = i;
         }
     }
     return best;
+}
+
+/* May member 'i' preempt the master: eligible, verified, ranking before
+ * it?  (An unverified master is not preempted for being unverified.) */
+static bool
+alias_member_preempts(const struct alias_state *st, size_t i)
+{
+    const struct alias_member *m = &st->members[i];
+    return (m->eligible && !m->unverified
+            && alias_member_better(st, i, st->master));
 }
 
 /* Why the master is no longer eligible. */
@@ -258,7 +294,7 @@ alias_elect_preempt(struct alias_state *st, long long now, long long *wakeup)
     int ready = -1;
     for (size_t i = 0; i < cfg->n_members; i++) {
         const struct alias_member *m = &st->members[i];
-        if (m->eligible && alias_member_better(st, i, st->master)
+        if (alias_member_preempts(st, i)
             && now - m->eligible_since >= (long long) cfg->preempt_delay_ms
             && (ready < 0 || alias_member_better(st, i, ready))) {
             ready = i;
@@ -272,7 +308,7 @@ alias_elect_preempt(struct alias_state *st, long long now, long long *wakeup)
     st->state = ALIAS_S_MASTER;
     for (size_t i = 0; i < cfg->n_members; i++) {
         const struct alias_member *m = &st->members[i];
-        if (m->eligible && alias_member_better(st, i, st->master)) {
+        if (alias_member_preempts(st, i)) {
             long long due = m->eligible_since + cfg->preempt_delay_ms;
             *wakeup = MIN(*wakeup, due);
             st->state = ALIAS_S_PREEMPT_WAIT;
@@ -365,11 +401,14 @@ alias_order_rank(const struct alias_state *st, size_t i)
 {
     const struct alias_member *m = &st->members[i];
 
-    if (m->eligible) {
-        return (int) i == st->master ? 0 : 1;
+    bool usable = m->eligible || (m->present && m->healthy && !m->drained);
+    if ((int) i == st->master && usable) {
+        return 0;
+    } else if (m->eligible) {
+        return m->unverified ? 2 : 1;
     } else if (m->present && m->healthy && !m->drained) {
         /* Only the link is down. */
-        return (int) i == st->master ? 0 : 2;
+        return 3;
     }
     return -1;
 }

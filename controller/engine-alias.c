@@ -79,6 +79,10 @@ ealias_member_sync(struct ealias *ea, size_t m)
     bool usable = probes_member_usable(eng->probes, ea->cfg->name, mb->name,
                                        &probed);
     alias_state_set_health(ea->st, m, probed ? usable : mb->has_mac, now);
+    alias_state_set_verified(
+        ea->st, m, probes_member_verified(eng->probes, ea->cfg->name,
+                                          mb->name),
+        now);
     alias_state_set_drained(ea->st, m, mb->drained, now);
 }
 

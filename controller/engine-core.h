@@ -102,6 +102,7 @@ struct ebridge {
     char *identity_error;  /* Why vmacd does not write to the connected
                             * switch (engine-ovsdb.c), or NULL. */
     bool reading;          /* Its installed flows are being read. */
+    bool was_connected;    /* Written to before (a reconnect). */
     struct ovs_list recs;  /* struct erec. */
     struct hmap ports;     /* struct eport. */
     bool probed, nd;       /* Base part inputs (the meter plan's). */

@@ -650,8 +650,16 @@ ebridge_connect(struct ebridge *br)
     }
     struct eport *p;
     HMAP_FOR_EACH (p, node, &br->ports) {
+        if (br->was_connected) {
+            /* Its members may have restarted meanwhile (an ovs-vswitchd
+             * restart takes the host's VMs' ports with it): none takes
+             * the master role back before its probes say so again. */
+            probes_port_forget(eng->probes, br->name, p->name,
+                               "bridge reconnected");
+        }
         eport_sync(br, p, true);
     }
+    br->was_connected = true;
     /* The election waits for flows_read(). */
 }
 

@@ -50,7 +50,29 @@ health_enter(struct health *h, enum health_state s, const char *reason,
     h->since = now;
     h->reason = reason;
     h->misses = h->successes = 0;
+    h->unverified = false;
     return true;
+}
+
+bool
+health_forget(struct health *h, const char *reason, long long now)
+{
+    if (h->state == HEALTH_UP) {
+        health_enter(h, HEALTH_UNKNOWN, reason, now);
+    } else if (h->state != HEALTH_UNKNOWN || h->unverified) {
+        return false; /* DOWN needs 'rise' anyway; HELD stays held. */
+    } else {
+        h->misses = h->successes = 0;
+        h->reason = reason;
+    }
+    h->unverified = true;
+    return true;
+}
+
+bool
+health_verified(const struct health *h)
+{
+    return !h->unverified;
 }
 
 /* Records a flap at 'now'; enters (or extends) HELD when there were

@@ -639,6 +639,31 @@ probes_port(struct probes *ps, const char *bridge, const char *port,
     }
 }
 
+void
+probes_port_forget(struct probes *ps, const char *bridge, const char *port,
+                   const char *reason)
+{
+    long long now = now_ms(ps);
+    struct prober *p;
+    HMAP_FOR_EACH_WITH_HASH (p, pnode, port_hash(bridge, port),
+                             &ps->by_port) {
+        if (!strcmp(p->bridge, bridge) && !strcmp(p->port, port)) {
+            enum health_state old = p->h.state;
+            if (health_forget(&p->h, reason, now)) {
+                prober_changed(p, old, reason);
+            }
+        }
+    }
+}
+
+bool
+probes_member_verified(const struct probes *ps, const char *alias,
+                       const char *member)
+{
+    const struct prober *p = prober_find(ps, alias, member);
+    return !p || health_verified(&p->h);
+}
+
 /* Packet-ins. */
 
 static void
@@ -913,6 +938,8 @@ probes_member_to_json(const struct probes *ps, const char *alias,
                                                                    : "arp"));
     json_object_set_new(o, "state",
                         json_string(health_state_name(p->h.state)));
+    json_object_set_new(o, "verified",
+                        json_boolean(health_verified(&p->h)));
     json_object_set_new(o, "reason", json_string(p->h.reason));
     json_object_set_new(o, "since_ms", json_integer(now - p->h.since));
     json_object_set_new(o, "misses", json_integer(p->h.misses));

@@ -11,7 +11,8 @@
  *
  * Eligible = port present && link up && healthy && not drained.  A member
  * whose port status was never reported counts as absent.  Health defaults to
- * healthy, drain to not drained.
+ * healthy, drain to not drained.  Among eligible members, verified ones
+ * come first (alias_state_set_verified()).
  *
  * State machine of the alias (alias_state_elect() is the only place that
  * moves between states, except alias_state_move()):
@@ -71,6 +72,13 @@ void alias_state_set_health(struct alias_state *, size_t member, bool ok,
                             long long now);
 void alias_state_set_drained(struct alias_state *, size_t member, bool drained,
                              long long now);
+/* An unverified member is healthy only for want of a verdict (its probes
+ * restarted after its bridge reconnected or this vmacd took over): it is
+ * eligible, but takes the master role only when no verified member can,
+ * never preempts, and comes after verified members in the buckets.  A
+ * master that is unverified keeps the role.  Default verified. */
+void alias_state_set_verified(struct alias_state *, size_t member,
+                              bool verified, long long now);
 
 /* Result of one election. */
 struct alias_election {

@@ -10,7 +10,9 @@
  * States (health_state_name() gives the names shown by the API):
  *
  *   UNKNOWN   No verdict yet (start, or the probe settings changed).
- *             Healthy, so that a restart of vmacd moves no traffic.
+ *             Healthy, so that a restart of vmacd moves no traffic; after
+ *             health_forget() "unverified": still healthy, but the alias
+ *             model lets it take the master role only as a last resort.
  *             'rise' successes in a row -> UP; 'fall' misses in a row
  *             -> DOWN; link down -> DOWN.
  *   UP        Healthy.  'fall' misses in a row -> DOWN (a flap); link
@@ -69,6 +71,7 @@ struct health {
     long long hold_ms;    /* Duration of the current/last hold. */
     long long held_until; /* Valid while HELD. */
     const char *reason;   /* Of the last transition. */
+    bool unverified;      /* UNKNOWN after health_forget(). */
 };
 
 /* Lifecycle: no allocation. */
@@ -89,6 +92,14 @@ long long health_next_wakeup(const struct health *);
 
 /* Is the member usable (UNKNOWN or UP)? */
 bool health_ok(const struct health *);
+
+/* The verdict no longer holds (its bridge reconnected: the member may
+ * have restarted meanwhile; another vmacd took over): UP becomes UNKNOWN,
+ * "unverified" until the next verdict ('rise' successes or 'fall' misses
+ * in a row).  DOWN and HELD stay.  Returns true if anything changed. */
+bool health_forget(struct health *, const char *reason, long long now);
+/* False while UNKNOWN after health_forget(). */
+bool health_verified(const struct health *);
 
 const char *health_state_name(enum health_state);
 

@@ -79,6 +79,15 @@ void probes_sync_alias(struct probes *, const struct cfg_alias *old,
 void probes_port(struct probes *, const char *bridge, const char *port,
                  bool connected, bool up);
 
+/* The members probed on 'port' of 'bridge' lose their verdict (the bridge
+ * reconnected: they may have restarted meanwhile): UP ones become unknown
+ * and "unverified" until their probes decide again (health_forget()). */
+void probes_port_forget(struct probes *, const char *bridge,
+                        const char *port, const char *reason);
+/* False while the member's verdict is forgotten (see above). */
+bool probes_member_verified(const struct probes *, const char *alias,
+                            const char *member);
+
 /* Member 'master' (index, -1: none) is the master of 'alias' now. */
 void probes_set_master(struct probes *, const struct cfg_alias *,
                        int master);

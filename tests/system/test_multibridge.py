@@ -319,3 +319,41 @@ def test_guard_lets_vmac_in_from_uplinks_only(make_multi):
     t.wait_vmac_port(UPLINK_PORT["ha"])
     ask_all(t, "m1")
     t.vmacd.check_logs()
+
+
+def test_member_waits_for_its_probes_after_its_bridge_reconnects(make_multi):
+    """When its bridge comes back (an ovs-vswitchd restart takes the
+    host's VMs' ports with it, and the VM may not serve yet), a member
+    takes the master role back only once its probes answered again, not at
+    the reconnect: its verdict is forgotten ("unknown", unverified) and the
+    backup keeps the role meanwhile."""
+    t = make_multi()
+    ask_all(t, "m1")
+    t.sb.vsctl("set-controller", "ha",
+               "unix:%s" % (t.sb.dir / "nobody.sock"))
+    wait_until(lambda: not t.bridge("ha")["connected"], 10, 0.05,
+               "vmacd seeing ha disconnected")
+    t.wait_settled("m2", timeout=10, bridges=("hb",))
+
+    t0 = time.time()
+    t.sb.vsctl("set-controller", "ha", "unix:%s" % of_socket(t.sb))
+    t.sb.vsctl("set", "controller", "ha", "max_backoff=1000")
+    t.vmacd.wait_bridge("ha", timeout=10)
+    t.wait_settled("m1", timeout=10)
+    ev = [e for e in t.events() if e["time"] >= t0]
+    connected = [e for e in ev if e["type"] == "bridge_connected"
+                 and e["bridge"] == "ha"]
+    back = [e for e in ev if e["type"] == "master_change"
+            and e["new_master"] == "m1"]
+    m1 = [e for e in ev if e["type"] == "member_state"
+          and e["member"] == "m1"]
+    assert connected and back, ev
+    # m1 was forgotten at the reconnect, answered its probes again, and
+    # only then took the role back.
+    assert [(e["old"], e["new"], e["reason"]) for e in m1][:2] == \
+        [("up", "unknown", "bridge reconnected"),
+         ("unknown", "up", "probes answered")], m1
+    assert m1[0]["time"] <= m1[1]["time"] <= back[0]["time"], ev
+    assert back[0]["old_master"] == "m2" and back[0]["reason"] == "preempt"
+    ask_all(t, "m1")
+    t.vmacd.check_logs(allowed=[r"bridge ha disconnected"])

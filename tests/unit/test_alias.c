@@ -3,8 +3,9 @@
  * expected transcript of elections.
  *
  * Script lines: "TIME VERB MEMBER".  Verbs: up (port present, link up),
- * down (link down), absent (port gone), sick / well (health), drain /
- * undrain, move (MEMBER may be "-" for "best other"), elect (no member).
+ * down (link down), absent (port gone), sick / well (health), unverified /
+ * verified, drain / undrain, move (MEMBER may be "-" for "best other"),
+ * elect (no member).
  * Each "elect" appends "TIME: OLD -> NEW (reason)" when the master changed,
  * else "TIME: MASTER (reason)", plus " wake=T" when a wakeup is asked for.
  * Each "move" appends "TIME: move MEMBER = RESULT".
@@ -141,6 +142,10 @@ run_line(struct harness *h, const char *line)
         alias_state_set_health(h->st, i, false, now);
     } else if (!strcmp(verb, "well")) {
         alias_state_set_health(h->st, i, true, now);
+    } else if (!strcmp(verb, "unverified")) {
+        alias_state_set_verified(h->st, i, false, now);
+    } else if (!strcmp(verb, "verified")) {
+        alias_state_set_verified(h->st, i, true, now);
     } else if (!strcmp(verb, "drain")) {
         alias_state_set_drained(h->st, i, true, now);
     } else if (!strcmp(verb, "undrain")) {
@@ -435,6 +440,76 @@ test_move_from_none(void **state OVS_UNUSED)
     harness_destroy(&h);
 }
 
+/* A member whose verdict was forgotten (its bridge reconnected) does not
+ * take the role back from a verified one until verified, but is better
+ * than nothing; an unverified master keeps the role; a preempt delay
+ * counts from the verdict. */
+static void
+test_unverified(void **state OVS_UNUSED)
+{
+    struct harness h;
+
+    harness_init(&h, true, 0, "m1:150", "m2:100", NULL);
+    check_script(&h,
+                 "0 up m1\n"
+                 "0 up m2\n"
+                 "0 elect\n"
+                 "10 absent m1\n"
+                 "10 elect\n"
+                 /* m1's bridge is back, its probes have no verdict yet. */
+                 "20 unverified m1\n"
+                 "20 up m1\n"
+                 "20 elect\n"
+                 "50 verified m1\n"
+                 "50 elect\n"
+                 /* Both unverified (a takeover): the master stays, and
+                  * only a verified better member preempts it. */
+                 "60 unverified m1\n"
+                 "60 unverified m2\n"
+                 "60 move m2\n"
+                 "60 elect\n"
+                 "61 absent m2\n"
+                 "61 elect\n"
+                 "62 up m2\n"
+                 "62 elect\n"
+                 "70 verified m2\n"
+                 "70 elect\n"
+                 "80 verified m1\n"
+                 "80 elect\n"
+                 /* The last one standing may be unverified. */
+                 "90 unverified m2\n"
+                 "90 absent m1\n"
+                 "90 elect\n",
+                 "0: - -> m1 (initial)\n"
+                 "10: m1 -> m2 (master port absent)\n"
+                 "20: m2 (stable)\n"
+                 "50: m2 -> m1 (preempt)\n"
+                 "60: move m2 = 0\n"
+                 "60: m1 -> m2 (move)\n"
+                 "61: m2 -> m1 (master port absent)\n"
+                 "62: m1 (stable)\n"
+                 "70: m1 (held)\n"
+                 "80: m1 (stable)\n"
+                 "90: m1 -> m2 (master port absent)\n");
+    harness_destroy(&h);
+
+    harness_init(&h, true, 100, "m1:150", "m2:100", NULL);
+    check_script(&h,
+                 "0 up m2\n"
+                 "0 elect\n"
+                 "0 unverified m1\n"
+                 "0 up m1\n"
+                 "0 elect\n"
+                 "500 verified m1\n"
+                 "500 elect\n"
+                 "600 elect\n",
+                 "0: - -> m2 (initial)\n"
+                 "0: m2 (stable)\n"
+                 "500: m2 (preempt pending) wake=600\n"
+                 "600: m2 -> m1 (preempt)\n");
+    harness_destroy(&h);
+}
+
 static void
 check_order(const struct harness *h, size_t max, const char *expected)
 {
@@ -483,6 +558,11 @@ test_order(void **state OVS_UNUSED)
     check_order(&h, MAX_MEMBERS, "d a");
     alias_state_set_port(h.st, 3, false, false, 10); /* a */
     check_order(&h, MAX_MEMBERS, "d");
+    /* Unverified members after the verified ones. */
+    alias_state_set_health(h.st, 1, true, 20);   /* c */
+    alias_state_set_drained(h.st, 2, false, 20); /* b */
+    alias_state_set_verified(h.st, 2, false, 20);
+    check_order(&h, MAX_MEMBERS, "d c b");
     harness_destroy(&h);
 }
 
@@ -499,6 +579,7 @@ main(void)
         cmocka_unit_test(test_move),
         cmocka_unit_test(test_move_from_none),
         cmocka_unit_test(test_order),
+        cmocka_unit_test(test_unverified),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

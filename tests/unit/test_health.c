@@ -15,8 +15,9 @@
 #include "health.h"
 
 /* Runs 'script' on 'h': one event per token, "t=N" sets the time, "ok",
- * "miss", "down", "up" (link), "run" (timers); after each token that
- * changed the state, appends "@T:STATE(REASON) " to 'out'. */
+ * "miss", "down", "up" (link), "run" (timers), "forget"; after each token
+ * that changed the state, appends "@T:STATE(REASON) " to 'out' ("?" after
+ * STATE while unverified). */
 static void
 run_script(struct health *h, const char *script, char *out, size_t size)
 {
@@ -40,13 +41,16 @@ run_script(struct health *h, const char *script, char *out, size_t size)
             changed = health_link(h, true, now);
         } else if (!strcmp(tok, "run")) {
             changed = health_run(h, now);
+        } else if (!strcmp(tok, "forget")) {
+            changed = health_forget(h, "bridge reconnected", now);
         } else {
             fail_msg("bad token %s", tok);
         }
         if (changed) {
             size_t len = strlen(out);
-            snprintf(out + len, size - len, "@%lld:%s(%s) ", now,
-                     health_state_name(h->state), h->reason);
+            snprintf(out + len, size - len, "@%lld:%s%s(%s) ", now,
+                     health_state_name(h->state),
+                     health_verified(h) ? "" : "?", h->reason);
         }
     }
 }
@@ -71,6 +75,35 @@ test_fall_and_rise(void **state)
                              "@120:up(probes answered) ");
     assert_true(health_ok(&h));
     assert_int_equal(h.n_flaps_total, 1);
+}
+
+/* A forgotten verdict: UP becomes unverified UNKNOWN (still ok), and the
+ * next verdict either way verifies it; DOWN and HELD are kept. */
+static void
+test_forget(void **state)
+{
+    (void) state;
+    struct health h;
+    char out[1024];
+
+    health_init(&h, 2, 2, true, 0);
+    run_script(&h,
+               "t=10 ok t=20 ok t=30 forget t=40 ok t=50 ok "
+               "t=60 forget t=70 miss t=80 miss t=90 forget",
+               out, sizeof out);
+    assert_string_equal(out, "@20:up(probes answered) "
+                             "@30:unknown?(bridge reconnected) "
+                             "@50:up(probes answered) "
+                             "@60:unknown?(bridge reconnected) "
+                             "@80:down(probe timeout) ");
+    assert_false(health_ok(&h));
+    assert_true(health_verified(&h));
+
+    /* Unknown from the start: just unverified, once. */
+    health_init(&h, 2, 2, true, 0);
+    assert_true(health_forget(&h, "takeover", 5));
+    assert_false(health_forget(&h, "takeover", 6));
+    assert_true(health_ok(&h) && !health_verified(&h));
 }
 
 static void
@@ -184,6 +217,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fall_and_rise),
+        cmocka_unit_test(test_forget),
         cmocka_unit_test(test_unknown_falls_without_rising),
         cmocka_unit_test(test_link_down_and_results_while_down),
         cmocka_unit_test(test_unprobed_follows_link),
