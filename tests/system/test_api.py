@@ -517,8 +517,9 @@ def test_sigkill_during_writes_never_breaks_the_file(make_topo):
             i = 0
             while not stop.is_set():
                 i += 1
+                # Below m1's priority (150), however many writes land.
                 body = {"bridge": BRIDGE, "port": "m3-p",
-                        "mac": HOSTS["m3"][1], "priority": i % 200}
+                        "mac": HOSTS["m3"][1], "priority": i % 140}
                 try:
                     request(v, "PUT", "/v1/aliases/%s/members/m3" % ALIAS,
                             body, timeout=2)
