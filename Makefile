@@ -173,7 +173,8 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)) flows.md)
 	@if [ -f $(DESTDIR)$(CONFIG) ] && [ -f $(DESTDIR)$(EXAMPLE) ] \
 	    && cmp -s $(DESTDIR)$(CONFIG) $(DESTDIR)$(EXAMPLE); then \
-	    echo "rm -f $(DESTDIR)$(CONFIG)"; rm -f $(DESTDIR)$(CONFIG); \
+	    echo "rm -f $(DESTDIR)$(CONFIG)"; rm -f $(DESTDIR)$(CONFIG) \
+	        $(DESTDIR)$(CONFIG).base $(DESTDIR)$(CONFIG).journal.*; \
 	elif [ -e $(DESTDIR)$(CONFIG) ]; then \
 	    echo "uninstall: keeping $(DESTDIR)$(CONFIG) (changed)"; \
 	fi
