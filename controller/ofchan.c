@@ -71,10 +71,10 @@ struct ofchan {
     ev_timer closer; /* Reports 'closed' from the loop. */
     char *close_reason;
 
-    struct ofpbuf rx;    /* Bytes received, not yet framed. */
-    struct ovs_list txq; /* struct ofpbuf, in send order. */
-    size_t tx_ofs;       /* Bytes of the head already sent. */
-    size_t queued;       /* Bytes in txq not yet sent. */
+    struct ofpbuf rx;                /* Bytes received, not yet framed. */
+    struct ovs_list txq;             /* struct ofpbuf, in send order. */
+    size_t tx_ofs;                   /* Bytes of the head already sent. */
+    size_t queued;                   /* Bytes in txq not yet sent. */
     ofchan_drained_func *drained_cb; /* ofchan_notify_drained(). */
     void *drained_aux;
     size_t drained_below;
@@ -88,6 +88,17 @@ struct ofchan {
     uint64_t rx_msgs, tx_msgs;
     uint64_t tx_enqueued; /* Bytes ever queued (ofchan_tx_mark()). */
     uint64_t tx_written;  /* Bytes ever written to the socket. */
+
+    /* AF_UNIX only: SIOCOUTQ there counts the memory of the unread socket
+     * buffers, not bytes (a 100-byte message holds 768).  The last writes,
+     * with what each took as measured around its sendmsg(), let
+     * ofchan_tx_delivered() tell whether a mark's bytes are still unread. */
+    bool is_unix;
+    struct tx_write {
+        uint64_t start;    /* tx_written before the write. */
+        uint64_t truesize; /* What the write added to SIOCOUTQ. */
+    } tx_ring[64];
+    uint64_t n_tx_writes; /* tx_ring[n % 64] is the next slot. */
 };
 
 static void ofchan_read_cb(struct ev_loop *, ev_io *, int revents);
@@ -174,6 +185,12 @@ ofchan_create(struct ev_loop *loop, int fd, const char *name,
         c->lim.drop = ofchan_lim_drop;
         oflimit_peer_register(opts->limit, &c->lim);
     }
+
+    int domain;
+    socklen_t len = sizeof domain;
+    c->is_unix = !c->tls
+                 && !getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len)
+                 && domain == AF_UNIX;
 
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) {
@@ -370,11 +387,34 @@ chan_recv(struct ofchan *c, void *data, size_t n)
     return r;
 }
 
+/* SIOCOUTQ of the channel's socket, or -1. */
+static int
+chan_outq(const struct ofchan *c)
+{
+    int outq;
+    return ioctl(c->fd, SIOCOUTQ, &outq) < 0 ? -1 : outq;
+}
+
+/* AF_UNIX: records a write of 'n' bytes and what it took in the kernel
+ * ('before' and 'after': SIOCOUTQ around it).  The peer may read in
+ * between, which makes the difference too small: then a small buffer's
+ * overhead is assumed. */
+static void
+chan_record_write(struct ofchan *c, size_t n, int before, int after)
+{
+    int64_t took = before >= 0 && after >= 0 ? (int64_t) after - before : 0;
+    struct tx_write *w
+        = &c->tx_ring[c->n_tx_writes++ % ARRAY_SIZE(c->tx_ring)];
+    w->start = c->tx_written;
+    w->truesize = took >= (int64_t) n ? (uint64_t) took : n + 512;
+}
+
 /* Writes as much of the queue as the socket takes now. */
 static void
 ofchan_flush(struct ofchan *c)
 {
     while (!ovs_list_is_empty(&c->txq) && c->state != OFCHAN_CLOSED) {
+        int outq_before = c->is_unix ? chan_outq(c) : -1;
         ssize_t n = chan_send_queue(c);
         if (n < 0) {
             if (errno == EINTR) {
@@ -392,6 +432,9 @@ ofchan_flush(struct ofchan *c)
             return;
         }
         ofchan_unqueue(c, n);
+        if (c->is_unix) {
+            chan_record_write(c, n, outq_before, chan_outq(c));
+        }
         c->tx_written += n;
         while (n > 0) {
             struct ofpbuf *b = CONTAINER_OF(ovs_list_front(&c->txq),
@@ -443,8 +486,8 @@ ofchan_write_cb(struct ev_loop *loop OVS_UNUSED, ev_io *w,
 }
 
 void
-ofchan_notify_drained(struct ofchan *c, size_t below,
-                      ofchan_drained_func *cb, void *aux)
+ofchan_notify_drained(struct ofchan *c, size_t below, ofchan_drained_func *cb,
+                      void *aux)
 {
     c->drained_below = below;
     c->drained_cb = cb;
@@ -475,11 +518,29 @@ ofchan_tx_delivered(const struct ofchan *c, uint64_t mark)
     }
     /* SIOCOUTQ: what the peer has not taken yet (unix sockets: not read;
      * TCP: not acknowledged). */
-    int outq;
-    if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq <= 0) {
+    int outq = chan_outq(c);
+    if (outq <= 0) {
         return true;
     }
-    return c->tx_written - (uint64_t) outq >= mark;
+    if (!c->is_unix) {
+        return c->tx_written - (uint64_t) outq >= mark;
+    }
+    /* Unread buffers are the newest: the mark's bytes are read if what is
+     * unread fits in the writes wholly after them.  Writes older than the
+     * ring count as nothing, so a doubt says "not delivered". */
+    uint64_t later = 0;
+    uint64_t oldest = c->n_tx_writes > ARRAY_SIZE(c->tx_ring)
+                          ? c->n_tx_writes - ARRAY_SIZE(c->tx_ring)
+                          : 0;
+    for (uint64_t i = c->n_tx_writes; i > oldest; i--) {
+        const struct tx_write *w
+            = &c->tx_ring[(i - 1) % ARRAY_SIZE(c->tx_ring)];
+        if (w->start < mark) {
+            break;
+        }
+        later += w->truesize;
+    }
+    return (uint64_t) outq <= later;
 }
 
 static struct pending *
@@ -512,8 +573,7 @@ pending_timeout_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
     ofchan_reply_func *cb = p->cb;
     void *aux = p->aux;
 
-    RL_WARN("%s: request xid %#" PRIx32 " timed out", c->name,
-            ntohl(p->xid));
+    RL_WARN("%s: request xid %#" PRIx32 " timed out", c->name, ntohl(p->xid));
     pending_finish(p);
     cb(c, NULL, 0, ETIMEDOUT, true, aux);
 }
@@ -625,8 +685,8 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
 
     if (c->state == OFCHAN_HELLO) {
         if (oh->type != OFP_TYPE_HELLO) {
-            RL_WARN("%s: expected HELLO, got message type %u",
-                    c->name, oh->type);
+            RL_WARN("%s: expected HELLO, got message type %u", c->name,
+                    oh->type);
             ofchan_fail(c, "protocol error: no HELLO");
             return false;
         }
@@ -645,9 +705,8 @@ ofchan_handle_message(struct ofchan *c, const struct ofp_header *oh)
     enum ofptype type;
     enum ofperr error = ofptype_decode(&type, oh);
     if (error) {
-        RL_WARN("%s: undecodable message (type %u, length %u): %s",
-                c->name, oh->type, ntohs(oh->length),
-                ofperr_to_string(error));
+        RL_WARN("%s: undecodable message (type %u, length %u): %s", c->name,
+                oh->type, ntohs(oh->length), ofperr_to_string(error));
         ofchan_fail(c, "protocol error: undecodable message");
         return false;
     }
@@ -715,8 +774,8 @@ ofchan_receive(struct ofchan *c)
         memcpy(&h, start, sizeof h);
         size_t len = ntohs(h.length);
         if (len < OFCHAN_MIN_MSG) {
-            RL_WARN("%s: message length %zu is below %d", c->name,
-                    len, OFCHAN_MIN_MSG);
+            RL_WARN("%s: message length %zu is below %d", c->name, len,
+                    OFCHAN_MIN_MSG);
             ofchan_fail(c, "protocol error: bad message length");
             return 0;
         }

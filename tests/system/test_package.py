@@ -39,6 +39,7 @@ NEEDS_SANDBOX = False
 VERSION = (REPO / "VERSION").read_text().strip()
 UNIT = Path("/lib/systemd/system/vmacd.service")
 DEADLINE = 30
+SYSTEM_DB_SOCK = "/var/run/openvswitch/db.sock"  # The example config's remote.
 
 
 def run(cmd, timeout=120, check=True, **kw):
@@ -327,8 +328,14 @@ def exercise_like_the_unit(tmp_path, procs):
                "vmacd's start in its syslog")
     wait_until(lambda: "configuration reloaded" in syslog.text(), DEADLINE,
                0.05, "the reload in syslog")
-    assert not re.search(r"\|(WARN|ERR|EMER)\|", syslog.text()), \
-        syslog.text()
+    # The installed configuration names the host's OVSDB; a host without
+    # a running ovsdb-server gets the one warning that says so.
+    logged = syslog.text()
+    if not os.path.exists(SYSTEM_DB_SOCK):
+        logged = re.sub(r".*\|vsdb\|WARN\|ovsdb: cannot connect to unix:%s "
+                        r"\(No such file or directory\).*\n?"
+                        % re.escape(SYSTEM_DB_SOCK), "", logged)
+    assert not re.search(r"\|(WARN|ERR|EMER)\|", logged), syslog.text()
 
     # SIGUSR1: a dump, not a death.
     proc.send_signal(signal.SIGUSR1)

@@ -1113,6 +1113,58 @@ test_default_options(void **state OVS_UNUSED)
     ofchan_destroy(NULL);
 }
 
+/* Reads exactly 'n' bytes on the peer (bounded wait). */
+static void
+peer_read_exactly(struct fixture *f, size_t n)
+{
+    double deadline = ev_time() + DEADLINE;
+    char buf[256];
+    assert_true(n <= sizeof buf);
+    while (n) {
+        ssize_t r = recv(f->peer, buf, n, 0);
+        if (r < 0) {
+            assert_true(errno == EAGAIN || errno == EINTR);
+            assert_true(ev_time() < deadline);
+            continue;
+        }
+        assert_true(r > 0);
+        n -= r;
+    }
+}
+
+/* A message is delivered once the peer read it, even while later ones
+ * wait unread (on unix sockets SIOCOUTQ counts buffers, not bytes: a
+ * small message unread behind a read one must not make that one look
+ * unread), and not before. */
+static void
+test_tx_delivered_per_message(void **state OVS_UNUSED)
+{
+    struct fixture *f = connected_fixture(NULL);
+    enum ofp_version v = ofchan_version(f->chan);
+
+    size_t before = ofchan_tx_mark(f->chan);
+    assert_true(ofchan_tx_delivered(f->chan, before));
+    assert_int_equal(ofchan_send(f->chan, ofputil_encode_echo_request(v)), 0);
+    uint64_t a = ofchan_tx_mark(f->chan);
+    assert_int_equal(ofchan_send(f->chan, ofputil_encode_echo_request(v)), 0);
+    uint64_t b = ofchan_tx_mark(f->chan);
+    assert_int_equal(ofchan_send(f->chan, ofputil_encode_echo_request(v)), 0);
+    uint64_t c = ofchan_tx_mark(f->chan);
+    assert_true(before < a && a < b && b < c);
+    assert_false(ofchan_tx_delivered(f->chan, a));
+    assert_false(ofchan_tx_delivered(f->chan, c));
+
+    peer_read_exactly(f, a - before);
+    assert_true(ofchan_tx_delivered(f->chan, a));
+    assert_false(ofchan_tx_delivered(f->chan, b));
+    peer_read_exactly(f, b - a);
+    assert_true(ofchan_tx_delivered(f->chan, b));
+    assert_false(ofchan_tx_delivered(f->chan, c));
+    peer_read_exactly(f, c - b);
+    assert_true(ofchan_tx_delivered(f->chan, c));
+    fixture_destroy(f);
+}
+
 int
 main(void)
 {
@@ -1151,6 +1203,7 @@ main(void)
         cmocka_unit_test(test_forget_requests),
         cmocka_unit_test(test_send_queue_bound),
         cmocka_unit_test(test_send_queue_drains),
+        cmocka_unit_test(test_tx_delivered_per_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
