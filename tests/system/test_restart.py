@@ -96,6 +96,16 @@ def wait_synced(t, timeout=DEADLINE):
     wait_until(lambda: synced(t), timeout, 0.02, "br0 synced")
 
 
+def wait_verified(t, timeout=DEADLINE):
+    """After a reconnect the probed members are unverified until their
+    probes answer again, and meanwhile rank after the verified ones in the
+    groups: waits until every probed member of the alias is verified."""
+    def verified():
+        return all(m["probe_state"]["verified"]
+                   for m in t.alias()["members"] if m.get("probe_state"))
+    wait_until(verified, timeout, 0.02, "members verified")
+
+
 def alias_info(t, name):
     status, a = t.vmacd.api("GET", "/v1/aliases/%s" % name)
     assert status == 200, a
@@ -409,6 +419,7 @@ def test_disconnect_during_bundle(make_topo):
     mid = len(switch_flows(t.sb))
     t.sb.vsctl("set-controller", BRIDGE, "unix:%s" % of_socket(t.sb))
     t.sb.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
+    wait_verified(t, 2 * DEADLINE)
     wait_synced(t, 2 * DEADLINE)
     flows, groups = assert_switch_matches_api(t)
     assert len(groups) == 201, len(groups)
@@ -431,6 +442,7 @@ def test_disconnect_during_bundle(make_topo):
         restart_switch(t.sb)       # SIGKILL works on a stopped process.
     wait_until(lambda: t.bridge()["connects"] >= 3, DEADLINE, 0.02,
                "br0 reconnected")
+    wait_verified(t, 2 * DEADLINE)
     wait_synced(t, 2 * DEADLINE)
     flows, groups = assert_switch_matches_api(t)
     assert len(groups) == 201, len(groups)
