@@ -19,13 +19,15 @@
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
 #include "ratelog.h"
+#include "reconnect.h"
+#include "socket-util.h"
 #include "tlsio.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(oflisten);
 
-#define BACKOFF_MIN 1.0
-#define BACKOFF_MAX 8.0
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 8000
 #define HANDSHAKE_TIMEOUT 10.0 /* Seconds for a TLS handshake. */
 
 struct passive {
@@ -48,8 +50,8 @@ struct oflisten_active {
     socklen_t sa_len;
     int fd; /* Connecting socket, or -1. */
     ev_io io;
-    ev_timer retry;
-    double backoff;
+    ev_timer retry;        /* When 'rc' wants to be run again. */
+    struct reconnect *rc;  /* Backoff: libopenvswitch's reconnect FSM. */
     struct handshake *hs; /* TLS handshake in progress, or NULL. */
 };
 
@@ -79,7 +81,7 @@ struct oflisten {
 
 static struct tlsio_ctx *default_tls;
 
-static void active_schedule(struct oflisten_active *);
+static void active_failed(struct oflisten_active *, int error);
 
 static void
 set_nonblock_cloexec(int fd)
@@ -91,65 +93,33 @@ set_nonblock_cloexec(int fd)
     (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* "IP:PORT" / "[V6]:PORT" (active) or "PORT[:IP]" (passive, 127.0.0.1
+ * without IP), through libopenvswitch's socket-util.  A name is never
+ * resolved.  The configuration checked the syntax with a message of its own
+ * (config-check.c): socket-util's error log is for what slips past. */
 static int
-parse_ip_port(const char *s, bool port_first, struct sockaddr_storage *ss,
+parse_ip_port(const char *s, bool passive, struct sockaddr_storage *ss,
               unsigned int *len)
 {
-    char *copy = xstrdup(s);
-    char *host = NULL, *port = NULL;
-    int error = EINVAL;
-
-    if (port_first) {
-        /* "PORT[:IP]" */
-        port = copy;
-        char *colon = strchr(copy, ':');
-        if (colon) {
-            *colon = '\0';
-            host = colon + 1;
-        } else {
-            host = "127.0.0.1";
-        }
+    /* socket-util takes an empty port as the default port, and -1 (none)
+     * as 65535: the port must be there. */
+    const char *colon = strrchr(s, ':');
+    bool ok;
+    if (passive) {
+        char *with_ip = strchr(s, ':') ? xstrdup(s)
+                                       : xasprintf("%s:127.0.0.1", s);
+        ok = *s && *s != ':'
+             && inet_parse_passive(with_ip, -1, ss, false, NULL);
+        free(with_ip);
     } else {
-        /* "IP:PORT" or "[V6]:PORT" */
-        char *colon = strrchr(copy, ':');
-        if (!colon) {
-            goto out;
-        }
-        *colon = '\0';
-        host = copy;
-        port = colon + 1;
+        ok = colon && colon[1] && inet_parse_active(s, -1, ss, false, NULL)
+             && ss_get_port(ss);
     }
-    size_t hl = strlen(host);
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        host++;
+    if (!ok || (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)) {
+        return EINVAL;
     }
-
-    char *end;
-    errno = 0;
-    long p = strtol(port, &end, 10);
-    if (errno || *end || end == port || p < (port_first ? 0 : 1)
-        || p > 65535) {
-        goto out;
-    }
-
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(p);
-        *len = sizeof *sin;
-        error = 0;
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(p);
-        *len = sizeof *sin6;
-        error = 0;
-    }
-out:
-    free(copy);
-    return error;
+    *len = ss_length(ss);
+    return 0;
 }
 
 static int
@@ -250,7 +220,7 @@ handshake_failed(struct handshake *h, const char *why)
     oflimit_count_tls_failure(h->ol->limit);
     handshake_destroy(h, true);
     if (a) {
-        active_schedule(a);
+        active_failed(a, EPROTO);
     }
 }
 
@@ -269,9 +239,6 @@ handshake_done(struct handshake *h)
     h->tls = NULL;
     h->peer = NULL;
     handshake_destroy(h, false);
-    if (a) {
-        a->backoff = BACKOFF_MIN;
-    }
     tlsio_handover_put(fd, tls);
     ol->cb(fd, peer, a, ol->aux);
     /* An owner that did not make a channel on 'fd' left the session. */
@@ -485,20 +452,46 @@ passive_open(struct oflisten *ol, const char *target, int kind,
 
 static void active_connect(struct oflisten_active *);
 
-/* Tries again after the backoff (a failure or a lost connection). */
-static void
-active_schedule(struct oflisten_active *a)
+static long long int
+active_now(const struct oflisten_active *a)
 {
-    ev_timer_set(&a->retry, a->backoff, 0.);
-    ev_timer_start(a->ol->loop, &a->retry);
-    a->backoff = MIN(a->backoff * 2, BACKOFF_MAX);
+    return (long long int) (ev_now(a->ol->loop) * 1000.0);
+}
+
+/* Does what the reconnect FSM asks now and sets the timer for its next
+ * deadline (a connection attempt after the backoff, or the end of a
+ * connect that takes too long). */
+static void
+active_run(struct oflisten_active *a)
+{
+    long long int now = active_now(a);
+    switch (reconnect_run(a->rc, now)) {
+    case RECONNECT_CONNECT:
+        reconnect_connecting(a->rc, now);
+        active_connect(a);
+        break;
+    case RECONNECT_DISCONNECT:
+        /* Only while connecting: the attempt took too long. */
+        active_failed(a, ETIMEDOUT);
+        return;
+    case RECONNECT_PROBE:
+    default:
+        /* No probes here: the channel probes its peer itself. */
+        break;
+    }
+    ev_timer_stop(a->ol->loop, &a->retry);
+    int ms = reconnect_timeout(a->rc, active_now(a));
+    if (ms >= 0) {
+        ev_timer_set(&a->retry, ms / 1000.0, 0.);
+        ev_timer_start(a->ol->loop, &a->retry);
+    }
 }
 
 static void
 active_retry_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w,
                 int revents OVS_UNUSED)
 {
-    active_connect(CONTAINER_OF(w, struct oflisten_active, retry));
+    active_run(CONTAINER_OF(w, struct oflisten_active, retry));
 }
 
 static void
@@ -507,27 +500,35 @@ active_connected(struct oflisten_active *a)
     int fd = a->fd;
     a->fd = -1;
     ev_io_stop(a->ol->loop, &a->io);
+    reconnect_connected(a->rc, active_now(a));
     tune_socket(fd, a->sa.ss_family);
     VLOG_INFO("%s: connected", a->target);
     if (a->tls) {
         handshake_start(a->ol, fd, a->target, a);
         return;
     }
-    a->backoff = BACKOFF_MIN;
     a->ol->cb(fd, a->target, a, a->ol->aux);
 }
 
+/* The attempt (or the TLS handshake after it) failed with 'error'. */
 static void
 active_failed(struct oflisten_active *a, int error)
 {
-    RL_WARN("%s: connection failed (%s); retrying in %.0f s",
-            a->target, ovs_strerror(error), a->backoff);
     ev_io_stop(a->ol->loop, &a->io);
     if (a->fd >= 0) {
         close(a->fd);
         a->fd = -1;
     }
-    active_schedule(a);
+    long long int now = active_now(a);
+    if (reconnect_is_connected(a->rc)) {
+        /* The TLS handshake failed (logged): no second warning. */
+        reconnect_disconnected(a->rc, now, 0);
+    } else {
+        reconnect_connect_failed(a->rc, now, error);
+    }
+    RL_WARN("%s: connection failed (%s); retrying in %.0f s", a->target,
+            ovs_strerror(error), reconnect_timeout(a->rc, now) / 1000.0);
+    active_run(a);
 }
 
 static void
@@ -566,11 +567,16 @@ active_connect(struct oflisten_active *a)
     }
 }
 
+/* The connection ran until now: one that lasted at least the backoff
+ * starts the next one from the shortest backoff (reconnect's rule). */
 void
 oflisten_active_lost(struct oflisten_active *a)
 {
-    if (a && !ev_is_active(&a->retry) && a->fd < 0 && !a->hs) {
-        active_schedule(a);
+    if (a && reconnect_is_connected(a->rc) && !a->hs) {
+        long long int now = active_now(a);
+        reconnect_activity(a->rc, now);
+        reconnect_disconnected(a->rc, now, 0);
+        active_run(a);
     }
 }
 
@@ -643,11 +649,16 @@ oflisten_add(struct oflisten *ol, const char *target, char **errp)
     a->sa = ss;
     a->sa_len = len;
     a->fd = -1;
-    a->backoff = BACKOFF_MIN;
+    a->rc = reconnect_create(active_now(a));
+    reconnect_set_name(a->rc, target);
+    reconnect_set_quiet(a->rc, true); /* Logged here, rate-limited. */
+    reconnect_set_backoff(a->rc, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    reconnect_set_probe_interval(a->rc, 0);
     ev_init(&a->io, active_io_cb);
     ev_init(&a->retry, active_retry_cb);
     ovs_list_push_back(&ol->actives, &a->node);
-    active_connect(a);
+    reconnect_enable(a->rc, active_now(a));
+    active_run(a);
     return 0;
 }
 
@@ -680,6 +691,7 @@ oflisten_destroy(struct oflisten *ol)
         if (a->fd >= 0) {
             close(a->fd);
         }
+        reconnect_destroy(a->rc);
         free(a->target);
         free(a);
     }

@@ -4,8 +4,9 @@
  * Passive targets ("ptcp:PORT[:IP]", "pssl:PORT[:IP]", "punix:PATH")
  * accept switches; active targets ("tcp:IP:PORT", "ssl:IP:PORT",
  * "unix:PATH") connect out and reconnect with exponential backoff (1 s
- * doubling to 8 s) after a failure or after the owner reports the
- * connection lost.  Every new connection is handed to the owner as a
+ * doubling to 8 s, libopenvswitch's reconnect FSM on a libev timer) after
+ * a failure or after the owner reports the connection lost; a connection
+ * that lasted at least its backoff starts again from 1 s.  Every new connection is handed to the owner as a
  * connected non-blocking socket.  Without IP, "ptcp:" and "pssl:" listen
  * on 127.0.0.1 only.  A "punix:" socket is created with mode 0660.
  *
@@ -56,8 +57,8 @@ int oflisten_add(struct oflisten *, const char *target, char **errp)
 /* The connection made by 'active' ended: reconnect after the backoff. */
 void oflisten_active_lost(struct oflisten_active *);
 
-/* Parses "HOST:PORT" or "[V6]:PORT" style pieces; exposed for tests.
- * Returns 0 or EINVAL. */
+/* Parses a target with socket-util's inet_parse_active()/_passive() (never
+ * resolving names); exposed for tests.  Returns 0 or EINVAL. */
 struct sockaddr_storage;
 int oflisten_parse_target(const char *target, int *kind,
                           struct sockaddr_storage *, unsigned int *sa_len);
