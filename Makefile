@@ -242,8 +242,9 @@ FUZZ_NAMES := write ofmsg http
 FUZZ_write_SRCS := tests/fuzz/fuzz_write.c controller/config.c \
                    controller/config-check.c controller/config-alias.c \
                    controller/config-json.c controller/config-index.c \
-                   controller/config-ovsdb.c controller/cfgedit.c \
-                   controller/probemeter.c controller/verror.c
+                   controller/config-ovsdb.c controller/config-bridge.c \
+                   controller/cfgedit.c controller/probemeter.c \
+                   controller/verror.c controller/ifname.c
 # The OpenFlow receive path: framing, handshake, PORT_STATUS, the
 # decoders.
 FUZZ_ofmsg_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
