@@ -249,7 +249,7 @@ FUZZ_write_SRCS := tests/fuzz/fuzz_write.c controller/config.c \
 # decoders.
 FUZZ_ofmsg_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
                    controller/ofswitch.c controller/oflimit.c \
-                   controller/tlsio.c
+                   controller/tlsio.c controller/ifname.c
 # The API's request handling: framing, front, MHD, routing, path checks.
 FUZZ_http_SRCS := tests/fuzz/fuzz_http.c controller/api.c \
                   controller/api-events.c controller/api-front.c \
