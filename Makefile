@@ -243,13 +243,14 @@ FUZZ_NAMES := write ofmsg http
 FUZZ_write_SRCS := tests/fuzz/fuzz_write.c controller/config.c \
                    controller/config-check.c controller/config-alias.c \
                    controller/config-json.c controller/config-index.c \
-                   controller/config-ovsdb.c controller/cfgedit.c \
-                   controller/probemeter.c controller/verror.c
+                   controller/config-ovsdb.c controller/config-bridge.c \
+                   controller/cfgedit.c controller/probemeter.c \
+                   controller/verror.c controller/ifname.c
 # The OpenFlow receive path: framing, handshake, PORT_STATUS, the
 # decoders.
 FUZZ_ofmsg_SRCS := tests/fuzz/fuzz_ofmsg.c controller/ofchan.c \
                    controller/ofswitch.c controller/oflimit.c \
-                   controller/tlsio.c
+                   controller/tlsio.c controller/ifname.c
 # The API's request handling: framing, front, MHD, routing, path checks.
 FUZZ_http_SRCS := tests/fuzz/fuzz_http.c controller/api.c \
                   controller/api-events.c controller/api-front.c \

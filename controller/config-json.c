@@ -237,6 +237,8 @@ config_settings_to_json(const struct config *cfg)
                         new_integer(cfg->max_queue_bytes));
     json_object_set_new(of, "max_peer_queue_bytes",
                         new_integer(cfg->max_peer_queue_bytes));
+    json_object_set_new(of, "forget_bridges_s",
+                        new_integer(cfg->forget_bridges_s));
     json_object_set_new(root, "openflow", of);
 
     json_t *api = new_object();
@@ -284,6 +286,14 @@ config_settings_to_json(const struct config *cfg)
             json_object_set_new(po, "meter_id", new_integer(ps->meter_id));
             json_object_set_new(po, "rate_pps", new_integer(ps->rate_pps));
             json_object_set_new(bo, "probe_source", po);
+        }
+        if (br->datapath_id) {
+            char dpid[17];
+            snprintf(dpid, sizeof dpid, "%016" PRIx64, br->datapath_id);
+            json_object_set_new(bo, "datapath_id", new_string(dpid));
+        }
+        if (br->peer_cn) {
+            json_object_set_new(bo, "peer_cn", new_string(br->peer_cn));
         }
         json_array_append_new(bridges, bo);
     }
@@ -469,6 +479,7 @@ config_settings_equal(const struct config *a, const struct config *b)
         || !tls_eq(&a->api_tls, &b->api_tls) || a->max_peers != b->max_peers
         || a->max_queue_bytes != b->max_queue_bytes
         || a->max_peer_queue_bytes != b->max_peer_queue_bytes
+        || a->forget_bridges_s != b->forget_bridges_s
         || a->api_max_connections != b->api_max_connections
         || a->api_max_incomplete != b->api_max_incomplete
         || a->api_request_timeout_ms != b->api_request_timeout_ms
@@ -493,7 +504,8 @@ config_bridge_equal(const struct cfg_bridge *x, const struct cfg_bridge *y)
             && px->configured == py->configured
             && eth_addr_equals(px->mac, py->mac) && px->has_ip == py->has_ip
             && px->ip4 == py->ip4 && px->meter_id == py->meter_id
-            && px->rate_pps == py->rate_pps);
+            && px->rate_pps == py->rate_pps && x->datapath_id == y->datapath_id
+            && str_eq(x->peer_cn, y->peer_cn));
 }
 
 bool

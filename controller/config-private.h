@@ -1,8 +1,9 @@
 /*
- * config internals, shared by config.c (top level, openflow, api, bridges,
- * entry points), config-alias.c (aliases and members), config-ovsdb.c
- * ("ovsdb", members' "iface_id"), config-json.c and config-check.c (the
- * parser's state, value checkers and field helpers).
+ * config internals, shared by config.c (top level, openflow, api, entry
+ * points), config-bridge.c ("bridges"), config-alias.c (aliases and
+ * members), config-ovsdb.c ("ovsdb", members' "iface_id"), config-json.c
+ * and config-check.c (the parser's state, value checkers and field
+ * helpers).
  */
 #ifndef VMACD_CONFIG_PRIVATE_H
 #define VMACD_CONFIG_PRIVATE_H 1
@@ -12,6 +13,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "ifname.h"
 #include "openvswitch/compiler.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
@@ -19,6 +21,7 @@
 /* Defaults (also documented in config.h and docs/config.md). */
 #define DEFAULT_LISTEN "ptcp:6653:127.0.0.1"
 #define DEFAULT_INACTIVITY_PROBE_MS 5000
+#define DEFAULT_FORGET_BRIDGES_S 60
 #define DEFAULT_COOKIE_PREFIX 0x766d6163 /* "vmac" */
 #define DEFAULT_API_SOCKET "/run/vmacd/vmacd.sock"
 #define DEFAULT_MAX_PEERS 1024
@@ -39,7 +42,6 @@
 #define MAX_METER_ID 0xffff0000u
 
 #define NAME_MAX_LEN 63
-#define IFNAME_MAX_LEN 15
 #define SUN_PATH_MAX (sizeof((struct sockaddr_un *) NULL)->sun_path - 1)
 #define ALIAS_ID_MAX 0x7fffffffu
 
@@ -115,6 +117,11 @@ bool cfgp_field_string(struct cfg_parser *p, const json_t *obj,
                        const char *key,
                        bool (*check)(struct cfg_parser *, const char *),
                        char **out);
+
+/* config-bridge.c: "bridges" (after "openflow": "peer_cn" needs its
+ * "tls"). */
+bool cfgp_parse_bridges(struct cfg_parser *p, const json_t *arr,
+                        struct config *cfg);
 
 /* config-ovsdb.c: "ovsdb" and the members' "iface_id". */
 bool cfgp_parse_ovsdb(struct cfg_parser *p, const json_t *v,

@@ -159,9 +159,12 @@ parse_openflow(struct cfg_parser *p, const json_t *v, struct config *cfg)
         "max_peers",
         "max_queue_bytes",
         "max_peer_queue_bytes",
+        "forget_bridges_s",
         NULL,
     };
-    if (!cfgp_check_object(p, v, keys)) {
+    if (!cfgp_check_object(p, v, keys)
+        || !cfgp_field_uint(p, v, "forget_bridges_s", 1, 86400, NULL,
+                            &cfg->forget_bridges_s)) {
         return false;
     }
     const json_t *tls = json_object_get(v, "tls");
@@ -404,157 +407,6 @@ parse_api(struct cfg_parser *p, const json_t *v, struct config *cfg)
         }
         cfgp_path_pop(p, mark);
     }
-    return !p->error;
-}
-
-static bool
-parse_probe_source(struct cfg_parser *p, const json_t *v,
-                   struct cfg_probe_source *ps)
-{
-    static const char *const keys[] = {
-        "mac", "ip", "meter_id", "rate_pps", NULL,
-    };
-    if (!cfgp_check_object(p, v, keys)) {
-        return false;
-    }
-    ps->configured = true;
-
-    const json_t *mac = json_object_get(v, "mac");
-    if (mac) {
-        size_t mark = cfgp_path_push_key(p, "mac");
-        const char *s;
-        if (cfgp_check_string(p, mac, &s)
-            && cfgp_check_mac(p, s, "a probe source mac", &ps->mac)
-            && !(ps->mac.ea[0] & 0x02)) {
-            cfgp_error(p,
-                       "%s is not locally administered; the probe source "
-                       "needs an address of its own (e.g. 02:...)",
-                       s);
-        }
-        cfgp_path_pop(p, mark);
-        if (p->error) {
-            return false;
-        }
-    }
-
-    const json_t *ip = json_object_get(v, "ip");
-    if (ip) {
-        size_t mark = cfgp_path_push_key(p, "ip");
-        const char *s;
-        struct cfg_ip a;
-        if (cfgp_check_string(p, ip, &s)
-            && cfgp_check_ip(p, s, "a probe source ip", &a)) {
-            if (a.is_v6) {
-                cfgp_error(p, "%s: the probe source ip must be IPv4", s);
-            } else {
-                ps->has_ip = true;
-                ps->ip4 = a.ip4;
-            }
-        }
-        cfgp_path_pop(p, mark);
-        if (p->error) {
-            return false;
-        }
-    }
-    return (
-        cfgp_field_uint(p, v, "meter_id", 1, MAX_METER_ID, NULL, &ps->meter_id)
-        && cfgp_field_uint(p, v, "rate_pps", 0, 1000000, "0 = automatic",
-                           &ps->rate_pps));
-}
-
-static bool
-parse_bridge(struct cfg_parser *p, const json_t *v, struct cfg_bridge *br)
-{
-    static const char *const keys[] = {
-        "name",
-        "uplinks",
-        "probe_source",
-        NULL,
-    };
-    br->probe_source = *config_probe_source(NULL, NULL);
-    if (!cfgp_check_object(p, v, keys)
-        || !cfgp_field_string(p, v, "name", cfgp_check_ifname, &br->name)) {
-        return false;
-    }
-
-    const json_t *ps = json_object_get(v, "probe_source");
-    if (ps) {
-        size_t mark = cfgp_path_push_key(p, "probe_source");
-        parse_probe_source(p, ps, &br->probe_source);
-        cfgp_path_pop(p, mark);
-        if (p->error) {
-            return false;
-        }
-    }
-
-    const json_t *ups = json_object_get(v, "uplinks");
-    if (!ups) {
-        return true;
-    }
-    size_t mark = cfgp_path_push_key(p, "uplinks");
-    if (cfgp_check_array(p, ups)) {
-        size_t n = json_array_size(ups);
-        br->uplinks = xcalloc(n, sizeof *br->uplinks);
-        for (size_t i = 0; i < n && !p->error; i++) {
-            size_t mark2 = cfgp_path_push_index(p, i);
-            const char *s;
-            if (cfgp_check_string(p, json_array_get(ups, i), &s)
-                && cfgp_check_ifname(p, s)) {
-                if (!strcmp(s, br->name)) {
-                    cfgp_error(p,
-                               "\"%s\" is the bridge's own LOCAL port, "
-                               "not an uplink",
-                               s);
-                }
-                for (size_t j = 0; j < i && !p->error; j++) {
-                    if (!strcmp(br->uplinks[j], s)) {
-                        cfgp_error(p,
-                                   "uplink \"%s\" is listed twice "
-                                   "(also uplinks[%" PRIuSIZE "])",
-                                   s, j);
-                    }
-                }
-                if (!p->error) {
-                    br->uplinks[br->n_uplinks++] = xstrdup(s);
-                }
-            }
-            cfgp_path_pop(p, mark2);
-        }
-    }
-    cfgp_path_pop(p, mark);
-    return !p->error;
-}
-
-static bool
-parse_bridges(struct cfg_parser *p, const json_t *arr, struct config *cfg)
-{
-    if (!cfgp_check_array(p, arr)) {
-        return false;
-    }
-
-    struct shash names = SHASH_INITIALIZER(&names);
-    size_t n = json_array_size(arr);
-    cfg->bridges = xcalloc(n, sizeof *cfg->bridges);
-    cfg->n_bridges = n;
-    for (size_t i = 0; i < n && !p->error; i++) {
-        size_t mark = cfgp_path_push_index(p, i);
-        struct cfg_bridge *br = &cfg->bridges[i];
-        if (parse_bridge(p, json_array_get(arr, i), br)) {
-            void *prev = shash_find_data(&names, br->name);
-            if (prev) {
-                size_t m2 = cfgp_path_push_key(p, "name");
-                cfgp_error(p,
-                           "bridge \"%s\" is listed twice (also "
-                           "bridges[%" PRIuSIZE "])",
-                           br->name, cfgp_data_to_index(prev));
-                cfgp_path_pop(p, m2);
-            } else {
-                shash_add(&names, br->name, cfgp_index_to_data(i));
-            }
-        }
-        cfgp_path_pop(p, mark);
-    }
-    shash_destroy(&names);
     return !p->error;
 }
 
@@ -855,7 +707,7 @@ parse_config(struct cfg_parser *p, const json_t *root, struct config *cfg)
     v = json_object_get(root, "bridges");
     if (v && !p->error) {
         size_t mark = cfgp_path_push_key(p, "bridges");
-        parse_bridges(p, v, cfg);
+        cfgp_parse_bridges(p, v, cfg);
         cfgp_path_pop(p, mark);
     }
 
@@ -906,6 +758,7 @@ config_create_default(const char *origin)
     cfg->listen[0] = xstrdup(DEFAULT_LISTEN);
     cfg->n_listen = 1;
     cfg->inactivity_probe_ms = DEFAULT_INACTIVITY_PROBE_MS;
+    cfg->forget_bridges_s = DEFAULT_FORGET_BRIDGES_S;
     cfg->base_table = 0;
     cfg->next_table = -1;
     cfg->cookie_prefix = DEFAULT_COOKIE_PREFIX;
@@ -1148,6 +1001,7 @@ config_destroy(struct config *cfg)
     tls_destroy(&cfg->api_tls);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         free(cfg->bridges[i].name);
+        free(cfg->bridges[i].peer_cn);
         cfgp_free_strings(cfg->bridges[i].uplinks, cfg->bridges[i].n_uplinks);
     }
     free(cfg->bridges);

@@ -639,6 +639,7 @@ engine_reload(struct engine *eng, struct config *cfg)
     }
     engine_meter_plan_update(eng);
     engine_keep_bridges(eng);
+    engine_pin_bridges(eng);
     config_destroy(old);
 
     VLOG_INFO("configuration reloaded: %zu aliases, %zu bridges",

@@ -195,6 +195,9 @@ void erec_create(struct ealias *, struct ebridge *);
 void erec_destroy(struct erec *);
 /* Tells the switches which bridges to keep (configured or carrying). */
 void engine_keep_bridges(struct engine *);
+/* Tells the switches the configured bridges' pins ("datapath_id",
+ * "peer_cn") and how soon to forget the others (forget_bridges_s). */
+void engine_pin_bridges(struct engine *);
 
 /* engine-alias.c. */
 struct ealias *ealias_find(const struct engine *, const char *name);

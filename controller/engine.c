@@ -771,13 +771,32 @@ engine_keep_bridges(struct engine *eng)
     if (!sset_equals(&names, &eng->kept)) {
         sset_swap(&names, &eng->kept);
         const char **v = sset_array(&eng->kept);
-        switches_keep(eng->sw, v, sset_count(&eng->kept), NULL);
+        switches_keep(eng->sw, v, sset_count(&eng->kept));
         free(v);
         if (eng->bridges_cb) {
             eng->bridges_cb(&eng->kept, eng->bridges_aux);
         }
     }
     sset_destroy(&names);
+}
+
+void
+engine_pin_bridges(struct engine *eng)
+{
+    const struct config *cfg = eng->cfg;
+    struct switches_pin *pins
+        = xcalloc(MAX(cfg->n_bridges, 1), sizeof *pins);
+    for (size_t i = 0; i < cfg->n_bridges; i++) {
+        const struct cfg_bridge *b = &cfg->bridges[i];
+        pins[i] = (struct switches_pin){
+            .name = b->name,
+            .dpid = b->datapath_id,
+            .peer_cn = b->peer_cn,
+        };
+    }
+    switches_pin(eng->sw, pins, cfg->n_bridges);
+    switches_set_forget_s(eng->sw, cfg->forget_bridges_s);
+    free(pins);
 }
 
 void
@@ -826,6 +845,7 @@ engine_create(struct ev_loop *loop, struct config *cfg, struct engine **engp,
         ebridge_get(eng, cfg->bridges[i].name);
     }
     engine_keep_bridges(eng);
+    engine_pin_bridges(eng);
 
     int error = 0;
     for (size_t i = 0; !error && i < cfg->n_listen; i++) {

@@ -23,6 +23,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "hash.h"
+#include "ifname.h"
 #include "packets.h"
 #include "ratelog.h"
 #include "util.h"
@@ -209,16 +210,19 @@ sw_maybe_ready(struct ofswitch *sw)
     }
     const struct sw_port *local = port_find(sw, OFPP_LOCAL);
     if (!local) {
-        RL_WARN("%s: switch has no LOCAL port; cannot name it",
-                sw->peer);
+        RL_WARN("%s: switch has no LOCAL port; cannot name it", sw->peer);
         ofchan_close(sw->chan, "no LOCAL port");
         return;
     }
     ovs_strlcpy(sw->name, local->p.name, sizeof sw->name);
     sw->state = SW_READY;
+    /* The name is the switch's word: escaped until switches.c checked
+     * it. */
+    char esc[4 * IFNAME_MAX_LEN + 1];
     VLOG_INFO("%s: bridge %s ready (datapath id %016" PRIx64
               ", %zu ports, %s)",
-              sw->peer, sw->name, sw->dpid, hmap_count(&sw->by_number),
+              sw->peer, ifname_escape(sw->name, esc, sizeof esc), sw->dpid,
+              hmap_count(&sw->by_number),
               ofputil_version_to_string(ofchan_version(sw->chan)));
     sw->cbs->ready(sw, sw->aux);
 }
@@ -244,8 +248,7 @@ sw_features_reply(struct ofchan *chan, const struct ofp_header *oh,
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     enum ofperr err = ofputil_pull_switch_features(&b, &f);
     if (err) {
-        RL_WARN("%s: bad features reply: %s", sw->peer,
-                ofperr_to_string(err));
+        RL_WARN("%s: bad features reply: %s", sw->peer, ofperr_to_string(err));
         ofchan_close(chan, "bad features reply");
         return;
     }
@@ -354,8 +357,7 @@ sw_port_status(struct ofswitch *sw, const struct ofp_header *oh)
     struct ofputil_port_status ps;
     enum ofperr err = ofputil_decode_port_status(oh, &ps);
     if (err) {
-        RL_WARN("%s: bad PORT_STATUS: %s", sw->peer,
-                ofperr_to_string(err));
+        RL_WARN("%s: bad PORT_STATUS: %s", sw->peer, ofperr_to_string(err));
         ofchan_close(sw->chan, "bad port status");
         return;
     }

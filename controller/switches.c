@@ -14,6 +14,7 @@
 
 #include "dp-packet.h"
 #include "hash.h"
+#include "ifname.h"
 #include "ofchan.h"
 #include "oflisten.h"
 #include "ofswitch.h"
@@ -56,9 +57,21 @@ struct swbridge {
     uint64_t dpid;      /* Last seen. */
     unsigned int n_connects;
     double connected_at;
-    bool kept;         /* Configured: never forgotten. */
+    bool kept;         /* Configured or carrying: never forgotten. */
     uint64_t pin_dpid; /* 0: any datapath. */
+    char *pin_cn;      /* NULL: any connection. */
+    double lost_at;    /* When its last connection ended. */
     ev_timer forget;
+
+    /* The connections refused for it: how many, and the last one. */
+    uint64_t n_refused;
+    struct refusal {
+        char *peer;
+        uint64_t dpid;
+        char *cn; /* NULL: no TLS. */
+        char *reason;
+        double at;
+    } last_refused;
 };
 
 struct switches {
@@ -70,6 +83,7 @@ struct switches {
     struct ovs_list conns; /* struct sconn. */
     struct hmap bridges;   /* struct swbridge. */
     uint64_t refused;
+    unsigned int forget_s;
 };
 
 static void conn_new(int fd, const char *peer, struct oflisten_active *,
@@ -87,6 +101,7 @@ switches_create(struct ev_loop *loop, const struct ofchan_options *opts,
     ss->aux = aux;
     ovs_list_init(&ss->conns);
     hmap_init(&ss->bridges);
+    ss->forget_s = SWITCHES_FORGET_S;
     ss->ol = oflisten_create(loop, conn_new, ss);
     return ss;
 }
@@ -100,10 +115,21 @@ conn_destroy(struct sconn *c)
 }
 
 static void
+refusal_clear(struct refusal *r)
+{
+    free(r->peer);
+    free(r->cn);
+    free(r->reason);
+    memset(r, 0, sizeof *r);
+}
+
+static void
 bridge_destroy(struct swbridge *br)
 {
     ev_timer_stop(br->ss->loop, &br->forget);
     hmap_remove(&br->ss->bridges, &br->node);
+    refusal_clear(&br->last_refused);
+    free(br->pin_cn);
     free(br->name);
     free(br);
 }
@@ -128,8 +154,7 @@ switches_destroy(struct switches *ss)
 }
 
 int
-switches_add_target(struct switches *ss, const char *target,
-                    struct verror *e)
+switches_add_target(struct switches *ss, const char *target, struct verror *e)
 {
     char *msg = NULL;
     int error = oflisten_add(ss->ol, target, &msg);
@@ -168,14 +193,23 @@ bridge_get(struct switches *ss, const char *name)
     return br;
 }
 
-/* A disconnected bridge that nothing keeps goes after a while. */
+static bool
+bridge_is_kept(const struct swbridge *br)
+{
+    return br->kept || br->pin_dpid || br->pin_cn;
+}
+
+/* A disconnected bridge that nothing keeps goes 'forget_s' seconds after
+ * it disconnected. */
 static void
 bridge_arm_forget(struct swbridge *br)
 {
-    ev_timer_stop(br->ss->loop, &br->forget);
-    if (!br->conn && !br->kept) {
-        ev_timer_set(&br->forget, SWITCHES_FORGET_S, 0.);
-        ev_timer_start(br->ss->loop, &br->forget);
+    struct switches *ss = br->ss;
+    ev_timer_stop(ss->loop, &br->forget);
+    if (!br->conn && !bridge_is_kept(br)) {
+        double left = br->lost_at + ss->forget_s - ev_now(ss->loop);
+        ev_timer_set(&br->forget, MAX(left, 0.), 0.);
+        ev_timer_start(ss->loop, &br->forget);
     }
 }
 
@@ -183,30 +217,42 @@ static void
 forget_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w, int revents OVS_UNUSED)
 {
     struct swbridge *br = CONTAINER_OF(w, struct swbridge, forget);
-    if (!br->conn && !br->kept) {
-        VLOG_INFO("bridge %s: forgotten (disconnected for %d s and not "
+    if (!br->conn && !bridge_is_kept(br)) {
+        VLOG_INFO("bridge %s: forgotten (disconnected for %u s and not "
                   "configured)",
-                  br->name, SWITCHES_FORGET_S);
+                  br->name, br->ss->forget_s);
         bridge_destroy(br);
     }
 }
 
+static void
+arm_all(struct switches *ss)
+{
+    struct swbridge *br;
+    HMAP_FOR_EACH (br, node, &ss->bridges) {
+        bridge_arm_forget(br);
+    }
+}
+
 void
-switches_keep(struct switches *ss, const char *const *names, size_t n,
-              const uint64_t *dpids)
+switches_keep(struct switches *ss, const char *const *names, size_t n)
 {
     struct swbridge *br;
     HMAP_FOR_EACH (br, node, &ss->bridges) {
         br->kept = false;
-        br->pin_dpid = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        br = bridge_get(ss, names[i]);
-        br->kept = true;
-        br->pin_dpid = dpids ? dpids[i] : 0;
+        bridge_get(ss, names[i])->kept = true;
     }
-    HMAP_FOR_EACH (br, node, &ss->bridges) {
-        bridge_arm_forget(br);
+    arm_all(ss);
+}
+
+void
+switches_set_forget_s(struct switches *ss, unsigned int s)
+{
+    if (s != ss->forget_s) {
+        ss->forget_s = s;
+        arm_all(ss);
     }
 }
 
@@ -241,12 +287,145 @@ conn_serve(struct sconn *c)
     ss->cbs->ready(ss->aux, br->name);
 }
 
+/* Refuses connection 'c' for 'why'; 'br' (if nonnull) is the bridge it
+ * claimed, which shows the refusal. */
 static void
-conn_refuse(struct sconn *c, const char *why)
+conn_refuse(struct sconn *c, struct swbridge *br, const char *why)
 {
     c->ss->refused++;
     RL_WARN("%s: refused: %s", ofswitch_peer(c->sw), why);
+    if (br) {
+        const char *cn = ofswitch_peer_cn(c->sw);
+        br->n_refused++;
+        refusal_clear(&br->last_refused);
+        br->last_refused = (struct refusal){
+            .peer = xstrdup(ofswitch_peer(c->sw)),
+            .dpid = ofswitch_dpid(c->sw),
+            .cn = nullable_xstrdup(cn),
+            .reason = xstrdup(why),
+            .at = ev_time(),
+        };
+    }
     ofchan_close(ofswitch_chan(c->sw), why);
+}
+
+/* The bridge other than 'name' that is pinned to datapath 'dpid', or
+ * NULL. */
+static struct swbridge *
+pinned_elsewhere(const struct switches *ss, const char *name, uint64_t dpid)
+{
+    struct swbridge *br;
+    HMAP_FOR_EACH (br, node, &ss->bridges) {
+        if (br->pin_dpid == dpid && strcmp(br->name, name)) {
+            return br;
+        }
+    }
+    return NULL;
+}
+
+/* Does switch 'sw' break a pin of 'br' (NULL: none)?  Returns why, to
+ * free, or NULL. */
+static char *
+pin_broken(const struct swbridge *br, const struct ofswitch *sw)
+{
+    uint64_t dpid = ofswitch_dpid(sw);
+    const char *cn = ofswitch_peer_cn(sw);
+    if (!br) {
+        return NULL;
+    }
+    if (br->pin_dpid && br->pin_dpid != dpid) {
+        return xasprintf("bridge %s is pinned to datapath %016" PRIx64
+                         ", not %016" PRIx64,
+                         br->name, br->pin_dpid, dpid);
+    }
+    if (br->pin_cn && !cn) {
+        return xasprintf("bridge %s is pinned to certificate CN \"%s\"; "
+                         "this connection has no TLS certificate",
+                         br->name, br->pin_cn);
+    }
+    if (br->pin_cn && strcmp(br->pin_cn, cn)) {
+        return xasprintf("bridge %s is pinned to certificate CN \"%s\", "
+                         "not \"%s\"",
+                         br->name, br->pin_cn, cn);
+    }
+    return NULL;
+}
+
+/* May ready connection 'c' serve the bridge it names?  If not, refuses it
+ * and returns false. */
+static bool
+conn_admit(struct sconn *c)
+{
+    struct switches *ss = c->ss;
+    const char *name = ofswitch_name(c->sw);
+    uint64_t dpid = ofswitch_dpid(c->sw);
+
+    const char *rule = ifname_problem(name);
+    if (rule) {
+        char esc[4 * IFNAME_MAX_LEN + 1];
+        char *why
+            = xasprintf("bridge name \"%s\" (datapath %016" PRIx64
+                        ") is not a valid interface name (%s)",
+                        ifname_escape(name, esc, sizeof esc), dpid, rule);
+        conn_refuse(c, NULL, why);
+        free(why);
+        return false;
+    }
+
+    struct swbridge *br = bridge_find(ss, name);
+    char *why = pin_broken(br, c->sw);
+    if (!why) {
+        struct swbridge *other = pinned_elsewhere(ss, name, dpid);
+        if (other) {
+            why = xasprintf("datapath %016" PRIx64 " is pinned to bridge "
+                            "%s, not %s",
+                            dpid, other->name, name);
+            br = other;
+        }
+    }
+    if (why) {
+        conn_refuse(c, br, why);
+        free(why);
+        return false;
+    }
+    return true;
+}
+
+void
+switches_pin(struct switches *ss, const struct switches_pin *pins, size_t n)
+{
+    struct swbridge *br;
+    HMAP_FOR_EACH (br, node, &ss->bridges) {
+        br->pin_dpid = 0;
+        free(br->pin_cn);
+        br->pin_cn = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pins[i].dpid || pins[i].peer_cn) {
+            br = bridge_get(ss, pins[i].name);
+            br->pin_dpid = pins[i].dpid;
+            br->pin_cn = nullable_xstrdup(pins[i].peer_cn);
+        }
+    }
+    /* Serving connections that the new pins refuse. */
+    HMAP_FOR_EACH (br, node, &ss->bridges) {
+        if (!br->conn) {
+            continue;
+        }
+        char *why = pin_broken(br, br->conn->sw);
+        struct swbridge *other
+            = why ? NULL : pinned_elsewhere(ss, br->name, br->dpid);
+        if (other) {
+            why = xasprintf("datapath %016" PRIx64 " is pinned to bridge "
+                            "%s, not %s",
+                            br->dpid, other->name, br->name);
+        }
+        if (why) {
+            conn_refuse(br->conn, br, why);
+            free(why);
+        }
+    }
+    arm_all(ss);
 }
 
 /* The serving connection 'holder' answered the liveness probe asked for
@@ -266,8 +445,13 @@ probe_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *reply,
                               "already served by %s, which is alive",
                               ofswitch_name(c->sw), ofswitch_dpid(c->sw),
                               ofswitch_peer(holder->sw));
-        conn_refuse(c, why);
+        struct swbridge *br = bridge_find(c->ss, ofswitch_name(c->sw));
+        conn_refuse(c, br ? br : holder->br, why);
         free(why);
+        return;
+    }
+    /* The pins may have changed while it was held. */
+    if (!conn_admit(c)) {
         return;
     }
     VLOG_WARN("%s: bridge %s connected again from %s and the old "
@@ -277,10 +461,12 @@ probe_reply(struct ofchan *chan OVS_UNUSED, const struct ofp_header *reply,
     if (holder->state == SCONN_SERVING && holder->br->conn == holder) {
         struct swbridge *br = holder->br;
         br->conn = NULL;
+        br->lost_at = ev_now(c->ss->loop);
         holder->br = NULL;
         holder->state = SCONN_NEW;
-        c->ss->cbs->lost(c->ss->aux, br->name, "replaced by a newer "
-                                               "connection");
+        c->ss->cbs->lost(c->ss->aux, br->name,
+                         "replaced by a newer "
+                         "connection");
     }
     ofchan_close(ofswitch_chan(holder->sw), "replaced by a newer connection");
     conn_serve(c);
@@ -294,15 +480,10 @@ conn_ready(struct ofswitch *sw, void *c_)
     const char *name = ofswitch_name(sw);
     uint64_t dpid = ofswitch_dpid(sw);
 
-    struct swbridge *br = bridge_find(ss, name);
-    if (br && br->pin_dpid && br->pin_dpid != dpid) {
-        char *why = xasprintf("bridge %s is pinned to datapath %016" PRIx64
-                              ", not %016" PRIx64,
-                              name, br->pin_dpid, dpid);
-        conn_refuse(c, why);
-        free(why);
+    if (!conn_admit(c)) {
         return;
     }
+    struct swbridge *br = bridge_find(ss, name);
     struct sconn *old = br && br->conn ? br->conn : serving_dpid(ss, dpid);
     if (!old) {
         conn_serve(c);
@@ -312,8 +493,8 @@ conn_ready(struct ofswitch *sw, void *c_)
     c->state = SCONN_HELD;
     c->holder = old;
     struct ofchan *chan = ofswitch_chan(old->sw);
-    if (ofchan_request(chan, ofputil_encode_barrier_request(
-                                 ofchan_version(chan)),
+    if (ofchan_request(chan,
+                       ofputil_encode_barrier_request(ofchan_version(chan)),
                        probe_reply, c, SWITCHES_PROBE_MS)) {
         probe_reply(chan, NULL, 0, ECONNRESET, true, c);
     }
@@ -336,8 +517,8 @@ conn_message(struct ofswitch *sw, enum ofptype type,
     if (c->state == SCONN_SERVING) {
         c->ss->cbs->message(c->ss->aux, c->br->name, type, oh);
     } else {
-        RL_DBG("%s: %s before serving a bridge: ignored",
-               ofswitch_peer(sw), ofptype_get_name(type));
+        RL_DBG("%s: %s before serving a bridge: ignored", ofswitch_peer(sw),
+               ofptype_get_name(type));
     }
 }
 
@@ -369,13 +550,13 @@ conn_closed(struct ofswitch *sw, const char *reason, void *c_)
                 "place",
                 br->name, reason);
         br->conn = NULL;
+        br->lost_at = ev_now(ss->loop);
         c->state = SCONN_NEW;
         bridge_arm_forget(br);
         ss->cbs->lost(ss->aux, br->name, reason);
         release_held(c); /* A held newcomer may serve now. */
     } else {
-        RL_INFO("%s: connection closed (%s)", ofswitch_peer(sw),
-                reason);
+        RL_INFO("%s: connection closed (%s)", ofswitch_peer(sw), reason);
     }
     oflisten_active_lost(c->active);
     conn_destroy(c);
@@ -513,16 +694,45 @@ switches_bridge_to_json(const struct switches *ss, const char *bridge)
     if (!br) {
         return NULL;
     }
-    if (br->conn) {
-        return ofswitch_to_json(br->conn->sw);
-    }
+    json_t *o;
     char dpid[17];
-    snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(br->name));
-    json_object_set_new(o, "datapath_id", json_string(dpid));
-    json_object_set_new(o, "connected", json_false());
-    json_object_set_new(o, "ports", json_array());
+    if (br->conn) {
+        o = ofswitch_to_json(br->conn->sw);
+    } else {
+        snprintf(dpid, sizeof dpid, "%016" PRIx64, br->dpid);
+        o = json_object();
+        json_object_set_new(o, "name", json_string(br->name));
+        json_object_set_new(o, "datapath_id", json_string(dpid));
+        json_object_set_new(o, "connected", json_false());
+        json_object_set_new(o, "ports", json_array());
+    }
+    if (br->pin_dpid || br->pin_cn) {
+        json_t *pin = json_object();
+        if (br->pin_dpid) {
+            snprintf(dpid, sizeof dpid, "%016" PRIx64, br->pin_dpid);
+            json_object_set_new(pin, "datapath_id", json_string(dpid));
+        }
+        if (br->pin_cn) {
+            json_object_set_new(pin, "peer_cn", json_string(br->pin_cn));
+        }
+        json_object_set_new(o, "pinned", pin);
+    }
+    if (br->n_refused) {
+        const struct refusal *r = &br->last_refused;
+        json_t *last = json_object();
+        snprintf(dpid, sizeof dpid, "%016" PRIx64, r->dpid);
+        json_object_set_new(last, "peer", json_string(r->peer));
+        json_object_set_new(last, "datapath_id", json_string(dpid));
+        if (r->cn) {
+            json_object_set_new(last, "peer_cn", json_string(r->cn));
+        }
+        json_object_set_new(last, "reason", json_string(r->reason));
+        json_object_set_new(last, "at", json_real(r->at));
+        json_object_set_new(o, "refused",
+                            json_pack("{s:I, s:o}", "count",
+                                      (json_int_t) br->n_refused, "last",
+                                      last));
+    }
     return o;
 }
 

@@ -124,6 +124,10 @@ struct cfg_bridge {
     size_t n_uplinks;
     char **uplinks; /* Port names. */
     struct cfg_probe_source probe_source;
+    uint64_t datapath_id; /* "datapath_id": the only datapath that may be
+                           * this bridge; 0: any.  Unique among bridges. */
+    char *peer_cn;        /* "peer_cn": the CN its switch's TLS certificate
+                           * must have; NULL: any (needs openflow.tls). */
 };
 
 /* "ovsdb": {...}: vmacd's OVSDB client (see docs/config.md, "ovsdb"). */
@@ -162,6 +166,9 @@ struct config {
                                        * 64 MiB. */
     size_t max_peer_queue_bytes;      /* To one peer; default
                                        * max_queue_bytes. */
+    unsigned int forget_bridges_s;    /* A disconnected bridge that is not
+                                       * configured is forgotten after it;
+                                       * default 60, 1..86400. */
 
     /* "api": {...} */
     char *api_socket;                 /* Default "/run/vmacd/vmacd.sock". */

@@ -68,8 +68,10 @@ def hello(versions):
 
 
 def port(version, number, name, mac, config=0, state=0):
-    """One port description ('mac' as 6 bytes)."""
-    name = name.encode()[:15].ljust(16, b"\0")
+    """One port description ('mac' as 6 bytes; 'name' text or bytes)."""
+    if isinstance(name, str):
+        name = name.encode()
+    name = name[:15].ljust(16, b"\0")
     if version == OFP13:
         # ofp11_port: 64 bytes.
         return struct.pack("!I4x6s2x16sIIIIIIII", number, mac, name, config,

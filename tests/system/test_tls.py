@@ -6,6 +6,8 @@ API's TCP listener with client certificates.
   over TLS, with the certificate's CN in the API, and gets its flows);
 - a switch with a certificate from another CA is refused, and so is one
   that speaks plaintext to the pssl: port;
+- a bridge pinned to a certificate CN ("bridges[].peer_cn") refuses a
+  switch whose certificate has another CN, and serves one that has it;
 - the API over TLS answers a client with a good certificate, and refuses
   one without a certificate, one from another CA, and plaintext.
 """
@@ -13,6 +15,7 @@ API's TCP listener with client certificates.
 import http.client
 import json
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -184,6 +187,47 @@ def test_plaintext_to_pssl_is_refused(sandbox, vmacd_factory, vmacd_config):
     time.sleep(1)
     assert v.api("GET", "/v1/bridges")[1]["bridges"] == []
     v.check_logs(allowed=[r"TLS handshake failed"])
+
+
+def test_bridge_pinned_to_a_certificate_cn(sandbox, vmacd_factory,
+                                           vmacd_config):
+    # br0 pinned to a CN its switch's certificate does not have: the switch
+    # gets through TLS (same CA) but is refused as br0, and gets no flows.
+    pki = Pki(sandbox.dir / "a")
+    port = free_port()
+    cfg = vmacd_config(bridges=[{"name": "br0", "peer_cn": "sw id:nobody"}],
+                       aliases=[WEB])
+    cfg["openflow"]["listen"] = ["pssl:%d:127.0.0.1" % port]
+    cfg["openflow"]["tls"] = pki.tls("ctl", pki.switch_ca)
+    v = vmacd_factory(cfg, netns=sandbox.sw_ns)
+    v.start()
+    sandbox.vsctl("set-ssl", pki.key("sw"), pki.cert("sw"),
+                  pki.controller_ca)
+    sandbox.add_bridge("br0", "ssl:127.0.0.1:%d" % port)
+
+    def br0():
+        return v.api("GET", "/v1/bridges/br0")[1]
+    wait_until(lambda: br0().get("refused"), DEADLINE, 0.1, "br0 refused")
+    b = br0()
+    assert b["connected"] is False
+    assert b["pinned"] == {"peer_cn": "sw id:nobody"}, b
+    last = b["refused"]["last"]
+    cn = last["peer_cn"]
+    assert cn.startswith("sw id:"), last
+    assert last["reason"] == ('bridge br0 is pinned to certificate CN '
+                              '"sw id:nobody", not "%s"' % cn), last
+    assert "cookie=0x766d6163" not in sandbox.ofctl("dump-flows", "br0")
+
+    # Pinned to the CN it has (a reload): served, with its flows.
+    cfg["bridges"] = [{"name": "br0", "peer_cn": cn}]
+    v.config_path.write_text(json.dumps(cfg))
+    v.proc.send_signal(signal.SIGHUP)
+    b = v.wait_bridge("br0", DEADLINE)
+    assert b["peer_cn"] == cn and b["pinned"] == {"peer_cn": cn}, b
+    wait_until(lambda: "arp_tpa=192.0.2.100" in sandbox.ofctl(
+        "dump-flows", "br0"), DEADLINE, 0.1, "alias flows on br0")
+    v.check_logs(allowed=[r"refused: bridge br0 is pinned to certificate "
+                          r"CN"])
 
 
 # The API's TCP listener.

@@ -519,6 +519,11 @@ test_ids(void **state OVS_UNUSED)
     "{'aliases': [{'name': 'a', 'addresses': ['192.0.2.1'], "                 \
     "'vmac': '" MAC "', 'members': []}]}"
 #define WITH_OF(FIELDS) "{'openflow': {" FIELDS "}}"
+/* A bridge with FIELDS, and OpenFlow TLS. */
+#define TLS_BRIDGE(FIELDS)                                                    \
+    "{'openflow': {'listen': ['pssl:6653'], 'tls': {'private_key': 'k', "     \
+    "'certificate': 'c', 'ca_cert': 'a'}}, 'bridges': [{'name': "             \
+    "'br0', " FIELDS "}]}"
 
 struct bad_case {
     const char *json;   /* Single-quoted JSON. */
@@ -800,6 +805,42 @@ static const struct bad_case bad_cases[] = {
       "0123456789012345678901234567890123456789'}}",
       "api.socket: \"/tmp/0123" },
     { "{'api': {'socket': ''}}", "api.socket: the socket path is empty" },
+
+    /* Bridge pins and the forget timeout. */
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '00000000000000a'}]}",
+      "bridges[0].datapath_id: \"00000000000000a\" is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '00000000000000ag'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '0x'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '0x00000000000000001'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': ' 0x1'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '-0x1'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '0x+1'}]}",
+      "is not a datapath id" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': 10}]}",
+      "bridges[0].datapath_id: expected a string" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '0000000000000000'}]}",
+      "datapath id 0 cannot be pinned" },
+    { "{'bridges': [{'name': 'br0', 'datapath_id': '0xab'}, "
+      "{'name': 'br1', 'datapath_id': '00000000000000AB'}]}",
+      "bridges[1].datapath_id: datapath 00000000000000ab is pinned twice "
+      "(also bridges[0], \"br0\")" },
+    { "{'bridges': [{'name': 'br0', 'peer_cn': 'sw'}]}",
+      "bridges[0].peer_cn: a certificate CN needs OpenFlow over TLS" },
+    { TLS_BRIDGE("'peer_cn': ''"),
+      "bridges[0].peer_cn: a certificate CN is 1 to 255 printable" },
+    { TLS_BRIDGE("'peer_cn': 'a\\u0001'"),
+      "bridges[0].peer_cn: a certificate CN is 1 to 255 printable" },
+    { "{'bridges': [{'name': 'br0', 'pin': 'x'}]}",
+      "bridges[0]: unknown key \"pin\"" },
+    { WITH_OF("'forget_bridges_s': 0"),
+      "openflow.forget_bridges_s: 0 is out of range (1..86400)" },
+    { WITH_OF("'forget_bridges_s': 86401"), "86401 is out of range" },
+    { WITH_OF("'forget_bridges_s': '60'"), "forget_bridges_s: expected" },
 };
 
 static void
@@ -859,6 +900,50 @@ test_valid_edge_cases(void **state OVS_UNUSED)
     assert_mac(cfg->aliases[0]->vmac, "02:ab:cd:ef:00:01");
     config_destroy(cfg);
     config_destroy(NULL);
+}
+
+/* "datapath_id" and "peer_cn" pin a bridge; "forget_bridges_s". */
+static void
+test_bridge_pins(void **state OVS_UNUSED)
+{
+    struct config *cfg = parse_ok(
+        "{'openflow': {'listen': ['pssl:6653'], 'forget_bridges_s': 5,"
+        "  'tls': {'private_key': 'k', 'certificate': 'c', 'ca_cert': 'a'}},"
+        " 'bridges': [{'name': 'br0', 'datapath_id': '0000AABBCCDDEEFF',"
+        "              'peer_cn': 'sw id:1 2'},"
+        "             {'name': 'br1', 'datapath_id': '0x1'},"
+        "             {'name': 'br2', 'datapath_id': '0xffffffffffffffff'},"
+        "             {'name': 'br3'}]}");
+    assert_int_equal(cfg->forget_bridges_s, 5);
+    assert_true(cfg->bridges[0].datapath_id == 0x0000aabbccddeeffULL);
+    assert_string_equal(cfg->bridges[0].peer_cn, "sw id:1 2");
+    assert_true(cfg->bridges[1].datapath_id == 1);
+    assert_null(cfg->bridges[1].peer_cn);
+    assert_true(cfg->bridges[2].datapath_id == UINT64_MAX);
+    assert_true(cfg->bridges[3].datapath_id == 0);
+
+    /* Written back as 16 hex digits; the same config again. */
+    char *text = dump(cfg);
+    assert_non_null(strstr(text, "\"datapath_id\": \"0000aabbccddeeff\""));
+    assert_non_null(strstr(text, "\"datapath_id\": \"0000000000000001\""));
+    assert_non_null(strstr(text, "\"peer_cn\": \"sw id:1 2\""));
+    assert_non_null(strstr(text, "\"forget_bridges_s\": 5"));
+    char *err = NULL;
+    struct config *again = cfgtest_parse(text, "again", &err);
+    assert_non_null(again);
+    assert_true(config_equal(cfg, again));
+
+    /* A pin is part of the bridge's settings. */
+    again->bridges[1].datapath_id = 2;
+    assert_false(config_bridge_equal(&cfg->bridges[1], &again->bridges[1]));
+    assert_false(config_settings_equal(cfg, again));
+    config_destroy(again);
+    free(text);
+    config_destroy(cfg);
+
+    cfg = parse_ok("{}");
+    assert_int_equal(cfg->forget_bridges_s, 60);
+    config_destroy(cfg);
 }
 
 static void
@@ -923,6 +1008,7 @@ main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid_edge_cases),
+        cmocka_unit_test(test_bridge_pins),
         cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
