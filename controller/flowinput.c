@@ -58,8 +58,8 @@ static const struct flowgen_vlan vlan_default = {
  * on output: ofproto-dpif-xlate.c, xbundle_includes_vlan() and
  * xvlan_output_translate()).  VLAN 0 goes untagged everywhere, as without
  * VLANs. */
-static enum flowgen_carry
-vlan_carry(const struct flowgen_vlan *v, uint16_t vid)
+enum flowgen_carry
+flowinput_carry(const struct flowgen_vlan *v, uint16_t vid)
 {
     uint16_t native = v->tag >= 0 ? v->tag : 0;
     if (!vid) {
@@ -327,7 +327,7 @@ flowinput_alias(const struct cfg_alias *a, const char *bridge,
     if (br->vlan_aware) {
         in->vlan = MAX(flowinput_alias_vlan(a, env, NULL, NULL), 0);
         for (size_t u = 0; u < br->n_uplinks; u++) {
-            in->carry[u] = vlan_carry(&br->uplink_vlans[u], in->vlan);
+            in->carry[u] = flowinput_carry(&br->uplink_vlans[u], in->vlan);
         }
     }
 

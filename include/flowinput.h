@@ -12,13 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flowgen.h"
+
 struct alias_state;
 struct cfg_alias;
 struct config;
 struct eth_addr;
-struct flowgen_bridge;
-struct flowgen_input;
-struct flowgen_vlan;
 struct probemeter_plan;
 
 /* Called by flowinput_env's 'bridge_vlans' for each port. */
@@ -81,6 +80,11 @@ unsigned int flowinput_bridge_vlan_changes(const struct flowgen_bridge *,
 #define FLOWINPUT_VLAN_UNUSABLE (-2)
 int flowinput_port_vlan(const struct flowinput_env *, const char *bridge,
                         const char *port);
+
+/* How a port with settings 'vlan' sends frames of VLAN 'vid' as NORMAL
+ * does (VLAN 0: untagged, as without VLANs). */
+enum flowgen_carry flowinput_carry(const struct flowgen_vlan *vlan,
+                                   uint16_t vid);
 
 /* Where a member stands with respect to its alias's VLAN. */
 enum flowinput_member_vlan {
