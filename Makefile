@@ -187,9 +187,11 @@ uninstall:
 deb: deps-deb
 	bash ovs-scripts/deb.sh
 
-# flows/pipeline.txt anew from flowgen (review the diff before committing).
-golden: $(BUILD)/tests/test_flowgen
+# flows/pipeline.txt and flows/pipeline-vlan.txt anew from flowgen (review
+# the diff before committing).
+golden: $(BUILD)/tests/test_flowgen $(BUILD)/tests/test_flowgen_vlan
 	VMACD_UPDATE_GOLDEN=1 $(BUILD)/tests/test_flowgen
+	VMACD_UPDATE_GOLDEN=1 $(BUILD)/tests/test_flowgen_vlan
 
 # Unit tests: cmocka, one binary per tests/unit/test_*.c.
 unit: deps-unit

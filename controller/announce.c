@@ -25,3 +25,9 @@ announce_build_una(struct dp_packet *b, struct eth_addr vmac,
     compose_nd_na(b, vmac, all_nodes_mac, ip6, &in6addr_all_hosts,
                   htonl(ND_RSO_OVERRIDE));
 }
+
+void
+announce_tag(struct dp_packet *b, uint16_t vid)
+{
+    eth_push_vlan(b, htons(ETH_TYPE_VLAN_8021Q), htons(vid & VLAN_VID_MASK));
+}

@@ -73,6 +73,10 @@ ealias_member_sync(struct ealias *ea, size_t m)
         = (br && br->ft ? switches_port(eng->sw, mb->bridge, mb->port)
                         : NULL);
     long long now = engine_now_ms(eng);
+    /* So is one that VLANs keep from being live. */
+    if (ea->member_vlan && ea->member_vlan[m] != FLOWINPUT_MEMBER_VLAN_OK) {
+        p = NULL;
+    }
     alias_state_set_port(ea->st, m, p != NULL,
                          p && !p->link_down && !p->admin_down, now);
     bool probed;
@@ -173,6 +177,8 @@ ealias_create(struct engine *eng, struct cfg_alias *orig)
     }
     ea->st = alias_state_create(a);
     ea->members = xcalloc(MAX(a->n_members, 1), sizeof *ea->members);
+    ea->vlan = FLOWINPUT_VLAN_UNKNOWN;
+    ealias_update_vlan(ea, false);
     ea->master = -1;
     ea->change_old = ea->change_new = -1;
     ovs_list_init(&ea->recs);
@@ -210,6 +216,8 @@ ealias_destroy(struct ealias *ea)
         ovs_list_remove(&ea->iface_node);
     }
     engine_port_errors_free(ea->port_errors, ea->cfg->n_members);
+    ealias_vlan_free(ea);
+    free(ea->announce_skipped);
     cfg_alias_unref(ea->cfg);
     cfg_alias_unref(ea->orig);
     free(ea);
@@ -266,9 +274,11 @@ ealias_replace_running(struct ealias *ea, struct cfg_alias *a)
            && !memcmp(a->ip4, old->ip4, a->n_ip4 * sizeof *a->ip4)
            && !memcmp(a->ip6, old->ip6, a->n_ip6 * sizeof *a->ip6));
     alias_unplace_members(ea);
+    ealias_vlan_free(ea);
     ea->cfg = a;
     ea->members = xcalloc(MAX(a->n_members, 1), sizeof *ea->members);
     alias_place(ea);
+    ealias_update_vlan(ea, false);
 
     if (!alias_state_set_config(ea->st, a)) {
         /* Other members: a new model, the master carried over. */

@@ -50,6 +50,8 @@ ovsdb_bridge_to_json(const struct engine *eng, const char *name, json_t *o)
     }
     json_object_set_new(o, "written", json_boolean(
                             engine_bridge_flowtab(eng, name) != NULL));
+    json_object_set_new(o, "vlan_aware",
+                        json_boolean(engine_bridge_vlan_aware(eng, name)));
     const struct ovsdbc_snap *snap = engine_ovsdb_snapshot(eng);
     const struct ovsdbc_bridge *br = (cfg->ovsdb && snap
                                           ? ovsdbc_snap_bridge(snap, name)
@@ -156,6 +158,11 @@ engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
     json_object_set_new(o, "group_id", json_integer(a->id));
     json_object_set_new(o, "announcements_sent",
                         json_integer(engine_alias_announced(eng, a->name)));
+    bool conflict;
+    int vlan = engine_alias_vlan(eng, a->name, &conflict);
+    json_object_set_new(o, "vlan",
+                        vlan >= 0 ? json_integer(vlan) : json_null());
+    json_object_set_new(o, "vlan_conflict", json_boolean(conflict));
 
     json_t *members = json_object_get(o, "members");
     size_t i;
@@ -186,6 +193,13 @@ engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
                                 port_error ? json_string(port_error)
                                            : json_null());
         }
+        const char *vlan_error;
+        int mvlan = engine_member_vlan(eng, a->name, i, &vlan_error);
+        json_object_set_new(mj, "vlan",
+                            mvlan >= 0 ? json_integer(mvlan) : json_null());
+        json_object_set_new(mj, "vlan_error",
+                            vlan_error ? json_string(vlan_error)
+                                       : json_null());
         json_object_set_new(
             mj, "probe_state",
             probes_member_to_json(probes, a->name, m->name,

@@ -16,6 +16,7 @@
 
 #include "engine-private.h"
 #include "flowgen.h"
+#include "flowinput.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "sset.h"
@@ -47,6 +48,7 @@ struct eport {
     struct hmap_node node; /* In ebridge->ports, by name. */
     char *name;
     struct ovs_list users; /* struct emember. */
+    int vlan;              /* flowinput_port_vlan(), as last seen. */
 };
 
 /* One alias on one bridge. */
@@ -72,6 +74,16 @@ struct ealias {
                              * the ports found for members given by
                              * "iface_id" (engine-ovsdb.c); a reference. */
     char **port_errors;     /* Per member: why it has no port, or NULL. */
+    /* VLANs (engine-ovsdb.c, ealias_update_vlan()): the alias's
+     * (flowinput_alias_vlan(), or FLOWINPUT_VLAN_UNKNOWN), whether members
+     * are on others; per member (cfg->n_members) its port's VLAN, its
+     * standing and, when that keeps it from being live, why. */
+    int vlan;
+    bool vlan_conflict;
+    int *member_vlans;
+    enum flowinput_member_vlan *member_vlan;
+    char **vlan_errors;
+    char *announce_skipped;     /* Uplinks the last round left out, logged. */
     struct ovs_list iface_node; /* In engine->iface_aliases, if 'orig' has
                                  * members given by "iface_id". */
     struct alias_state *st;
@@ -222,6 +234,20 @@ struct cfg_alias *engine_resolve_alias(const struct engine *,
 void engine_port_errors_free(char **errors, size_t n);
 bool engine_alias_has_iface_ids(const struct cfg_alias *);
 char *ebridge_identity_error(const struct ebridge *);
+/* engine-ovsdb.c: VLANs.  The environment's VLAN callbacks read the
+ * newest snapshot (flowinput.h); engine_vlan_env() is an environment with
+ * only those.  ealias_update_vlan() recomputes ea's VLAN and its members'
+ * standing; with 'sync', members whose standing changed are fed to the
+ * alias model again (else the caller syncs every member) and the alias is
+ * marked when anything changed. */
+bool engine_port_vlan(const struct engine *, const char *bridge,
+                      const char *port, struct flowgen_vlan *,
+                      bool *configured);
+void engine_bridge_vlans(const struct engine *, const char *bridge,
+                         flowinput_vlan_cb *, void *ctx);
+struct flowinput_env engine_vlan_env(const struct engine *);
+void ealias_update_vlan(struct ealias *, bool sync);
+void ealias_vlan_free(struct ealias *);
 
 /* engine-events.c: the callbacks of the parts the engine wires. */
 extern const struct switches_callbacks engine_switches_cbs;

@@ -16,10 +16,12 @@
 #include "config.h"
 #include "dp-packet.h"
 #include "flowgen.h"
+#include "flowinput.h"
 #include "flowtab.h"
 #include "meters.h"
 #include "ofchan.h"
 #include "ofswitch.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
@@ -234,13 +236,42 @@ const struct meters_callbacks engine_meters_cbs = {
 
 /* Announcements. */
 
+/* How uplink 'u' of 'br' carries 'ea''s VLAN: on a bridge without VLANs,
+ * untagged. */
+static enum flowgen_carry
+uplink_carry(const struct ebridge *br, size_t u, const struct ealias *ea)
+{
+    return (br->fg.vlan_aware
+                ? flowinput_carry(&br->fg.uplink_vlans[u], MAX(ea->vlan, 0))
+                : FLOWGEN_CARRY_UNTAGGED);
+}
+
+/* Logs, once for each set of them, the uplinks of 'br' that a round of
+ * 'ea' left out because they do not carry its VLAN ('skipped', a list of
+ * names, or empty). */
+static void
+note_skipped(struct ealias *ea, const struct ebridge *br, struct ds *skipped)
+{
+    const char *now = ds_cstr(skipped);
+    if (!ea->announce_skipped || strcmp(ea->announce_skipped, now)) {
+        if (now[0]) {
+            VLOG_INFO("alias %s: no announcements out of uplink(s) %s of "
+                      "%s: they do not carry its VLAN %d",
+                      ea->cfg->name, now, br->name, MAX(ea->vlan, 0));
+        }
+        free(ea->announce_skipped);
+        ea->announce_skipped = xstrdup(now);
+    }
+}
+
 /* Announcements: one round, every address of the alias on every uplink of
- * the master's bridge. */
+ * the master's bridge that carries its VLAN (tagged on a trunk of it,
+ * untagged on an access uplink of it or without VLANs). */
 int
 engine_announce_round(void *eng_, const char *alias)
 {
     struct engine *eng = eng_;
-    const struct ealias *ea = ealias_find(eng, alias);
+    struct ealias *ea = ealias_find(eng, alias);
     int m = ea ? alias_state_master(ea->st) : -1;
     if (m < 0) {
         return -ENOENT;
@@ -253,18 +284,32 @@ engine_announce_round(void *eng_, const char *alias)
     }
     struct dp_packet pkt;
     dp_packet_init(&pkt, 128);
+    struct ds skipped = DS_EMPTY_INITIALIZER;
     int n = 0;
     for (size_t u = 0; u < br->fg.n_uplinks; u++) {
         uint32_t port = br->fg.uplinks[u];
-        for (size_t i = 0; i < a->n_ip4; i++) {
-            announce_build_garp(&pkt, a->vmac, a->ip4[i]);
-            n += !switches_packet_out(eng->sw, bridge, port, &pkt);
+        enum flowgen_carry carry = uplink_carry(br, u, ea);
+        if (carry == FLOWGEN_CARRY_NONE) {
+            const struct ofswitch_port *op
+                = switches_port_by_number(eng->sw, bridge, port);
+            ds_put_format(&skipped, "%s%s", skipped.length ? "," : "",
+                          op ? op->name : "?");
+            continue;
         }
-        for (size_t i = 0; i < a->n_ip6; i++) {
-            announce_build_una(&pkt, a->vmac, &a->ip6[i]);
+        for (size_t i = 0; i < a->n_ip4 + a->n_ip6; i++) {
+            if (i < a->n_ip4) {
+                announce_build_garp(&pkt, a->vmac, a->ip4[i]);
+            } else {
+                announce_build_una(&pkt, a->vmac, &a->ip6[i - a->n_ip4]);
+            }
+            if (carry == FLOWGEN_CARRY_TAGGED) {
+                announce_tag(&pkt, ea->vlan);
+            }
             n += !switches_packet_out(eng->sw, bridge, port, &pkt);
         }
     }
+    note_skipped(ea, br, &skipped);
+    ds_destroy(&skipped);
     dp_packet_uninit(&pkt);
     return n;
 }

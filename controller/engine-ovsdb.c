@@ -7,7 +7,12 @@
  *     VM's tap on every start; the member follows in one run);
  *   - whether a connected switch is the bridge the config means: its
  *     datapath id and its name must match one Bridge row, or vmacd does
- *     not write to it (another Open vSwitch on the host, a wrong name).
+ *     not write to it (another Open vSwitch on the host, a wrong name);
+ *   - the ports' VLANs (tag, trunks, vlan_mode: flows/README.md, "VLANs"):
+ *     a bridge whose ports' VLANs changed gets its inputs again, and the
+ *     aliases with a member on a port whose VLAN changed their VLAN and
+ *     their members' standing, so that a tag change costs the bridge's
+ *     ports and the aliases it touches, never all aliases.
  *
  * The snapshots come from vsdb (ovsdbc.h), newest first, only once synced.
  */
@@ -18,6 +23,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "flowinput.h"
 #include "flowtab.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
@@ -28,6 +34,8 @@
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(engine_ovsdb);
+
+static void ebridge_vlans_sync(struct ebridge *);
 
 bool
 engine_alias_has_iface_ids(const struct cfg_alias *a)
@@ -167,6 +175,265 @@ bridge_recheck(struct ebridge *br)
     free(error);
 }
 
+/* VLANs. */
+
+/* The interface 'name' of 'bridge' in 'snap' (a member's or an uplink's
+ * "port" is an OpenFlow port: an interface), if it has an OpenFlow
+ * number. */
+static const struct ovsdbc_iface *
+snap_iface(const struct ovsdbc_snap *snap, const char *bridge,
+           const char *name)
+{
+    const struct ovsdbc_bridge *br = ovsdbc_snap_bridge(snap, bridge);
+    const struct ovsdbc_port *p = ovsdbc_bridge_port(br, name);
+    const struct ovsdbc_iface *iface = NULL;
+    for (size_t i = 0; p && i < p->n_ifaces; i++) {
+        if (!strcmp(p->ifaces[i].name, name)) {
+            iface = &p->ifaces[i];
+        }
+    }
+    if (!iface && br) {
+        iface = ovsdbc_bridge_iface(br, name); /* Port named otherwise. */
+    }
+    return iface && iface->ofport >= 0 ? iface : NULL;
+}
+
+/* Port 'p''s VLAN settings as Open vSwitch applies them (vswitchd/bridge.c,
+ * port_configure(): no vlan_mode is "access" with a tag, "trunk"
+ * without). */
+static void
+port_vlan(const struct ovsdbc_port *p, struct flowgen_vlan *v,
+          bool *configured)
+{
+    static const enum flowgen_vlan_mode modes[] = {
+        [OVSDBC_VLAN_ACCESS] = FLOWGEN_VLAN_ACCESS,
+        [OVSDBC_VLAN_TRUNK] = FLOWGEN_VLAN_TRUNK,
+        [OVSDBC_VLAN_NATIVE_TAGGED] = FLOWGEN_VLAN_NATIVE_TAGGED,
+        [OVSDBC_VLAN_NATIVE_UNTAGGED] = FLOWGEN_VLAN_NATIVE_UNTAGGED,
+        [OVSDBC_VLAN_DOT1Q_TUNNEL] = FLOWGEN_VLAN_DOT1Q_TUNNEL,
+    };
+    *v = (struct flowgen_vlan){
+        .mode = (p->vlan_mode == OVSDBC_VLAN_UNSET
+                     ? (p->tag >= 0 ? FLOWGEN_VLAN_ACCESS : FLOWGEN_VLAN_TRUNK)
+                     : modes[p->vlan_mode]),
+        .tag = p->tag,
+        .n_trunks = p->n_trunks,
+        .trunks = p->trunks,
+    };
+    *configured
+        = (p->tag >= 0 || p->n_trunks || p->vlan_mode != OVSDBC_VLAN_UNSET);
+}
+
+bool
+engine_port_vlan(const struct engine *eng, const char *bridge,
+                 const char *port, struct flowgen_vlan *v, bool *configured)
+{
+    const struct ovsdbc_iface *iface
+        = (eng->snap ? snap_iface(eng->snap, bridge, port) : NULL);
+    if (!iface) {
+        return false;
+    }
+    port_vlan(iface->port, v, configured);
+    return true;
+}
+
+void
+engine_bridge_vlans(const struct engine *eng, const char *bridge,
+                    flowinput_vlan_cb *cb, void *ctx)
+{
+    const struct ovsdbc_bridge *br = ovsdbc_snap_bridge(eng->snap, bridge);
+    for (size_t i = 0; br && i < br->n_ports; i++) {
+        const struct ovsdbc_port *p = &br->ports[i];
+        struct flowgen_vlan v;
+        bool configured;
+        port_vlan(p, &v, &configured);
+        for (size_t k = 0; k < p->n_ifaces; k++) {
+            if (p->ifaces[k].ofport >= 0) {
+                cb(ctx, p->ifaces[k].ofport, &v, configured);
+            }
+        }
+    }
+}
+
+static bool
+env_port_vlan(const void *eng, const char *bridge, const char *port,
+              struct flowgen_vlan *v, bool *configured)
+{
+    return engine_port_vlan(eng, bridge, port, v, configured);
+}
+
+static void
+env_bridge_vlans(const void *eng, const char *bridge, flowinput_vlan_cb *cb,
+                 void *ctx)
+{
+    engine_bridge_vlans(eng, bridge, cb, ctx);
+}
+
+struct flowinput_env
+engine_vlan_env(const struct engine *eng)
+{
+    return (struct flowinput_env){
+        .port_vlan = env_port_vlan,
+        .bridge_vlans = env_bridge_vlans,
+        .aux = eng,
+    };
+}
+
+/* Do two Bridge rows (or NULLs) say the same about their ports' VLANs and
+ * OpenFlow numbers? */
+static bool
+bridge_vlans_equal(const struct ovsdbc_bridge *a,
+                   const struct ovsdbc_bridge *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    if (a->n_ports != b->n_ports) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_ports; i++) {
+        const struct ovsdbc_port *p = &a->ports[i], *q = &b->ports[i];
+        if (strcmp(p->name, q->name) || p->tag != q->tag
+            || p->vlan_mode != q->vlan_mode || p->n_trunks != q->n_trunks
+            || (p->n_trunks
+                && memcmp(p->trunks, q->trunks,
+                          p->n_trunks * sizeof *p->trunks))
+            || p->n_ifaces != q->n_ifaces) {
+            return false;
+        }
+        for (size_t k = 0; k < p->n_ifaces; k++) {
+            if (strcmp(p->ifaces[k].name, q->ifaces[k].name)
+                || p->ifaces[k].ofport != q->ifaces[k].ofport) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The ports of members on 'br' whose VLAN changed: their aliases' VLANs
+ * and members' standing anew. */
+static void
+ebridge_vlans_sync(struct ebridge *br)
+{
+    struct flowinput_env env = engine_vlan_env(br->eng);
+    struct eport *p;
+    HMAP_FOR_EACH (p, node, &br->ports) {
+        int vlan = flowinput_port_vlan(&env, br->name, p->name);
+        if (vlan != p->vlan) {
+            p->vlan = vlan;
+            struct emember *em;
+            LIST_FOR_EACH (em, port_node, &p->users) {
+                ealias_update_vlan(em->ea, true);
+            }
+        }
+    }
+}
+
+/* Why member 'm' of 'ea' is not live because of VLANs (malloc'd), or
+ * NULL. */
+static char *
+member_vlan_error(const struct ealias *ea, size_t m,
+                  enum flowinput_member_vlan standing, int port_vlan, int vlan)
+{
+    const struct cfg_member *mb = &ea->cfg->members[m];
+    if (standing == FLOWINPUT_MEMBER_VLAN_OTHER) {
+        return xasprintf("port \"%s\" is in VLAN %d, the alias in VLAN %d "
+                         "(its highest-priority member's): not live",
+                         mb->port, port_vlan, vlan);
+    } else if (standing == FLOWINPUT_MEMBER_VLAN_UNUSABLE) {
+        struct flowgen_vlan v;
+        bool configured;
+        const char *what = "unusable";
+        if (engine_port_vlan(ea->eng, mb->bridge, mb->port, &v, &configured)) {
+            what = (v.mode == FLOWGEN_VLAN_NATIVE_TAGGED ? "native-tagged"
+                    : v.mode == FLOWGEN_VLAN_DOT1Q_TUNNEL
+                        ? "dot1q-tunnel"
+                        : "a trunk without untagged frames (trunks "
+                          "without 0)");
+        }
+        return xasprintf("port \"%s\" is %s: a member there would get "
+                         "frames tagged otherwise than the alias's flows "
+                         "send them; not live",
+                         mb->port, what);
+    }
+    return NULL;
+}
+
+void
+ealias_vlan_free(struct ealias *ea)
+{
+    engine_port_errors_free(ea->vlan_errors,
+                            ea->member_vlan ? ea->cfg->n_members : 0);
+    free(ea->member_vlans);
+    free(ea->member_vlan);
+    ea->vlan_errors = NULL;
+    ea->member_vlans = NULL;
+    ea->member_vlan = NULL;
+}
+
+void
+ealias_update_vlan(struct ealias *ea, bool sync)
+{
+    const struct cfg_alias *a = ea->cfg;
+    size_t n = MAX(a->n_members, 1);
+    int *vlans = xcalloc(n, sizeof *vlans);
+    enum flowinput_member_vlan *standing = xcalloc(n, sizeof *standing);
+    struct flowinput_env env = engine_vlan_env(ea->eng);
+    int vlan = flowinput_alias_vlan(a, &env, vlans, standing);
+    bool conflict = false;
+    for (size_t m = 0; m < a->n_members; m++) {
+        conflict |= standing[m] == FLOWINPUT_MEMBER_VLAN_OTHER;
+    }
+
+    bool first = !ea->member_vlan;
+    bool changed
+        = (first || vlan != ea->vlan
+           || memcmp(vlans, ea->member_vlans, n * sizeof *vlans)
+           || memcmp(standing, ea->member_vlan, n * sizeof *standing));
+    if (!changed) {
+        free(vlans);
+        free(standing);
+        return;
+    }
+    enum flowinput_member_vlan *old = ea->member_vlan;
+    ea->member_vlan = NULL;
+    if (old) {
+        engine_port_errors_free(ea->vlan_errors, a->n_members);
+        free(ea->member_vlans);
+    }
+    ea->vlan_errors = xcalloc(n, sizeof *ea->vlan_errors);
+    for (size_t m = 0; m < a->n_members; m++) {
+        ea->vlan_errors[m]
+            = member_vlan_error(ea, m, standing[m], vlans[m], vlan);
+        if (ea->vlan_errors[m] && (!old || old[m] != standing[m])) {
+            RL_WARN("alias %s: member %s: %s", a->name, a->members[m].name,
+                    ea->vlan_errors[m]);
+        }
+    }
+    if (!first && !conflict && ea->vlan_conflict) {
+        VLOG_INFO("alias %s: every member with a known port is in VLAN %d "
+                  "now",
+                  a->name, vlan);
+    }
+    if (!first && vlan != ea->vlan) {
+        VLOG_INFO("alias %s: VLAN %d -> %d", a->name, ea->vlan, vlan);
+    }
+    ea->vlan = vlan;
+    ea->vlan_conflict = conflict;
+    ea->member_vlans = vlans;
+    ea->member_vlan = standing;
+    for (size_t m = 0; sync && m < a->n_members; m++) {
+        if (!old || old[m] != standing[m]) {
+            ealias_member_sync(ea, m);
+        }
+    }
+    free(old);
+    if (sync) {
+        ealias_mark(ea);
+    }
+}
+
 void
 engine_set_ovsdb(struct engine *eng, const struct ovsdbc_snap *snap)
 {
@@ -186,6 +453,13 @@ engine_set_ovsdb(struct engine *eng, const struct ovsdbc_snap *snap)
     LIST_FOR_EACH_SAFE (ea, iface_node, &eng->iface_aliases) {
         ealias_reresolve(ea);
     }
+    HMAP_FOR_EACH (br, node, &eng->bridges) {
+        if (!bridge_vlans_equal(ovsdbc_snap_bridge(old, br->name),
+                                ovsdbc_snap_bridge(snap, br->name))) {
+            ebridge_update_inputs(br);
+            ebridge_vlans_sync(br);
+        }
+    }
     ovsdbc_snap_unref(old);
     engine_schedule_update(eng, ev_time(), "ovsdb changed");
 }
@@ -201,6 +475,34 @@ engine_member_port(const struct engine *eng, const char *alias, size_t m,
     }
     *error = ea->port_errors ? ea->port_errors[m] : NULL;
     return ea->cfg->members[m].port;
+}
+
+int
+engine_alias_vlan(const struct engine *eng, const char *alias, bool *conflict)
+{
+    const struct ealias *ea = ealias_find(eng, alias);
+    *conflict = ea && ea->vlan_conflict;
+    return ea ? ea->vlan : FLOWINPUT_VLAN_UNKNOWN;
+}
+
+int
+engine_member_vlan(const struct engine *eng, const char *alias, size_t m,
+                   const char **error)
+{
+    const struct ealias *ea = ealias_find(eng, alias);
+    if (!ea || !ea->member_vlan || m >= ea->cfg->n_members) {
+        *error = NULL;
+        return FLOWINPUT_VLAN_UNKNOWN;
+    }
+    *error = ea->vlan_errors[m];
+    return ea->member_vlans[m];
+}
+
+bool
+engine_bridge_vlan_aware(const struct engine *eng, const char *bridge)
+{
+    const struct ebridge *br = ebridge_find(eng, bridge);
+    return br && br->fg.vlan_aware;
 }
 
 const char *

@@ -55,6 +55,16 @@ const char *engine_bridge_identity_error(const struct engine *,
  * no such alias. */
 const char *engine_member_port(const struct engine *, const char *alias,
                                size_t m, const char **error);
+/* VLANs (flows/README.md, "VLANs"): the VLAN of alias 'alias' (-1: none
+ * known, as without a database) and in '*conflict' whether members are on
+ * others; the VLAN of its member 'm''s port (-1: unknown) and in '*error'
+ * why VLANs keep that member from being live (or NULL); whether 'bridge'
+ * is VLAN-aware. */
+int engine_alias_vlan(const struct engine *, const char *alias,
+                      bool *conflict);
+int engine_member_vlan(const struct engine *, const char *alias, size_t m,
+                       const char **error);
+bool engine_bridge_vlan_aware(const struct engine *, const char *bridge);
 /* Does 'bridge' carry alias 'a' (a member there, or an access bridge)? */
 bool engine_carries(const struct cfg_alias *a, const char *bridge);
 

@@ -160,37 +160,63 @@ env_mac(const void *br_, const struct cfg_alias *a, size_t m,
     return member_mac(br->eng, a, m, mac);
 }
 
+/* VLANs: from the Open vSwitch database (engine-ovsdb.c). */
+static bool
+env_port_vlan(const void *br_, const char *bridge, const char *port,
+              struct flowgen_vlan *vlan, bool *configured)
+{
+    const struct ebridge *br = br_;
+    return engine_port_vlan(br->eng, bridge, port, vlan, configured);
+}
+
+static void
+env_bridge_vlans(const void *br_, const char *bridge, flowinput_vlan_cb *cb,
+                 void *ctx)
+{
+    const struct ebridge *br = br_;
+    engine_bridge_vlans(br->eng, bridge, cb, ctx);
+}
+
 static struct flowinput_env
 bridge_env(const struct ebridge *br)
 {
     return (struct flowinput_env){
         .port = env_port,
         .mac = env_mac,
+        .port_vlan = env_port_vlan,
+        .bridge_vlans = env_bridge_vlans,
         .aux = br,
         .plan = br->eng->plan,
     };
 }
 
-/* Recomputes the bridge-wide inputs; a change makes every record on the
- * bridge dirty. */
+/* Recomputes the bridge-wide inputs.  A change the records read makes
+ * every record on the bridge dirty; one of the ports' VLANs only the base
+ * part, one of the uplinks' VLANs the records (whose 'carry' tells). */
 void
 ebridge_update_inputs(struct ebridge *br)
 {
     struct flowinput_env env = bridge_env(br);
     struct flowgen_bridge fg = { .version = br->fg.version };
     flowinput_bridge(br->eng->cfg, br->name, &env, &fg);
-    if (!flowinput_bridge_equal(&fg, &br->fg)) {
-        flowinput_bridge_destroy(&br->fg);
-        br->fg = fg;
+    bool equal = flowinput_bridge_equal(&fg, &br->fg);
+    unsigned int vlans = flowinput_bridge_vlan_changes(&fg, &br->fg);
+    if (equal && !vlans) {
+        flowinput_bridge_destroy(&fg);
+        return;
+    }
+    flowinput_bridge_destroy(&br->fg);
+    br->fg = fg;
+    br->base_dirty = true;
+    ebridge_mark(br);
+    if (!equal) {
         br->fg.version++;
-        br->base_dirty = true;
-        ebridge_mark(br);
+    }
+    if (!equal || vlans & FLOWINPUT_VLAN_UPLINKS) {
         struct erec *rec;
         LIST_FOR_EACH (rec, br_node, &br->recs) {
             erec_mark(rec);
         }
-    } else {
-        flowinput_bridge_destroy(&fg);
     }
 }
 
@@ -271,6 +297,8 @@ eport_get(struct ebridge *br, const char *name)
         p = xzalloc(sizeof *p);
         p->name = xstrdup(name);
         ovs_list_init(&p->users);
+        struct flowinput_env env = bridge_env(br);
+        p->vlan = flowinput_port_vlan(&env, br->name, name);
         hmap_insert(&br->ports, &p->node, hash_string(name, 0));
     }
     return p;

@@ -38,6 +38,7 @@ enum {
     FG_PRIO_GUARD_EXEMPT = 410,   /* ... unless from an uplink. */
     FG_PRIO_PROBE_GUARD = 415,    /* Probe identity: drop the rest. */
     FG_PRIO_PROBE = 420,          /* Probe replies, probe ARP responder. */
+    FG_PRIO_CLASSIFY = 500,       /* VLAN classification into reg13. */
 };
 
 /* ICMPv6 types and the NA flags the ND responder sets (solicited,
@@ -61,10 +62,12 @@ flowgen_input_init(struct flowgen_input *in, const struct cfg_alias *alias,
         .br_version = br->version,
         .order = xcalloc(n, sizeof *in->order),
         .members = xcalloc(n, sizeof *in->members),
+        .carry = xmalloc(MAX(br->n_uplinks, 1)),
     };
     for (size_t m = 0; m < alias->n_members; m++) {
         in->members[m].ofport = -1;
     }
+    memset(in->carry, FLOWGEN_CARRY_UNTAGGED, MAX(br->n_uplinks, 1));
 }
 
 void
@@ -74,6 +77,7 @@ flowgen_input_copy(struct flowgen_input *dst, const struct flowgen_input *src)
     *dst = *src;
     dst->order = xmemdup(src->order, n * sizeof *src->order);
     dst->members = xmemdup(src->members, n * sizeof *src->members);
+    dst->carry = xmemdup(src->carry, MAX(src->br->n_uplinks, 1));
 }
 
 void
@@ -82,8 +86,10 @@ flowgen_input_destroy(struct flowgen_input *in)
     if (in) {
         free(in->order);
         free(in->members);
+        free(in->carry);
         in->order = NULL;
         in->members = NULL;
+        in->carry = NULL;
     }
 }
 
@@ -100,7 +106,8 @@ bool
 flowgen_flows_changed(const struct flowgen_input *old,
                       const struct flowgen_input *new)
 {
-    if (!same_context(old, new)) {
+    if (!same_context(old, new)
+        || (new->br->vlan_aware && old->vlan != new->vlan)) {
         return true;
     }
     for (size_t m = 0; m < new->alias->n_members; m++) {
@@ -123,6 +130,12 @@ flowgen_group_changed(const struct flowgen_input *old,
 {
     if (!same_context(old, new) || old->n_order != new->n_order
         || memcmp(old->order, new->order, new->n_order * sizeof *new->order)) {
+        return true;
+    }
+    /* The uplink buckets of a remote master carry the alias's VLAN. */
+    if (new->remote_master && new->br->vlan_aware
+        && (old->vlan != new->vlan
+            || memcmp(old->carry, new->carry, new->br->n_uplinks))) {
         return true;
     }
     for (size_t m = 0; m < new->alias->n_members; m++) {
@@ -194,11 +207,23 @@ fg_drop(struct fg *g, uint8_t table, uint16_t priority, const struct match *m)
     fg_flow(g, table, priority, m);
 }
 
-/* Puts the fall-through action F: NORMAL or goto_table. */
+static void
+put_set(struct ofpbuf *a, enum mf_field_id id, const void *value)
+{
+    ofpact_put_set_field(a, mf_from_id(id), value, NULL);
+}
+
+/* Puts the fall-through action F: NORMAL or goto_table (on a VLAN-aware
+ * bridge after clearing reg13, so that the next pipeline starts with the
+ * register it expects). */
 static void
 put_fall(struct ofpbuf *a, const struct flowgen_bridge *br)
 {
     if (br->next_table >= 0) {
+        if (br->vlan_aware) {
+            ovs_be32 zero = 0;
+            put_set(a, MFF_REG0 + FLOWGEN_REG_CLASS, &zero);
+        }
         ofpact_put_GOTO_TABLE(a)->table_id = br->next_table;
     } else {
         ofpact_put_OUTPUT(a)->port = OFPP_NORMAL;
@@ -217,12 +242,6 @@ static void
 put_output(struct ofpbuf *a, ofp_port_t port)
 {
     ofpact_put_OUTPUT(a)->port = port;
-}
-
-static void
-put_set(struct ofpbuf *a, enum mf_field_id id, const void *value)
-{
-    ofpact_put_set_field(a, mf_from_id(id), value, NULL);
 }
 
 static void
@@ -274,6 +293,28 @@ m_in_port(struct match *m, int64_t port)
     match_set_in_port(m, u16_to_ofp(port));
 }
 
+/* Frames with (without) a VLAN header. */
+static void
+m_tagged(struct match *m, bool tagged)
+{
+    match_set_dl_tci_masked(m, tagged ? htons(VLAN_CFI) : 0, htons(VLAN_CFI));
+}
+
+static void
+m_reg_class(struct match *m, uint32_t class)
+{
+    match_set_reg(m, FLOWGEN_REG_CLASS, class);
+}
+
+/* On a VLAN-aware bridge: only frames in the alias's VLAN. */
+static void
+m_class(struct match *m, const struct flowgen_input *in)
+{
+    if (in->br->vlan_aware) {
+        m_reg_class(m, FLOWGEN_CLASS | in->vlan);
+    }
+}
+
 /* The ARP responder's actions for 'ip' at 'mac': the request becomes the
  * reply in place and goes back out of its port. */
 static void
@@ -318,21 +359,25 @@ fg_uplink_remote(struct fg *g)
         for (size_t i = 0; i < a->n_ip4; i++) {
             m_arp(&m);
             m_in_port(&m, up);
+            m_class(&m, g->in);
             match_set_nw_proto(&m, ARP_OP_REQUEST);
             match_set_nw_dst(&m, a->ip4[i]);
             fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
             m_ip(&m);
             m_in_port(&m, up);
+            m_class(&m, g->in);
             match_set_nw_dst(&m, a->ip4[i]);
             fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
         }
         for (size_t i = 0; i < a->n_ip6; i++) {
             m_icmp6(&m, FG_ND_NS);
             m_in_port(&m, up);
+            m_class(&m, g->in);
             match_set_nd_target(&m, &a->ip6[i]);
             fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
             m_ipv6(&m);
             m_in_port(&m, up);
+            m_class(&m, g->in);
             match_set_ipv6_dst(&m, &a->ip6[i]);
             fg_drop(g, g->br->table, FG_PRIO_UPLINK_REMOTE, &m);
         }
@@ -350,23 +395,29 @@ guard_vmac(struct match *m, const struct cfg_alias *a, int64_t port)
     match_set_dl_src(m, a->vmac);
 }
 
+/* The claims of an address are only the alias's in its VLAN (a host in
+ * another may use the same address). */
 static void
-guard_arp(struct match *m, ovs_be32 ip, int64_t port)
+guard_arp(struct match *m, const struct flowgen_input *in, ovs_be32 ip,
+          int64_t port)
 {
     m_arp(m);
     if (port >= 0) {
         m_in_port(m, port);
     }
+    m_class(m, in);
     match_set_nw_src(m, ip);
 }
 
 static void
-guard_na(struct match *m, const struct in6_addr *ip6, int64_t port)
+guard_na(struct match *m, const struct flowgen_input *in,
+         const struct in6_addr *ip6, int64_t port)
 {
     m_icmp6(m, FG_ND_NA);
     if (port >= 0) {
         m_in_port(m, port);
     }
+    m_class(m, in);
     match_set_nd_target(m, ip6);
 }
 
@@ -381,11 +432,11 @@ fg_guard(struct fg *g)
     guard_vmac(&m, a, -1);
     fg_drop(g, t, FG_PRIO_GUARD, &m);
     for (size_t i = 0; i < a->n_ip4; i++) {
-        guard_arp(&m, a->ip4[i], -1);
+        guard_arp(&m, g->in, a->ip4[i], -1);
         fg_drop(g, t, FG_PRIO_GUARD, &m);
     }
     for (size_t i = 0; i < a->n_ip6; i++) {
-        guard_na(&m, &a->ip6[i], -1);
+        guard_na(&m, g->in, &a->ip6[i], -1);
         fg_drop(g, t, FG_PRIO_GUARD, &m);
     }
 
@@ -394,11 +445,11 @@ fg_guard(struct fg *g)
         guard_vmac(&m, a, up);
         fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         for (size_t i = 0; i < a->n_ip4; i++) {
-            guard_arp(&m, a->ip4[i], up);
+            guard_arp(&m, g->in, a->ip4[i], up);
             fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         }
         for (size_t i = 0; i < a->n_ip6; i++) {
-            guard_na(&m, &a->ip6[i], up);
+            guard_na(&m, g->in, &a->ip6[i], up);
             fg_fall(g, t, FG_PRIO_GUARD_EXEMPT, &m);
         }
     }
@@ -415,6 +466,7 @@ fg_arp_responder(struct fg *g)
 
     for (size_t i = 0; i < a->n_ip4; i++) {
         m_arp(&m);
+        m_class(&m, g->in);
         match_set_nw_proto(&m, ARP_OP_REQUEST);
         match_set_nw_dst(&m, a->ip4[i]);
         put_arp_reply(fg_acts(g), a->vmac, a->ip4[i]);
@@ -422,7 +474,10 @@ fg_arp_responder(struct fg *g)
         for (size_t k = 0; k < a->n_members; k++) {
             int64_t port = g->in->members[k].ofport;
             if (port >= 0) {
+                m_arp(&m);
                 m_in_port(&m, port);
+                match_set_nw_proto(&m, ARP_OP_REQUEST);
+                match_set_nw_dst(&m, a->ip4[i]);
                 fg_fall(g, t, FG_PRIO_RESPOND_EXEMPT, &m);
             }
         }
@@ -444,6 +499,7 @@ fg_nd_responder(struct fg *g)
         ovs_be32 flags = htonl(FG_NA_FLAGS_SO);
 
         m_icmp6(&m, FG_ND_NS);
+        m_class(&m, g->in);
         match_set_nd_target(&m, ip6);
         struct ofpbuf *acts = fg_acts(g);
         put_move(acts, MFF_ETH_SRC, MFF_ETH_DST);
@@ -467,11 +523,13 @@ fg_nd_responder(struct fg *g)
         fg_flow(g, t + 1, FG_PRIO_RESPOND, &m);
 
         m_icmp6(&m, FG_ND_NS);
+        m_class(&m, g->in);
         match_set_ipv6_src(&m, &in6addr_any);
         match_set_nd_target(&m, ip6);
         fg_fall(g, t, FG_PRIO_ND_DAD, &m);
 
         m_icmp6(&m, FG_ND_NS);
+        m_class(&m, g->in);
         match_set_nd_target(&m, ip6);
         match_set_arp_sha(&m, eth_addr_zero);
         fg_drop(g, t, FG_PRIO_ND_NO_SLL, &m);
@@ -488,19 +546,38 @@ fg_nd_responder(struct fg *g)
     }
 }
 
-/* One steer flow on match 'm' (an address of the alias) to the alias's
- * group, and the members' exemptions from it. */
+/* The steer flows on match 'm' (an address of the alias) to the alias's
+ * group, and the members' exemptions from them.  On a VLAN-aware bridge
+ * two, so that the group always gets an untagged frame: a frame of the
+ * alias's VLAN that came tagged (from a trunk) loses its tag first. */
 static void
-fg_steer_addr(struct fg *g, struct match *m)
+fg_steer_addr(struct fg *g, const struct match *m)
 {
     uint8_t t = g->br->table;
-    ofpact_put_GROUP(fg_acts(g))->group_id = g->a->id;
-    fg_flow(g, t, FG_PRIO_STEER, m);
+    struct match s;
+
+    if (g->br->vlan_aware) {
+        for (int tagged = 1; tagged >= 0; tagged--) {
+            s = *m;
+            m_class(&s, g->in);
+            m_tagged(&s, tagged);
+            struct ofpbuf *acts = fg_acts(g);
+            if (tagged) {
+                ofpact_put_STRIP_VLAN(acts);
+            }
+            ofpact_put_GROUP(acts)->group_id = g->a->id;
+            fg_flow(g, t, FG_PRIO_STEER, &s);
+        }
+    } else {
+        ofpact_put_GROUP(fg_acts(g))->group_id = g->a->id;
+        fg_flow(g, t, FG_PRIO_STEER, m);
+    }
     for (size_t k = 0; k < g->a->n_members; k++) {
         int64_t port = g->in->members[k].ofport;
         if (port >= 0) {
-            m_in_port(m, port);
-            fg_fall(g, t, FG_PRIO_STEER_EXEMPT, m);
+            s = *m;
+            m_in_port(&s, port);
+            fg_fall(g, t, FG_PRIO_STEER_EXEMPT, &s);
         }
     }
 }
@@ -642,7 +719,8 @@ flowgen_alias_flows(const struct flowgen_input *in)
 /* The alias's fast_failover group: one bucket per usable member, in
  * election order; with the master on another bridge, one bucket per uplink
  * that sends to the VMAC, which the physical network delivers to the
- * master's bridge. */
+ * master's bridge (on a VLAN-aware bridge, tagged with the alias's VLAN to
+ * an uplink that trunks it, and none to one that does not carry it). */
 struct fs_part *
 flowgen_alias_group(const struct flowgen_input *in)
 {
@@ -655,7 +733,18 @@ flowgen_alias_group(const struct flowgen_input *in)
 
     if (in->remote_master) {
         for (size_t u = 0; u < br->n_uplinks; u++) {
+            enum flowgen_carry carry = (br->vlan_aware ? in->carry[u]
+                                                       : FLOWGEN_CARRY_UNTAGGED);
+            if (carry == FLOWGEN_CARRY_NONE) {
+                continue;
+            }
             ofpbuf_init(&acts[n], 64);
+            if (carry == FLOWGEN_CARRY_TAGGED) {
+                ovs_be16 vid = htons(OFPVID12_PRESENT | in->vlan);
+                ofpact_put_PUSH_VLAN(&acts[n])->ethertype
+                    = htons(ETH_TYPE_VLAN_8021Q);
+                put_set(&acts[n], MFF_VLAN_VID, &vid);
+            }
             put_set(&acts[n], MFF_ETH_DST, &a->vmac);
             put_output(&acts[n], u16_to_ofp(br->uplinks[u]));
             specs[n] = (struct fs_bucket_spec){
@@ -696,6 +785,117 @@ flowgen_alias_group(const struct flowgen_input *in)
     return flowset_builder_finish(b);
 }
 
+/* Classification of the frames from port 'vp': what NORMAL admits on it
+ * gets reg13 = FLOWGEN_CLASS | its VLAN, and table T again. */
+static void
+fg_class_flow(struct fg *g, const struct match *m, bool move, uint16_t vid)
+{
+    struct ofpbuf *a = fg_acts(g);
+    if (move) {
+        /* The frame's own VID, and the "classified" bit. */
+        struct ofpact_reg_move *mv = ofpact_put_REG_MOVE(a);
+        mv->src.field = mf_from_id(MFF_VLAN_TCI);
+        mv->src.ofs = 0;
+        mv->src.n_bits = 12;
+        mv->dst.field = mf_from_id(MFF_REG0 + FLOWGEN_REG_CLASS);
+        mv->dst.ofs = 0;
+        mv->dst.n_bits = 12;
+        ovs_be32 bit = htonl(FLOWGEN_CLASS);
+        ofpact_put_set_field(a, mf_from_id(MFF_REG0 + FLOWGEN_REG_CLASS),
+                             &bit, &bit);
+    } else {
+        ovs_be32 class = htonl(FLOWGEN_CLASS | vid);
+        put_set(a, MFF_REG0 + FLOWGEN_REG_CLASS, &class);
+    }
+    struct ofpact_resubmit *r = ofpact_put_RESUBMIT(a);
+    r->in_port = OFPP_IN_PORT;
+    r->table_id = g->br->table;
+    fg_flow(g, g->br->table, FG_PRIO_CLASSIFY, m);
+}
+
+/* Starts a classification match: not classified yet, from 'ofport'. */
+static void
+m_unclassified(struct match *m, uint32_t ofport)
+{
+    match_init_catchall(m);
+    m_reg_class(m, 0);
+    m_in_port(m, ofport);
+}
+
+/* The classification of one port, as Open vSwitch's NORMAL admits frames
+ * on it (ofproto-dpif-xlate.c, input_vid_is_valid()). */
+static void
+fg_classify_port(struct fg *g, const struct flowgen_vport *vp)
+{
+    const struct flowgen_vlan *v = &vp->vlan;
+    uint16_t native = v->tag >= 0 ? v->tag : 0;
+    struct match m;
+
+    switch (v->mode) {
+    case FLOWGEN_VLAN_ACCESS:
+        m_unclassified(&m, vp->ofport);
+        m_tagged(&m, false);
+        fg_class_flow(g, &m, false, native);
+        break;
+
+    case FLOWGEN_VLAN_TRUNK:
+        if (!v->n_trunks) {
+            m_unclassified(&m, vp->ofport);
+            m_tagged(&m, true);
+            fg_class_flow(g, &m, true, 0);
+            m_unclassified(&m, vp->ofport);
+            m_tagged(&m, false);
+            fg_class_flow(g, &m, false, 0);
+        }
+        for (size_t i = 0; i < v->n_trunks; i++) {
+            /* VLAN 0 on a trunk: untagged frames. */
+            m_unclassified(&m, vp->ofport);
+            if (v->trunks[i]) {
+                match_set_dl_vlan(&m, htons(v->trunks[i]), 0);
+            } else {
+                m_tagged(&m, false);
+            }
+            fg_class_flow(g, &m, false, v->trunks[i]);
+        }
+        break;
+
+    case FLOWGEN_VLAN_NATIVE_TAGGED:
+    case FLOWGEN_VLAN_NATIVE_UNTAGGED:
+        /* Untagged frames are in the native VLAN; tagged ones as on a
+         * trunk, which always carries the native VLAN and never VLAN 0. */
+        m_unclassified(&m, vp->ofport);
+        m_tagged(&m, false);
+        fg_class_flow(g, &m, false, native);
+        if (!v->n_trunks) {
+            m_unclassified(&m, vp->ofport);
+            m_tagged(&m, true);
+            fg_class_flow(g, &m, true, 0);
+            break;
+        }
+        bool has_native = false;
+        for (size_t i = 0; i < v->n_trunks; i++) {
+            uint16_t vid = v->trunks[i];
+            has_native |= vid == native;
+            if (vid) {
+                m_unclassified(&m, vp->ofport);
+                match_set_dl_vlan(&m, htons(vid), 0);
+                fg_class_flow(g, &m, false, vid);
+            }
+        }
+        if (!has_native && native) {
+            m_unclassified(&m, vp->ofport);
+            match_set_dl_vlan(&m, htons(native), 0);
+            fg_class_flow(g, &m, false, native);
+        }
+        break;
+
+    case FLOWGEN_VLAN_DOT1Q_TUNNEL:
+    default:
+        /* Not classified: NORMAL handles it, no alias sees it. */
+        break;
+    }
+}
+
 struct fs_part *
 flowgen_base(const struct flowgen_bridge *br, bool probed, bool nd)
 {
@@ -704,6 +904,9 @@ flowgen_base(const struct flowgen_bridge *br, bool probed, bool nd)
     uint8_t t = br->table;
 
     fg_init(&g, br, 0);
+    for (size_t i = 0; br->vlan_aware && i < br->n_vports; i++) {
+        fg_classify_port(&g, &br->vports[i]);
+    }
     match_init_catchall(&m);
     fg_fall(&g, t, FG_PRIO_BASE, &m);
     if (!probed) {

@@ -29,4 +29,9 @@ void announce_build_garp(struct dp_packet *b, struct eth_addr vmac,
 void announce_build_una(struct dp_packet *b, struct eth_addr vmac,
                         const struct in6_addr *ip6);
 
+/* Tags the frame in 'b' (built by one of the above) with an 802.1Q header
+ * for VLAN 'vid' (1..4095, priority 0), for a trunk that carries the
+ * alias's VLAN tagged. */
+void announce_tag(struct dp_packet *b, uint16_t vid);
+
 #endif /* announce.h */

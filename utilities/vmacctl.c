@@ -707,6 +707,8 @@ strip_state(json_t *alias)
         "announcements_sent",
         "generation",
         "pending_bridges",
+        "vlan",
+        "vlan_conflict",
     };
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
         json_object_del(alias, keys[i]);
@@ -718,6 +720,8 @@ strip_state(json_t *alias)
         json_object_del(m, "master");
         json_object_del(m, "probe_state");
         json_object_del(m, "bridge_known");
+        json_object_del(m, "vlan");
+        json_object_del(m, "vlan_error");
     }
 }
 

@@ -403,6 +403,15 @@ class Sandbox:
         self._popens.append(p)
         return p
 
+    def sw_popen(self, *cmd, **kwargs):
+        """Starts 'cmd' in the switch namespace in the background (e.g.
+        tcpdump on a bridge's port); returns the Popen.  The sandbox kills
+        it (if still running) on stop."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.sw_ns]
+                             + [str(c) for c in cmd], **kwargs)
+        self._popens.append(p)
+        return p
+
     def sw_exec(self, *cmd, timeout=DEFAULT_TIMEOUT, check=True):
         """Runs 'cmd' inside the switch namespace."""
         return run(["ip", "netns", "exec", self.sw_ns] + list(cmd),

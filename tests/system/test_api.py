@@ -34,8 +34,9 @@ DB = {
 
 # Fields of GET /v1/aliases/X that are state, not configuration.
 STATE_KEYS = ("master", "state", "cookie", "group_id", "announcements_sent",
-              "generation", "pending_bridges")
-MEMBER_STATE_KEYS = ("state", "master", "bridge_known", "probe_state")
+              "generation", "pending_bridges", "vlan", "vlan_conflict")
+MEMBER_STATE_KEYS = ("state", "master", "bridge_known", "probe_state",
+                     "vlan", "vlan_error")
 
 
 def request(vmacd, method, path, body=None, raw=None, headers=None,

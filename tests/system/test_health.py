@@ -378,7 +378,7 @@ def test_probe_meters_follow_members_and_restart(make_topo):
     # m2 back, now last in the config: its port gets meter 30319.
     body = {k: v for k, v in m2.items()
             if k not in ("name", "state", "master", "bridge_known",
-                         "probe_state")}
+                         "probe_state", "vlan", "vlan_error")}
     status, reply = t.vmacd.api("PUT", path + "m2", body)
     assert status == 201, reply
     wait_until(lambda: sorted(meters(t)) == [30317, 30318, 30319],

@@ -440,21 +440,24 @@ class ProbeResult:
 
 
 class Capture:
-    """tcpdump on 'host''s eth0 writing a pcap file in the sandbox
-    directory; the constructor returns once tcpdump listens, stop()
-    returns the frames as scapy packets."""
+    """tcpdump on 'host''s eth0 (host None: on switch port 'iface' in the
+    switch namespace, i.e. what the bridge sends and receives there)
+    writing a pcap file in the sandbox directory; the constructor returns
+    once tcpdump listens, stop() returns the frames as scapy packets."""
 
     _n = 0
 
-    def __init__(self, sb, host, bpf=""):
+    def __init__(self, sb, host, bpf="", iface="eth0"):
         Capture._n += 1
-        self.path = sb.dir / ("cap-%s-%d.pcap" % (host, Capture._n))
-        cmd = ["tcpdump", "-i", "eth0", "--immediate-mode", "-U", "-n", "-Z",
+        self.path = sb.dir / ("cap-%s-%d.pcap" % (host or iface, Capture._n))
+        cmd = ["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-Z",
                "root", "-w", str(self.path)]
         if bpf:
             cmd.append(bpf)
-        self.proc = sb.host_popen(host, *cmd, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
+        kwargs = dict(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                      text=True)
+        self.proc = (sb.host_popen(host, *cmd, **kwargs) if host
+                     else sb.sw_popen(*cmd, **kwargs))
         deadline = time.monotonic() + 10 * SLOW
         line = ""
         while "listening on" not in line:

@@ -1,7 +1,7 @@
 /*
  * Unit tests for announce: the bytes of the gratuitous ARP and of the
  * unsolicited NA, read by offset; the ICMPv6 checksum is recomputed here
- * independently of libopenvswitch.
+ * independently of libopenvswitch; the 802.1Q tag of a frame for a trunk.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -142,12 +142,56 @@ test_una(void **state OVS_UNUSED)
     dp_packet_uninit(&b);
 }
 
+/* A frame for a trunk: the 802.1Q header after the MACs, the frame's own
+ * ethertype and payload after it, unchanged; built again, untagged. */
+static void
+test_tag(void **state OVS_UNUSED)
+{
+    static const uint8_t ip[4] = { 192, 0, 2, 100 };
+    struct dp_packet b, plain;
+    ovs_be32 ip4;
+
+    memcpy(&ip4, ip, 4);
+    dp_packet_init(&plain, 0);
+    announce_build_garp(&plain, vmac(), ip4);
+    dp_packet_init(&b, 0);
+    announce_build_garp(&b, vmac(), ip4);
+    announce_tag(&b, 10);
+
+    const uint8_t *p = dp_packet_data(&b);
+    const uint8_t *q = dp_packet_data(&plain);
+    assert_int_equal(dp_packet_size(&b), dp_packet_size(&plain) + 4);
+    assert_memory_equal(p, q, 12);            /* dst, src */
+    assert_int_equal(be16_at(p, 12), 0x8100); /* TPID */
+    assert_int_equal(be16_at(p, 14), 10);     /* PCP 0, DEI 0, VID 10 */
+    assert_memory_equal(p + 16, q + 12, dp_packet_size(&plain) - 12);
+
+    /* The highest VID, and an NA: the same shape. */
+    static const struct in6_addr ip6
+        = { .s6_addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+    announce_build_una(&b, vmac(), &ip6);
+    size_t len = dp_packet_size(&b);
+    announce_tag(&b, 4095);
+    p = dp_packet_data(&b);
+    assert_int_equal(dp_packet_size(&b), len + 4);
+    assert_int_equal(be16_at(p, 12), 0x8100);
+    assert_int_equal(be16_at(p, 14), 4095);
+    assert_int_equal(be16_at(p, 16), 0x86dd);
+
+    announce_build_garp(&b, vmac(), ip4);
+    assert_int_equal(dp_packet_size(&b), 14 + 28);
+    assert_int_equal(be16_at(dp_packet_data(&b), 12), 0x0806);
+    dp_packet_uninit(&b);
+    dp_packet_uninit(&plain);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_garp),
         cmocka_unit_test(test_una),
+        cmocka_unit_test(test_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include "byte-order.h"
 #include "flow.h"
 #include "config.h"
+#include "fgtest.h"
 #include "flowgen.h"
 #include "flowinput.h"
 #include "flowset.h"
@@ -184,154 +185,6 @@ gen_destroy(struct gen *g)
     flowinput_bridge_destroy(&g->br);
 }
 
-/* The flows of 'p' as text, one per line, in order. */
-static void
-part_lines(const struct fs_part *p, uint32_t cookie_prefix, struct svec *out)
-{
-    for (size_t i = 0; i < fs_part_n_flows(p); i++) {
-        struct ds s = DS_EMPTY_INITIALIZER;
-        fs_flow_format(fs_part_flow(p, i),
-                       flowgen_cookie(cookie_prefix, fs_part_id(p)), &s);
-        svec_add_nocopy(out, ds_steal_cstr(&s));
-    }
-}
-
-static char *
-group_line(const struct fs_part *p)
-{
-    struct ds s = DS_EMPTY_INITIALIZER;
-    fs_group_format(fs_part_group(p), &s);
-    return ds_steal_cstr(&s);
-}
-
-/* A part built from ovs-ofctl lines, as a switch would take them. */
-static struct fs_part *
-part_from_lines(uint32_t id, const char *const *lines, size_t n)
-{
-    struct flowset_builder *b = flowset_builder_create(id);
-    for (size_t i = 0; i < n; i++) {
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *error = parse_ofp_flow_mod_str(&fm, lines[i], NULL, NULL,
-                                             OFPFC_ADD, &usable);
-        if (error) {
-            fail_msg("%s: %s", lines[i], error);
-        }
-        if (!(usable & OFPUTIL_P_OF13_OXM) || !(usable & OFPUTIL_P_OF15_OXM)) {
-            fail_msg("%s: not usable with OpenFlow 1.3 and 1.5", lines[i]);
-        }
-        struct match match;
-        minimatch_expand(&fm.match, &match);
-        flowset_builder_add_flow(b, fm.table_id == 0xff ? 0 : fm.table_id,
-                                 fm.priority, &match, fm.ofpacts,
-                                 fm.ofpacts_len);
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
-    }
-    return flowset_builder_finish(b);
-}
-
-static struct fs_part *
-group_from_line(const char *line)
-{
-    struct ofputil_group_mod gm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, line, NULL, NULL,
-                                          &usable);
-    if (error) {
-        fail_msg("%s: %s", line, error);
-    }
-    struct flowset_builder *b
-        = flowset_builder_create(gm.group_id | FLOWSET_GROUP_PART);
-    flowset_builder_set_group_list(b, gm.group_id, gm.type, &gm.buckets);
-    ofputil_uninit_group_mod(&gm);
-    return flowset_builder_finish(b);
-}
-
-static void
-print_acts(const char *what, const struct fs_actions *fa)
-{
-    size_t len;
-    const uint8_t *b = (const uint8_t *) fs_actions_get(fa, &len);
-    fprintf(stderr, "    %s (%zu bytes):", what, len);
-    for (size_t i = 0; i < len; i++) {
-        fprintf(stderr, "%s%02x", i % 8 ? "" : " ", b[i]);
-    }
-    fprintf(stderr, "\n");
-}
-
-/* Fails, with both sides as text and how they differ, unless 'got' equals
- * 'want'. */
-static void
-assert_parts_equal(const struct fs_part *got, const struct fs_part *want)
-{
-    if (fs_part_equal(got, want)) {
-        return;
-    }
-    fprintf(stderr, "parts differ:\n");
-    for (size_t i = 0; i < fs_part_n_flows(got); i++) {
-        const struct fs_flow *f = fs_part_flow(got, i);
-        const struct fs_flow *g = fs_part_find(want, f);
-        struct ds s = DS_EMPTY_INITIALIZER;
-        fs_flow_format(f, 0, &s);
-        if (!g) {
-            fprintf(stderr, "  only got: %s\n", ds_cstr(&s));
-        } else if (g->acts != f->acts) {
-            fprintf(stderr, "  actions differ: %s\n", ds_cstr(&s));
-            print_acts("got", f->acts);
-            print_acts("want", g->acts);
-        }
-        ds_destroy(&s);
-    }
-    for (size_t i = 0; i < fs_part_n_flows(want); i++) {
-        const struct fs_flow *f = fs_part_flow(want, i);
-        if (!fs_part_find(got, f)) {
-            struct ds s = DS_EMPTY_INITIALIZER;
-            fs_flow_format(f, 0, &s);
-            fprintf(stderr, "  only wanted: %s\n", ds_cstr(&s));
-            ds_destroy(&s);
-        }
-    }
-    const struct fs_group *gg = fs_part_group(got);
-    const struct fs_group *wg = fs_part_group(want);
-    if (!fs_group_equal(gg, wg)) {
-        char *a = gg ? group_line(got) : xstrdup("(none)");
-        char *b = wg ? group_line(want) : xstrdup("(none)");
-        fprintf(stderr, "  group got:  %s\n  group want: %s\n", a, b);
-        for (size_t i = 0; gg && wg && i < MIN(gg->n_buckets, wg->n_buckets);
-             i++) {
-            const struct fs_bucket *x = &gg->buckets[i], *y = &wg->buckets[i];
-            fprintf(stderr, "  bucket %zu: watch_port %u/%u group %u/%u "
-                    "weight %u/%u\n", i, ofp_to_u16(x->watch_port),
-                    ofp_to_u16(y->watch_port), x->watch_group,
-                    y->watch_group, x->weight, y->weight);
-            if (x->acts != y->acts) {
-                print_acts("got", x->acts);
-                print_acts("want", y->acts);
-            }
-        }
-        free(a);
-        free(b);
-    }
-    fail();
-}
-
-static void
-assert_flows(const struct fs_part *got, const char *const *lines, size_t n)
-{
-    struct fs_part *want = part_from_lines(fs_part_id(got), lines, n);
-    assert_parts_equal(got, want);
-    fs_part_unref(want);
-}
-
-static void
-assert_group(const struct fs_part *got, const char *line)
-{
-    struct fs_part *want = group_from_line(line);
-    assert_parts_equal(got, want);
-    fs_part_unref(want);
-}
-
 /* The pipeline of web on br0 (the ports above), as the config's
  * documentation in flows/README.md gives it. */
 #define VMAC "02:00:5e:00:01:01"
@@ -413,7 +266,7 @@ assert_web_flows(const struct fs_part *got, uint32_t id, const char *skip)
 {
     struct svec lines = SVEC_EMPTY_INITIALIZER;
     web_lines(id, skip, &lines);
-    assert_flows(got, (const char *const *) lines.names, lines.n);
+    fgtest_assert_flows(got, (const char *const *) lines.names, lines.n);
     svec_destroy(&lines);
 }
 
@@ -443,7 +296,7 @@ test_web_exact(void **state OVS_UNUSED)
     assert_int_equal(fs_part_id(g.flows), id);
     assert_web_flows(g.flows, id, NULL);
     char *grp = web_group(id, WEB_BUCKET1 WEB_BUCKET2);
-    assert_group(g.group, grp);
+    fgtest_assert_group(g.group, grp);
     free(grp);
     gen_destroy(&g);
 
@@ -454,7 +307,7 @@ test_web_exact(void **state OVS_UNUSED)
                            "bucket=watch_port:3,actions=set_field:"
                            "02:00:5e:00:01:02->eth_dst,output:3",
                            f.cfg->aliases[1]->id);
-    assert_group(g.group, line);
+    fgtest_assert_group(g.group, line);
     free(line);
     gen_destroy(&g);
     fixture_destroy(&f);
@@ -485,7 +338,7 @@ test_group_follows_election(void **state OVS_UNUSED)
     alias_state_elect(f.states[0], 10, &r);
     assert_true(r.changed);
     gen(&f, "br0", 0, &g);
-    assert_group(g.group, grp = web_group(id, WEB_BUCKET2 WEB_BUCKET1));
+    fgtest_assert_group(g.group, grp = web_group(id, WEB_BUCKET2 WEB_BUCKET1));
     free(grp);
     gen_destroy(&g);
 
@@ -493,7 +346,7 @@ test_group_follows_election(void **state OVS_UNUSED)
     alias_state_set_drained(f.states[0], 1, true, 20);
     alias_state_elect(f.states[0], 20, &r);
     gen(&f, "br0", 0, &g);
-    assert_group(g.group, grp = web_group(id, WEB_BUCKET1));
+    fgtest_assert_group(g.group, grp = web_group(id, WEB_BUCKET1));
     free(grp);
     gen_destroy(&g);
 
@@ -502,7 +355,7 @@ test_group_follows_election(void **state OVS_UNUSED)
     alias_state_elect(f.states[0], 30, &r);
     assert_int_equal(r.new_master, -1);
     gen(&f, "br0", 0, &g);
-    assert_group(g.group, grp = web_group(id, WEB_BUCKET1));
+    fgtest_assert_group(g.group, grp = web_group(id, WEB_BUCKET1));
     free(grp);
     gen_destroy(&g);
 
@@ -510,7 +363,7 @@ test_group_follows_election(void **state OVS_UNUSED)
     alias_state_set_port(f.states[0], 0, false, false, 40);
     alias_state_elect(f.states[0], 40, &r);
     gen(&f, "br0", 0, &g);
-    assert_group(g.group, grp = web_group(id, ""));
+    fgtest_assert_group(g.group, grp = web_group(id, ""));
     free(grp);
     gen_destroy(&g);
 
@@ -531,7 +384,7 @@ test_missing_port_and_other_bridge(void **state OVS_UNUSED)
     gen(&f, "br0", 0, &g);
     assert_web_flows(g.flows, id, "in_port=2,");
     char *grp = web_group(id, WEB_BUCKET1);
-    assert_group(g.group, grp);
+    fgtest_assert_group(g.group, grp);
     free(grp);
     gen_destroy(&g);
     f.missing = NULL;
@@ -546,7 +399,7 @@ test_missing_port_and_other_bridge(void **state OVS_UNUSED)
                            "bucket=watch_port:9,actions=set_field:"
                            "02:00:00:00:00:22->eth_dst,output:9",
                            f.cfg->aliases[1]->id);
-    assert_group(g.group, line);
+    fgtest_assert_group(g.group, line);
     free(line);
     gen_destroy(&g);
 
@@ -557,32 +410,10 @@ test_missing_port_and_other_bridge(void **state OVS_UNUSED)
     static const char *const base_lines[] = {
         "table=0,priority=0,actions=NORMAL",
     };
-    assert_flows(base, base_lines, 1);
+    fgtest_assert_flows(base, base_lines, 1);
     fs_part_unref(base);
     flowinput_bridge_destroy(&br);
     fixture_destroy(&f);
-}
-
-/* Does 'p' have a flow equal to 'line'? */
-static bool
-has_flow(const struct fs_part *p, const char *line)
-{
-    struct fs_part *one = part_from_lines(fs_part_id(p), &line, 1);
-    const struct fs_flow *f = fs_part_find(p, fs_part_flow(one, 0));
-    bool found = f && f->acts == fs_part_flow(one, 0)->acts;
-    fs_part_unref(one);
-    return found;
-}
-
-static bool
-has_priority(const struct fs_part *p, uint16_t priority)
-{
-    for (size_t i = 0; i < fs_part_n_flows(p); i++) {
-        if (fs_part_flow(p, i)->priority == priority) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* db's master d2 is on br1: br0 leaves what arrives from its uplink for
@@ -597,17 +428,17 @@ test_remote_master(void **state OVS_UNUSED)
 
     fixture_init(&f);
     gen(&f, "br0", 1, &g);
-    assert_true(has_flow(g.flows, "table=0,priority=320,in_port=3,arp,"
-                                  "arp_op=1,arp_tpa=198.51.100.7,"
-                                  "actions=drop"));
-    assert_true(has_flow(g.flows, "table=0,priority=320,in_port=3,ip,"
-                                  "nw_dst=198.51.100.7,actions=drop"));
-    assert_true(has_priority(g.flows, 300)); /* The local responder. */
+    assert_true(fgtest_has_flow(g.flows, "table=0,priority=320,in_port=3,arp,"
+                                         "arp_op=1,arp_tpa=198.51.100.7,"
+                                         "actions=drop"));
+    assert_true(fgtest_has_flow(g.flows, "table=0,priority=320,in_port=3,ip,"
+                                         "nw_dst=198.51.100.7,actions=drop"));
+    assert_true(fgtest_has_priority(g.flows, 300)); /* The local responder. */
     gen_destroy(&g);
 
     /* web's master is local: no uplink drops for it. */
     gen(&f, "br0", 0, &g);
-    assert_false(has_priority(g.flows, 320));
+    assert_false(fgtest_has_priority(g.flows, 320));
     gen_destroy(&g);
 
     /* d2 (br1) goes away: d3 (prio 150, no MAC yet) is master, on br0:
@@ -616,12 +447,12 @@ test_remote_master(void **state OVS_UNUSED)
     alias_state_elect(f.states[1], 1, &r);
     assert_true(r.changed);
     gen(&f, "br0", 1, &g);
-    assert_false(has_priority(g.flows, 320));
+    assert_false(fgtest_has_priority(g.flows, 320));
     char *line = xasprintf("group_id=%" PRIu32 ",type=fast_failover,"
                            "bucket=watch_port:4,actions=set_field:"
                            "02:00:00:00:00:21->eth_dst,output:4",
                            f.cfg->aliases[1]->id);
-    assert_group(g.group, line);
+    fgtest_assert_group(g.group, line);
     free(line);
     gen_destroy(&g);
     fixture_destroy(&f);
@@ -649,8 +480,8 @@ test_access_bridge(void **state OVS_UNUSED)
 
     struct gen g;
     gen(&f, "br1", 0, &g);
-    assert_true(has_priority(g.flows, 300));
-    assert_true(has_priority(g.flows, 320));
+    assert_true(fgtest_has_priority(g.flows, 300));
+    assert_true(fgtest_has_priority(g.flows, 320));
     for (size_t i = 0; i < fs_part_n_flows(g.flows); i++) {
         /* No member here: no per-member flows, only the uplink's (3). */
         struct match m;
@@ -662,7 +493,7 @@ test_access_bridge(void **state OVS_UNUSED)
                            "bucket=watch_port:3,actions=set_field:" VMAC
                            "->eth_dst,output:3",
                            f.cfg->aliases[0]->id);
-    assert_group(g.group, line);
+    fgtest_assert_group(g.group, line);
     free(line);
     gen_destroy(&g);
     fixture_destroy(&f);
@@ -684,11 +515,11 @@ test_next_table(void **state OVS_UNUSED)
     static const char *const base_lines[] = {
         "table=10,priority=0,actions=goto_table:20",
     };
-    assert_flows(base, base_lines, 1);
+    fgtest_assert_flows(base, base_lines, 1);
     fs_part_unref(base);
 
     struct svec lines = SVEC_EMPTY_INITIALIZER;
-    part_lines(g.flows, 0, &lines);
+    fgtest_part_lines(g.flows, 0, &lines);
     for (size_t i = 0; i < lines.n; i++) {
         const char *s = lines.names[i];
         assert_null(strstr(s, "NORMAL"));
@@ -714,8 +545,8 @@ test_deterministic(void **state OVS_UNUSED)
     gen(&f1, "br0", 0, &g1);
     gen(&f2, "br0", 0, &g2);
     struct svec l1 = SVEC_EMPTY_INITIALIZER, l2 = SVEC_EMPTY_INITIALIZER;
-    part_lines(g1.flows, 0, &l1);
-    part_lines(g2.flows, 0, &l2);
+    fgtest_part_lines(g1.flows, 0, &l1);
+    fgtest_part_lines(g2.flows, 0, &l2);
     assert_true(svec_equal(&l1, &l2));
     assert_true(fs_part_equal(g1.flows, g2.flows));
     assert_true(fs_part_equal(g1.group, g2.group));
@@ -818,18 +649,19 @@ test_probe_flows_ipv6(void **state OVS_UNUSED)
         PFLOW("ipv6,ipv6_dst=" PLLA ",actions=drop"),
     };
 #undef PFLOW
-    assert_flows(base, guards, ARRAY_SIZE(guards));
+    fgtest_assert_flows(base, guards, ARRAY_SIZE(guards));
     fs_part_unref(base);
 
     /* One reply flow per port, each for its member's probes, through the
      * port's meter (100 + its rank). */
-    assert_true(has_flow(g.flows, "table=0,priority=420,in_port=1,icmp6,"
-                                  "dl_dst=" PMAC ",ipv6_dst=" PLLA
-                                  ",icmp_type=136,actions=meter:100,"
-                                  "controller(max_len=128)"));
-    assert_true(has_flow(g.flows, "table=0,priority=420,in_port=2,arp,"
-                                  "dl_dst=" PMAC ",arp_op=2,actions="
-                                  "meter:101,controller(max_len=128)"));
+    assert_true(fgtest_has_flow(g.flows,
+                                "table=0,priority=420,in_port=1,icmp6,"
+                                "dl_dst=" PMAC ",ipv6_dst=" PLLA
+                                ",icmp_type=136,actions=meter:100,"
+                                "controller(max_len=128)"));
+    assert_true(fgtest_has_flow(g.flows, "table=0,priority=420,in_port=2,arp,"
+                                         "dl_dst=" PMAC ",arp_op=2,actions="
+                                         "meter:101,controller(max_len=128)"));
 
     /* Besides them, exactly the pipeline. */
     struct svec lines = SVEC_EMPTY_INITIALIZER;
@@ -839,110 +671,10 @@ test_probe_flows_ipv6(void **state OVS_UNUSED)
                      "controller(max_len=128)");
     svec_add(&lines, "table=0,priority=420,in_port=2,arp,dl_dst=" PMAC
                      ",arp_op=2,actions=meter:101,controller(max_len=128)");
-    assert_flows(g.flows, (const char *const *) lines.names, lines.n);
+    fgtest_assert_flows(g.flows, (const char *const *) lines.names, lines.n);
     svec_destroy(&lines);
     gen_destroy(&g);
     fixture_destroy(&f);
-}
-
-/* The trip through a switch: what vmacd encodes for 'protocol', decoded
- * as OVS does, reported back in a flow stats reply (or group description)
- * and decoded by vmacd must give the very part it started from. */
-static void
-assert_roundtrip(const struct fs_part *p, enum ofputil_protocol protocol)
-{
-    enum ofp_version version = ofputil_protocol_to_ofp_version(protocol);
-    struct flowset_builder *b = flowset_builder_create(fs_part_id(p));
-
-    for (size_t i = 0; i < fs_part_n_flows(p); i++) {
-        const struct fs_flow *f = fs_part_flow(p, i);
-        ovs_be64 cookie = htonll(flowgen_cookie(0x766d6163, fs_part_id(p)));
-        struct ofpbuf *msg = fs_flow_encode(f, cookie, OFPFC_ADD, protocol);
-
-        /* The switch's side. */
-        struct ofputil_flow_mod fm;
-        struct ofpbuf ofpacts;
-        ofpbuf_init(&ofpacts, 64);
-        enum ofperr err = ofputil_decode_flow_mod(
-            &fm, msg->data, protocol, NULL, NULL, &ofpacts, OFPP_MAX, 255);
-        assert_int_equal(err, 0);
-        assert_true(fm.new_cookie == cookie);
-        struct ofputil_flow_stats fs = {
-            .table_id = fm.table_id,
-            .priority = fm.priority,
-            .cookie = fm.new_cookie,
-            .ofpacts = fm.ofpacts,
-            .ofpacts_len = fm.ofpacts_len,
-        };
-        minimatch_expand(&fm.match, &fs.match);
-        struct ofputil_flow_stats_request fsr = {
-            .out_port = OFPP_ANY,
-            .out_group = OFPG_ANY,
-            .table_id = 0xff,
-        };
-        match_init_catchall(&fsr.match);
-        struct ofpbuf *req = ofputil_encode_flow_stats_request(&fsr,
-                                                               protocol);
-        struct ovs_list replies;
-        ofpmp_init(&replies, req->data);
-        ofpbuf_delete(req);
-        ofputil_append_flow_stats_reply(&fs, &replies, NULL);
-        ofpbuf_delete(msg);
-        minimatch_destroy(&fm.match);
-
-        /* vmacd's side again. */
-        struct ofpbuf *reply = CONTAINER_OF(ovs_list_front(&replies),
-                                            struct ofpbuf, list_node);
-        struct ofpbuf rb = ofpbuf_const_initializer(reply->data, reply->size);
-        struct ofputil_flow_stats back;
-        struct ofpbuf acts2;
-        ofpbuf_init(&acts2, 64);
-        assert_int_equal(
-            ofputil_decode_flow_stats_reply(&back, &rb, false, &acts2), 0);
-        assert_true(back.cookie == cookie);
-        flowset_builder_add_flow(b, back.table_id, back.priority,
-                                 &back.match, back.ofpacts,
-                                 back.ofpacts_len);
-        ofpbuf_uninit(&acts2);
-        ofpbuf_list_delete(&replies);
-        ofpbuf_uninit(&ofpacts);
-    }
-
-    const struct fs_group *g = fs_part_group(p);
-    if (g) {
-        struct ofpbuf *msg = fs_group_encode(g, OFPGC11_ADD, version);
-        struct ofputil_group_mod gm;
-        assert_int_equal(ofputil_decode_group_mod(msg->data, &gm), 0);
-        struct ofputil_group_desc gd = {
-            .type = gm.type,
-            .group_id = gm.group_id,
-            .props = gm.props,
-        };
-        ovs_list_move(&gd.buckets, &gm.buckets);
-        struct ofpbuf *req = ofputil_encode_group_desc_request(version,
-                                                               OFPG_ALL);
-        struct ovs_list replies;
-        ofpmp_init(&replies, req->data);
-        ofpbuf_delete(req);
-        ofpbuf_delete(msg);
-        ofputil_append_group_desc_reply(&gd, &gd.buckets, &replies);
-        ofputil_bucket_list_destroy(&gd.buckets);
-
-        struct ofpbuf *reply = CONTAINER_OF(ovs_list_front(&replies),
-                                            struct ofpbuf, list_node);
-        struct ofpbuf rb = ofpbuf_const_initializer(reply->data, reply->size);
-        struct ofputil_group_desc back;
-        assert_int_equal(ofputil_decode_group_desc_reply(&back, &rb, version),
-                         0);
-        flowset_builder_set_group_list(b, back.group_id, back.type,
-                                       &back.buckets);
-        ofputil_uninit_group_desc(&back);
-        ofpbuf_list_delete(&replies);
-    }
-
-    struct fs_part *q = flowset_builder_finish(b);
-    assert_parts_equal(q, p);
-    fs_part_unref(q);
 }
 
 static void
@@ -959,10 +691,10 @@ roundtrip_all(struct fixture *f, const char *bridge)
         struct fs_part *base = flowgen_base(&g.br, true, true);
         for (size_t k = 0; k < ARRAY_SIZE(protocols); k++) {
             if (g.flows) {
-                assert_roundtrip(g.flows, protocols[k]);
+                fgtest_assert_roundtrip(g.flows, protocols[k]);
             }
-            assert_roundtrip(g.group, protocols[k]);
-            assert_roundtrip(base, protocols[k]);
+            fgtest_assert_roundtrip(g.group, protocols[k]);
+            fgtest_assert_roundtrip(base, protocols[k]);
         }
         fs_part_unref(base);
         gen_destroy(&g);
@@ -1053,7 +785,7 @@ golden_text(struct ds *s)
         }
         struct fs_part *base = flowgen_base(&g.br, probed, nd);
         struct svec lines = SVEC_EMPTY_INITIALIZER;
-        part_lines(base, cfg->cookie_prefix, &lines);
+        fgtest_part_lines(base, cfg->cookie_prefix, &lines);
         fs_part_unref(base);
         struct svec groups = SVEC_EMPTY_INITIALIZER;
         for (size_t i = 0; i < cfg->n_aliases && i < 2; i++) {
@@ -1069,8 +801,8 @@ golden_text(struct ds *s)
                             &g.in);
             struct fs_part *flows = flowgen_alias_flows(&g.in);
             struct fs_part *group = flowgen_alias_group(&g.in);
-            part_lines(flows, cfg->cookie_prefix, &lines);
-            svec_add_nocopy(&groups, group_line(group));
+            fgtest_part_lines(flows, cfg->cookie_prefix, &lines);
+            svec_add_nocopy(&groups, fgtest_group_line(group));
             fs_part_unref(flows);
             fs_part_unref(group);
             flowgen_input_destroy(&g.in);
@@ -1093,57 +825,7 @@ test_golden(void **state OVS_UNUSED)
 {
     struct ds want = DS_EMPTY_INITIALIZER;
     golden_text(&want);
-
-    const char *update = getenv("VMACD_UPDATE_GOLDEN");
-    if (update && !strcmp(update, "1")) {
-        FILE *out = fopen(GOLDEN, "w");
-        assert_non_null(out);
-        fputs(ds_cstr(&want), out);
-        assert_int_equal(fclose(out), 0);
-    }
-
-    struct ds have = DS_EMPTY_INITIALIZER;
-    FILE *in = fopen(GOLDEN, "r");
-    if (!in) {
-        fail_msg("%s: cannot open (run 'make golden')", GOLDEN);
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
-        ds_put_buffer(&have, buf, n);
-    }
-    fclose(in);
-    if (strcmp(ds_cstr(&have), ds_cstr(&want))) {
-        fail_msg("%s is not flowgen's output for vmacd.example.json; if the "
-                 "change is meant, run 'make golden' and review the diff.\n"
-                 "flowgen's output:\n%s",
-                 GOLDEN, ds_cstr(&want));
-    }
-
-    /* Every line of it loads as the very flow or group vmacd installs. */
-    char *copy = ds_steal_cstr(&have), *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (!strncmp(line, "table=", 6)) {
-            const char *l = line;
-            struct fs_part *p = part_from_lines(0, &l, 1);
-            struct ds s = DS_EMPTY_INITIALIZER;
-            /* The cookie is the line's own: compare the rest. */
-            fs_flow_format(fs_part_flow(p, 0), 0, &s);
-            const char *rest = strchr(strstr(line, "cookie="), ',');
-            const char *rest2 = strchr(strstr(ds_cstr(&s), "cookie="), ',');
-            assert_string_equal(rest, rest2);
-            ds_destroy(&s);
-            fs_part_unref(p);
-        } else if (!strncmp(line, "group_id=", 9)) {
-            struct fs_part *p = group_from_line(line);
-            char *back = group_line(p);
-            assert_string_equal(back, line);
-            free(back);
-            fs_part_unref(p);
-        }
-    }
-    free(copy);
+    fgtest_golden(GOLDEN, ds_cstr(&want), "vmacd.example.json");
     ds_destroy(&want);
 }
 
