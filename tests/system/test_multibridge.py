@@ -329,6 +329,10 @@ def test_member_waits_for_its_probes_after_its_bridge_reconnects(make_multi):
     backup keeps the role meanwhile."""
     t = make_multi()
     ask_all(t, "m1")
+    # m1's verdict is known first (a busy machine may take a while).
+    wait_until(lambda: [m for m in t.vmacd.api("GET", "/v1/aliases/web")[1]
+                        ["members"] if m["name"] == "m1"][0]
+               ["probe_state"]["state"] == "up", 10, 0.05, "m1 up")
     t.sb.vsctl("set-controller", "ha",
                "unix:%s" % (t.sb.dir / "nobody.sock"))
     wait_until(lambda: not t.bridge("ha")["connected"], 10, 0.05,
