@@ -184,6 +184,9 @@ static void OVS_NO_RETURN
 child_exec(const struct hook_job *j, int out_fd)
 {
     setpgid(0, 0);
+    if (chdir("/")) {
+        _exit(126);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
