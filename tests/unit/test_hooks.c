@@ -76,24 +76,33 @@ static const struct hooks_event event = {
     .applied_ms = 3,
 };
 
+/* Runs 'prog' once for 'event' to its end and returns the counters. */
+static struct hooks_stats
+run_once(const char *prog, unsigned int timeout_ms)
+{
+    struct ev_loop *loop = ev_default_loop(0);
+    struct cfg_notify nt = { .program = (char *) prog,
+                             .timeout_ms = timeout_ms };
+    struct hooks *h = hooks_create(loop);
+    hooks_run(h, &nt, &event);
+    run_until_idle(loop, h, 10);
+    struct hooks_stats st;
+    hooks_get_stats(h, &st);
+    hooks_destroy(h);
+    assert_int_equal(st.started, 1);
+    return st;
+}
+
 static void
 test_env(void **state OVS_UNUSED)
 {
-    struct ev_loop *loop = ev_default_loop(0);
     char *out = NULL;
     assert_true(asprintf(&out, "%s/env.out", dir) > 0);
     char *body = NULL;
     assert_true(asprintf(&body, "env | sort > %s.tmp; mv %s.tmp %s; "
                          "echo hello; echo oops >&2", out, out, out) > 0);
     char *prog = write_script("env.sh", body);
-    struct cfg_notify nt = { .program = prog, .timeout_ms = 5000 };
-
-    struct hooks *h = hooks_create(loop);
-    hooks_run(h, &nt, &event);
-    run_until_idle(loop, h, 10);
-    struct hooks_stats st;
-    hooks_get_stats(h, &st);
-    assert_int_equal(st.started, 1);
+    struct hooks_stats st = run_once(prog, 5000);
     assert_int_equal(st.failed, 0);
 
     const char *env = read_file(out);
@@ -108,7 +117,6 @@ test_env(void **state OVS_UNUSED)
                         "VMACD_NEW_MASTER=m2\n"
                         "VMACD_OLD_MASTER=m1\n"
                         "VMACD_REASON=m1: port down\n");
-    hooks_destroy(h);
     free(prog);
     free(body);
     free(out);
@@ -193,21 +201,12 @@ test_queue_bound(void **state OVS_UNUSED)
 static void
 test_output_bounded(void **state OVS_UNUSED)
 {
-    struct ev_loop *loop = ev_default_loop(0);
     char *prog = write_script("loud.sh",
                               "head -c 1000000 /dev/zero | tr '\\0' x; "
                               "exit 3");
-    struct cfg_notify nt = { .program = prog, .timeout_ms = 10000 };
-
-    struct hooks *h = hooks_create(loop);
-    hooks_run(h, &nt, &event);
-    run_until_idle(loop, h, 10);
-    struct hooks_stats st;
-    hooks_get_stats(h, &st);
-    assert_int_equal(st.started, 1);
+    struct hooks_stats st = run_once(prog, 10000);
     assert_int_equal(st.failed, 1);
     assert_int_equal(st.timed_out, 0);
-    hooks_destroy(h);
     free(prog);
 }
 
