@@ -756,6 +756,12 @@ engine_probes(const struct engine *eng)
     return eng->probes;
 }
 
+const struct hooks *
+engine_hooks(const struct engine *eng)
+{
+    return eng->hooks;
+}
+
 struct store *
 engine_store(const struct engine *eng)
 {
