@@ -40,6 +40,45 @@ parse_announce(struct cfg_parser *p, const json_t *v, struct cfg_announce *an)
                            &an->refresh_s));
 }
 
+/* "notify.program": an absolute path (the hook runs with a fixed PATH and
+ * no working directory of the caller's). */
+static bool
+check_program(struct cfg_parser *p, const char *s)
+{
+    if (s[0] != '/') {
+        cfgp_error(p, "\"%s\" is not an absolute path", s);
+        return false;
+    } else if (strlen(s) >= 4096) {
+        cfgp_error(p, "the program path is longer than 4095 bytes");
+        return false;
+    }
+    return true;
+}
+
+/* The alias 'al_json''s optional "notify"; false on error. */
+static bool
+parse_notify(struct cfg_parser *p, const json_t *al_json,
+             struct cfg_notify *nt)
+{
+    static const char *const keys[] = {
+        "program",
+        "timeout_ms",
+        NULL,
+    };
+    const json_t *v = json_object_get(al_json, "notify");
+    if (!v) {
+        return true;
+    }
+    size_t mark = cfgp_path_push_key(p, "notify");
+    bool ok = (cfgp_check_object(p, v, keys)
+               && cfgp_field_string(p, v, "program", check_program,
+                                    &nt->program)
+               && cfgp_field_uint(p, v, "timeout_ms", 1, 600000, NULL,
+                                  &nt->timeout_ms));
+    cfgp_path_pop(p, mark);
+    return ok;
+}
+
 static bool
 parse_probe(struct cfg_parser *p, const json_t *v, struct cfg_probe *pr)
 {
@@ -381,6 +420,7 @@ cfgp_alias_free(struct cfg_alias *al)
     }
     free(al->members);
     cfgp_free_strings(al->access_bridges, al->n_access_bridges);
+    free(al->notify.program);
     free(al->json_text);
     free(al);
 }
@@ -393,7 +433,7 @@ parse_alias(struct cfg_parser *p, const json_t *v, size_t idx,
         "name",    "addresses",        "vmac",
         "preempt", "preempt_delay_ms", "announce",
         "probe",   "members",          "access_bridges",
-        NULL,
+        "notify",  NULL,
     };
 
     al->preempt = true;
@@ -402,6 +442,7 @@ parse_alias(struct cfg_parser *p, const json_t *v, size_t idx,
         .interval_ms = DEFAULT_ANNOUNCE_INTERVAL_MS,
         .refresh_s = DEFAULT_ANNOUNCE_REFRESH_S,
     };
+    al->notify.timeout_ms = DEFAULT_NOTIFY_TIMEOUT_MS;
     al->probe = (struct cfg_probe){
         .type = CFG_PROBE_ARP,
         .interval_ms = DEFAULT_PROBE_INTERVAL_MS,
@@ -493,6 +534,10 @@ parse_alias(struct cfg_parser *p, const json_t *v, size_t idx,
         if (p->error) {
             return false;
         }
+    }
+
+    if (!parse_notify(p, v, &al->notify)) {
+        return false;
     }
 
     mark = cfgp_path_push_key(p, "members");

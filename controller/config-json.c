@@ -137,6 +137,13 @@ config_alias_to_json(const struct cfg_alias *al)
     json_object_set_new(o, "announce", an);
 
     json_object_set_new(o, "probe", probe_to_json(&al->probe));
+    if (al->notify.program) {
+        json_t *nt = new_object();
+        json_object_set_new(nt, "program", new_string(al->notify.program));
+        json_object_set_new(nt, "timeout_ms",
+                            new_integer(al->notify.timeout_ms));
+        json_object_set_new(o, "notify", nt);
+    }
 
     json_t *members = new_array();
     for (size_t i = 0; i < al->n_members; i++) {
@@ -428,6 +435,8 @@ config_alias_equal(const struct cfg_alias *a, const struct cfg_alias *b)
         || a->probe.timeout_ms != b->probe.timeout_ms
         || a->probe.fall != b->probe.fall || a->probe.rise != b->probe.rise
         || a->probe.tcp_port != b->probe.tcp_port
+        || !str_eq(a->notify.program, b->notify.program)
+        || a->notify.timeout_ms != b->notify.timeout_ms
         || a->n_members != b->n_members) {
         return false;
     }

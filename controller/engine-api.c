@@ -15,6 +15,7 @@
 #include "config.h"
 #include "flowgen.h"
 #include "flowtab.h"
+#include "hooks.h"
 #include "ofswitch.h"
 #include "openvswitch/vlog.h"
 #include "ovsdbc.h"
@@ -369,6 +370,16 @@ engine_state_dump(struct engine *eng, bool brief)
     if (!brief) {
         json_object_set_new(o, "aliases", aliases_to_json(eng));
         json_object_set_new(o, "bridges", bridges_to_json(eng));
+        struct hooks_stats hs;
+        hooks_get_stats(engine_hooks(eng), &hs);
+        json_object_set_new(
+            o, "hooks",
+            json_pack("{s:I,s:I,s:I,s:I,s:i,s:i}", "started",
+                      (json_int_t) hs.started, "failed",
+                      (json_int_t) hs.failed, "timed_out",
+                      (json_int_t) hs.timed_out, "dropped",
+                      (json_int_t) hs.dropped, "running", (int) hs.running,
+                      "queued", (int) hs.queued));
     }
     return o;
 }

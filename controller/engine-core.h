@@ -23,6 +23,7 @@
 
 struct alias_state;
 struct announcer;
+struct hooks;
 struct cfg_alias;
 struct config;
 struct flowtab;
@@ -142,6 +143,7 @@ struct engine {
     struct probes *probes;
     struct meters *meters;
     struct announcer *ann;
+    struct hooks *hooks; /* Aliases' "notify" programs. */
     struct api *api;
     struct store *store;
     struct probemeter_plan *plan;

@@ -17,6 +17,7 @@ struct api;
 struct api_request;
 struct cfg_alias;
 struct flowtab;
+struct hooks;
 struct ovsdbc_snap;
 struct probes;
 struct store;
@@ -26,6 +27,7 @@ struct verror;
 /* The parts the core wires (for reads). */
 struct switches *engine_switches(const struct engine *);
 struct probes *engine_probes(const struct engine *);
+const struct hooks *engine_hooks(const struct engine *);
 struct store *engine_store(const struct engine *);
 const struct probemeter_plan *engine_meter_plan(const struct engine *);
 double engine_started(const struct engine *);

@@ -33,6 +33,7 @@
 #include "flowset.h"
 #include "flowtab.h"
 #include "hash.h"
+#include "hooks.h"
 #include "meters.h"
 #include "ofchan.h"
 #include "ofswitch.h"
@@ -529,6 +530,27 @@ engine_next_generation(const struct engine *eng)
 
 /* Flow tables. */
 
+/* Runs 'ea''s "notify" program, if any, for the change just applied. */
+static void
+engine_notify(struct engine *eng, const struct ealias *ea, const char *bridge,
+              double ms)
+{
+    if (ea->cfg->notify.program) {
+        struct hooks_event hev = {
+            .alias = ea->cfg->name,
+            .old_master = (ea->change_old >= 0
+                           ? ealias_member_name(ea, ea->change_old) : ""),
+            .new_master = (ea->change_new >= 0
+                           ? ealias_member_name(ea, ea->change_new) : ""),
+            .reason = ea->change_reason,
+            .bridge = bridge,
+            .event_time = ea->change_event_time,
+            .applied_ms = (long long) (ms + 0.5),
+        };
+        hooks_run(eng->hooks, &ea->cfg->notify, &hev);
+    }
+}
+
 static void
 flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
               void *br_)
@@ -572,6 +594,7 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         json_object_set_new(ev, "bridge", json_string(br->name));
         json_object_set_new(ev, "event_to_barrier_ms", json_real(ms));
         engine_publish(eng, "master_change", ev);
+        engine_notify(eng, ea, br->name, ms);
         ea->change_pending = false;
         ealias_clear_pending(ea);
         announcer_start(eng->ann, ea->cfg);
@@ -733,6 +756,12 @@ engine_probes(const struct engine *eng)
     return eng->probes;
 }
 
+const struct hooks *
+engine_hooks(const struct engine *eng)
+{
+    return eng->hooks;
+}
+
 struct store *
 engine_store(const struct engine *eng)
 {
@@ -863,6 +892,7 @@ engine_create(struct ev_loop *loop, struct config *cfg, struct engine **engp,
     probes_set_config(eng->probes, cfg);
     eng->meters = meters_create(&engine_meters_cbs, eng);
     eng->ann = announcer_create(loop, engine_announce_round, eng);
+    eng->hooks = hooks_create(loop);
     eng->plan = probemeter_plan_create(cfg);
     meters_set_plan(eng->meters, eng->plan, 0);
 
@@ -922,6 +952,7 @@ engine_destroy(struct engine *eng)
     probes_destroy(eng->probes);
     meters_destroy(eng->meters);
     announcer_destroy(eng->ann);
+    hooks_destroy(eng->hooks);
     probemeter_plan_destroy(eng->plan);
     ev_timer_stop(eng->loop, &eng->update);
     ev_timer_stop(eng->loop, &eng->stage_timer);

@@ -80,6 +80,10 @@ statedump_log(const json_t *dump)
         statedump_log_part(what, v);
         free(what);
     }
+    const json_t *hooks = json_object_get(dump, "hooks");
+    if (hooks) {
+        statedump_log_part("hooks", hooks);
+    }
     VLOG_INFO("state dump ends (%zu aliases, %zu bridges)",
               json_array_size(aliases), json_array_size(bridges));
 }

@@ -70,6 +70,12 @@ struct cfg_announce {
     unsigned int refresh_s;   /* Default 60; 0 disables. Must be < 300. */
 };
 
+/* "notify": a program run after each master change (hooks.h). */
+struct cfg_notify {
+    char *program;           /* Absolute path; NULL when not configured. */
+    unsigned int timeout_ms; /* Default 10000, 1..600000. */
+};
+
 struct cfg_alias {
     char *name; /* [A-Za-z0-9_.-]{1,63}. */
     size_t n_ip4;
@@ -81,6 +87,7 @@ struct cfg_alias {
     unsigned int preempt_delay_ms; /* Default 0. */
     struct cfg_announce announce;
     struct cfg_probe probe;
+    struct cfg_notify notify;
     size_t n_members;
     struct cfg_member *members;
     size_t n_access_bridges; /* "access_bridges": bridges that carry */

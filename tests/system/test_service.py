@@ -206,7 +206,7 @@ def test_sigusr1_writes_the_state_file(place, daemons):
         wait_until(state.exists, DEADLINE, 0.05, "state file")
         dump = json.loads(state.read_text())
         assert d.running(), "SIGUSR1 must not kill vmacd"
-        assert sorted(dump) == ["aliases", "bridges", "status"]
+        assert sorted(dump) == ["aliases", "bridges", "hooks", "status"]
         assert dump["status"]["version"] == VERSION
         _, aliases = d.api("GET", "/v1/aliases")
         _, bridges = d.api("GET", "/v1/bridges")

@@ -841,6 +841,20 @@ static const struct bad_case bad_cases[] = {
       "openflow.forget_bridges_s: 0 is out of range (1..86400)" },
     { WITH_OF("'forget_bridges_s': 86401"), "86401 is out of range" },
     { WITH_OF("'forget_bridges_s': '60'"), "forget_bridges_s: expected" },
+    { ONE_ALIAS("'members': [], 'notify': {'program': 'hook.sh'}"),
+      "aliases[0].notify.program: \"hook.sh\" is not an absolute path" },
+    { ONE_ALIAS("'members': [], 'notify': {'timeout_ms': 5}"),
+      "aliases[0].notify: missing required key \"program\"" },
+    { ONE_ALIAS("'members': [], 'notify': {'program': '/x', "
+                "'timeout_ms': 0}"),
+      "aliases[0].notify.timeout_ms: 0 is out of range (1..600000)" },
+    { ONE_ALIAS("'members': [], 'notify': {'program': '/x', "
+                "'timeout_ms': 600001}"),
+      "notify.timeout_ms: 600001 is out of range" },
+    { ONE_ALIAS("'members': [], 'notify': {'program': '/x', 'args': []}"),
+      "aliases[0].notify: unknown key \"args\"" },
+    { ONE_ALIAS("'members': [], 'notify': '/x'"),
+      "aliases[0].notify: expected an object" },
 };
 
 static void
@@ -900,6 +914,48 @@ test_valid_edge_cases(void **state OVS_UNUSED)
     assert_mac(cfg->aliases[0]->vmac, "02:ab:cd:ef:00:01");
     config_destroy(cfg);
     config_destroy(NULL);
+}
+
+/* "notify": parsed with its default timeout, dumped only when set, and
+ * part of an alias's equality. */
+static void
+test_notify(void **state OVS_UNUSED)
+{
+    struct config *cfg = parse_ok(ONE_ALIAS("'members': []"));
+    assert_null(cfg->aliases[0]->notify.program);
+    char *plain = dump(cfg);
+    assert_null(strstr(plain, "notify"));
+
+    struct config *nt = parse_ok(
+        ONE_ALIAS("'members': [], 'notify': {'program': '/etc/vmacd/h'}"));
+    const struct cfg_alias *al = nt->aliases[0];
+    assert_string_equal(al->notify.program, "/etc/vmacd/h");
+    assert_int_equal(al->notify.timeout_ms, 10000);
+    assert_false(config_alias_equal(cfg->aliases[0], al));
+
+    struct config *t5 = parse_ok(ONE_ALIAS(
+        "'members': [], 'notify': {'program': '/etc/vmacd/h', "
+        "'timeout_ms': 5}"));
+    assert_int_equal(t5->aliases[0]->notify.timeout_ms, 5);
+    assert_false(config_alias_equal(al, t5->aliases[0]));
+
+    /* Round trip. */
+    char *text = dump(t5);
+    assert_non_null(strstr(text, "\"program\": \"/etc/vmacd/h\""));
+    assert_non_null(strstr(text, "\"timeout_ms\": 5"));
+    char *err = NULL;
+    struct config *again = cfgtest_parse(text, "dump", &err);
+    if (!again) {
+        fail_msg("reparse failed: %s\n%s", err, text);
+    }
+    assert_true(config_alias_equal(t5->aliases[0], again->aliases[0]));
+
+    free(text);
+    free(plain);
+    config_destroy(again);
+    config_destroy(t5);
+    config_destroy(nt);
+    config_destroy(cfg);
 }
 
 /* "datapath_id" and "peer_cn" pin a bridge; "forget_bridges_s". */
@@ -1009,6 +1065,7 @@ main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid_edge_cases),
         cmocka_unit_test(test_bridge_pins),
+        cmocka_unit_test(test_notify),
         cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
