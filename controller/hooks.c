@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -179,9 +181,10 @@ on_exit_cb(struct ev_loop *loop, ev_child *w, int revents OVS_UNUSED)
     start_next(h);
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. */
+/* In the child, between fork and exec: async-signal-safe calls only (vmacd
+ * has threads: the OVSDB client's, the store's checkpoint). */
 static void OVS_NO_RETURN
-child_exec(const struct hook_job *j, int out_fd)
+child_exec(const struct hook_job *j, int out_fd, int max_fd)
 {
     setpgid(0, 0);
     if (chdir("/")) {
@@ -190,8 +193,9 @@ child_exec(const struct hook_job *j, int out_fd)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
     for (int sig = 1; sig < NSIG; sig++) {
-        signal(sig, SIG_DFL);
+        sigaction(sig, &dfl, NULL);
     }
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0
@@ -202,9 +206,8 @@ child_exec(const struct hook_job *j, int out_fd)
     if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
 #endif
     {
-        long max = sysconf(_SC_OPEN_MAX);
-        for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536);
-             fd++) {
+        /* Without close_range (kernels before 5.9). */
+        for (int fd = 3; fd < max_fd; fd++) {
             close(fd);
         }
     }
@@ -222,6 +225,12 @@ job_start(struct hooks *h, struct hook_job *j)
                 ovs_strerror(errno));
         return false;
     }
+    /* The descriptor limit, for a child without close_range (getrlimit is
+     * not async-signal-safe). */
+    struct rlimit rl;
+    int max_fd = (!getrlimit(RLIMIT_NOFILE, &rl)
+                  && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < INT_MAX
+                  ? (int) rl.rlim_cur : 65536);
     pid_t pid = fork();
     if (pid < 0) {
         RL_WARN("%s: hook %s: fork: %s", j->alias, j->program,
@@ -230,7 +239,7 @@ job_start(struct hooks *h, struct hook_job *j)
         close(fds[1]);
         return false;
     } else if (!pid) {
-        child_exec(j, fds[1]);
+        child_exec(j, fds[1], max_fd);
     }
     /* Also in the parent, so that a kill of the group right away finds
      * it. */

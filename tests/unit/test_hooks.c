@@ -18,7 +18,7 @@
 #include "config.h"
 #include "hooks.h"
 
-static char dir[64];
+static char dir[] = "/tmp/test_hooks.XXXXXX";
 
 static char *
 write_script(const char *name, const char *body)
@@ -213,7 +213,6 @@ test_output_bounded(void **state OVS_UNUSED)
 int
 main(void)
 {
-    strcpy(dir, "/tmp/test_hooks.XXXXXX");
     if (!mkdtemp(dir)) {
         return 1;
     }
@@ -227,7 +226,7 @@ main(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) {
-        /* Left behind. */
+        fprintf(stderr, "test_hooks: could not remove %s\n", dir);
     }
     return rc;
 }
