@@ -70,11 +70,11 @@ parse_notify(struct cfg_parser *p, const json_t *al_json,
         return true;
     }
     size_t mark = cfgp_path_push_key(p, "notify");
-    bool ok = (cfgp_check_object(p, v, keys)
-               && cfgp_field_string(p, v, "program", check_program,
-                                    &nt->program)
-               && cfgp_field_uint(p, v, "timeout_ms", 1, 600000, NULL,
-                                  &nt->timeout_ms));
+    bool ok
+        = (cfgp_check_object(p, v, keys)
+           && cfgp_field_string(p, v, "program", check_program, &nt->program)
+           && cfgp_field_uint(p, v, "timeout_ms", 1, 600000, NULL,
+                              &nt->timeout_ms));
     cfgp_path_pop(p, mark);
     return ok;
 }
@@ -430,10 +430,17 @@ parse_alias(struct cfg_parser *p, const json_t *v, size_t idx,
             struct cfg_alias *al)
 {
     static const char *const keys[] = {
-        "name",    "addresses",        "vmac",
-        "preempt", "preempt_delay_ms", "announce",
-        "probe",   "members",          "access_bridges",
-        "notify",  NULL,
+        "name",
+        "addresses",
+        "vmac",
+        "preempt",
+        "preempt_delay_ms",
+        "announce",
+        "probe",
+        "members",
+        "access_bridges",
+        "notify",
+        NULL,
     };
 
     al->preempt = true;
@@ -575,8 +582,8 @@ check_member(struct cfg_parser *p, const struct cfg_alias *al,
              const struct cfg_member *m)
 {
     if (m->has_mac) {
-        const struct cfg_alias *other = cfg_index_vmac(p->cfg, m->mac,
-                                                       p->skip);
+        const struct cfg_alias *other
+            = cfg_index_vmac(p->cfg, m->mac, p->skip);
         if (!other && eth_addr_equals(m->mac, al->vmac)) {
             other = al;
         }
@@ -584,7 +591,7 @@ check_member(struct cfg_parser *p, const struct cfg_alias *al,
             size_t mark = cfgp_path_push_key(p, "mac");
             cfgp_conflict(p,
                           ETH_ADDR_FMT " is the VMAC of alias \"%s\"; a "
-                          "member needs its own MAC",
+                                       "member needs its own MAC",
                           ETH_ADDR_ARGS(m->mac), other->name);
             cfgp_path_pop(p, mark);
         }
@@ -595,8 +602,8 @@ check_member(struct cfg_parser *p, const struct cfg_alias *al,
             .ip4 = m->ip4,
             .ip6 = m->ip6,
         };
-        const struct cfg_alias *other = cfg_index_address(p->cfg, &ip,
-                                                          p->skip);
+        const struct cfg_alias *other
+            = cfg_index_address(p->cfg, &ip, p->skip);
         for (size_t i = 0; !other && !ip.is_v6 && i < al->n_ip4; i++) {
             other = al->ip4[i] == ip.ip4 ? al : NULL;
         }
@@ -654,7 +661,7 @@ cfgp_check_alias_vs_others(struct cfg_parser *p, const struct cfg_alias *al)
         size_t mark = cfgp_path_push_key(p, "vmac");
         cfgp_conflict(p,
                       ETH_ADDR_FMT " is the mac of member \"%s\" of alias "
-                      "\"%s\"; a VMAC must be no member's MAC",
+                                   "\"%s\"; a VMAC must be no member's MAC",
                       ETH_ADDR_ARGS(al->vmac), other->members[member].name,
                       other->name);
         cfgp_path_pop(p, mark);

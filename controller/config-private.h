@@ -169,8 +169,7 @@ void cfg_index_remove(struct config *, const struct cfg_alias *);
 const struct cfg_alias *cfg_index_address(const struct config *,
                                           const struct cfg_ip *,
                                           const struct cfg_alias *skip);
-const struct cfg_alias *cfg_index_vmac(const struct config *,
-                                       struct eth_addr,
+const struct cfg_alias *cfg_index_vmac(const struct config *, struct eth_addr,
                                        const struct cfg_alias *skip);
 /* An alias (not 'skip') with a member whose mac / ip this is; '*member'
  * gets its index. */

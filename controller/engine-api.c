@@ -49,14 +49,13 @@ ovsdb_bridge_to_json(const struct engine *eng, const char *name, json_t *o)
     if (error) {
         json_array_append_new(warnings, json_string(error));
     }
-    json_object_set_new(o, "written", json_boolean(
-                            engine_bridge_flowtab(eng, name) != NULL));
+    json_object_set_new(
+        o, "written", json_boolean(engine_bridge_flowtab(eng, name) != NULL));
     json_object_set_new(o, "vlan_aware",
                         json_boolean(engine_bridge_vlan_aware(eng, name)));
     const struct ovsdbc_snap *snap = engine_ovsdb_snapshot(eng);
-    const struct ovsdbc_bridge *br = (cfg->ovsdb && snap
-                                          ? ovsdbc_snap_bridge(snap, name)
-                                          : NULL);
+    const struct ovsdbc_bridge *br
+        = (cfg->ovsdb && snap ? ovsdbc_snap_bridge(snap, name) : NULL);
     if (br) {
         bool secure = br->fail_mode == OVSDBC_FAIL_SECURE;
         json_object_set_new(o, "fail_mode",
@@ -84,8 +83,7 @@ bridge_to_json(const struct engine *eng, const char *name)
     if (!o) {
         o = json_object();
         json_object_set_new(o, "name", json_string(name));
-        json_object_set_new(o, "datapath_id",
-                            json_string("0000000000000000"));
+        json_object_set_new(o, "datapath_id", json_string("0000000000000000"));
         json_object_set_new(o, "connected", json_false());
         json_object_set_new(o, "ports", json_array());
     }
@@ -129,8 +127,7 @@ bridge_to_json(const struct engine *eng, const char *name)
     json_t *aliases = json_array();
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         if (engine_carries(cfg->aliases[i], name)) {
-            json_array_append_new(aliases,
-                                  json_string(cfg->aliases[i]->name));
+            json_array_append_new(aliases, json_string(cfg->aliases[i]->name));
         }
     }
     json_object_set_new(o, "aliases", aliases);
@@ -174,22 +171,21 @@ engine_alias_to_json(struct engine *eng, const struct cfg_alias *a)
             mj, "state",
             json_string(st ? alias_member_state_name(st, i) : "unknown"));
         json_object_set_new(mj, "master", json_boolean((int) i == master));
-        json_object_set_new(
-            mj, "bridge_known",
-            json_boolean(engine_bridge_known(eng, m->bridge)));
+        json_object_set_new(mj, "bridge_known",
+                            json_boolean(engine_bridge_known(eng, m->bridge)));
         const char *port_error;
         const char *port = engine_member_port(eng, a->name, i, &port_error);
         port = port ? port : m->port;
         if (m->iface_id) {
             /* Read-only: where the iface-id is now. */
             const struct ofswitch_port *op
-                = port[0] ? switches_port(engine_switches(eng), m->bridge,
-                                          port)
-                          : NULL;
+                = port[0]
+                      ? switches_port(engine_switches(eng), m->bridge, port)
+                      : NULL;
             json_object_set_new(mj, "port",
                                 port[0] ? json_string(port) : json_null());
-            json_object_set_new(mj, "ofport", op ? json_integer(op->number)
-                                                 : json_null());
+            json_object_set_new(mj, "ofport",
+                                op ? json_integer(op->number) : json_null());
             json_object_set_new(mj, "port_error",
                                 port_error ? json_string(port_error)
                                            : json_null());
@@ -259,8 +255,7 @@ status_to_json(struct engine *eng)
     json_object_set_new(counts, "bridges", json_integer(ss.n_bridges));
     json_object_set_new(counts, "bridges_connected",
                         json_integer(ss.n_connected));
-    json_object_set_new(counts, "connections",
-                        json_integer(ss.n_connections));
+    json_object_set_new(counts, "connections", json_integer(ss.n_connections));
     json_object_set_new(counts, "connections_refused",
                         json_integer(ss.refused));
     json_object_set_new(counts, "aliases",
@@ -372,14 +367,14 @@ engine_state_dump(struct engine *eng, bool brief)
         json_object_set_new(o, "bridges", bridges_to_json(eng));
         struct hooks_stats hs;
         hooks_get_stats(engine_hooks(eng), &hs);
-        json_object_set_new(
-            o, "hooks",
-            json_pack("{s:I,s:I,s:I,s:I,s:i,s:i}", "started",
-                      (json_int_t) hs.started, "failed",
-                      (json_int_t) hs.failed, "timed_out",
-                      (json_int_t) hs.timed_out, "dropped",
-                      (json_int_t) hs.dropped, "running", (int) hs.running,
-                      "queued", (int) hs.queued));
+        json_object_set_new(o, "hooks",
+                            json_pack("{s:I,s:I,s:I,s:I,s:i,s:i}", "started",
+                                      (json_int_t) hs.started, "failed",
+                                      (json_int_t) hs.failed, "timed_out",
+                                      (json_int_t) hs.timed_out, "dropped",
+                                      (json_int_t) hs.dropped, "running",
+                                      (int) hs.running, "queued",
+                                      (int) hs.queued));
     }
     return o;
 }

@@ -60,11 +60,11 @@ struct erec {
     bool dirty;
     struct ealias *ea;
     struct ebridge *br;
-    bool generated;           /* 'in' and the parts are valid. */
-    struct flowgen_input in;  /* What the parts were made from. */
-    struct fs_part *flows;    /* Part ea->cfg->id (or NULL: none). */
-    struct fs_part *group;    /* Part id | FLOWSET_GROUP_PART. */
-    uint32_t id;              /* The alias id the parts carry. */
+    bool generated;          /* 'in' and the parts are valid. */
+    struct flowgen_input in; /* What the parts were made from. */
+    struct fs_part *flows;   /* Part ea->cfg->id (or NULL: none). */
+    struct fs_part *group;   /* Part id | FLOWSET_GROUP_PART. */
+    uint32_t id;             /* The alias id the parts carry. */
 };
 
 struct ealias {
@@ -111,14 +111,14 @@ struct ebridge {
     struct engine *eng;
     char *name;
     struct flowgen_bridge fg;
-    struct flowtab *ft;    /* While connected (and matched in OVSDB). */
-    char *identity_error;  /* Why vmacd does not write to the connected
-                            * switch (engine-ovsdb.c), or NULL. */
-    bool reading;          /* Its installed flows are being read. */
-    bool was_connected;    /* Written to before (a reconnect). */
-    struct ovs_list recs;  /* struct erec. */
-    struct hmap ports;     /* struct eport. */
-    bool probed, nd;       /* Base part inputs (the meter plan's). */
+    struct flowtab *ft;   /* While connected (and matched in OVSDB). */
+    char *identity_error; /* Why vmacd does not write to the connected
+                           * switch (engine-ovsdb.c), or NULL. */
+    bool reading;         /* Its installed flows are being read. */
+    bool was_connected;   /* Written to before (a reconnect). */
+    struct ovs_list recs; /* struct erec. */
+    struct hmap ports;    /* struct eport. */
+    bool probed, nd;      /* Base part inputs (the meter plan's). */
     bool base_dirty;
     bool dirty; /* Parts set and not committed. */
     struct ovs_list dirty_node;
@@ -231,8 +231,7 @@ void ealias_elect(struct ealias *, long long now, double event_time,
  * and whether vmacd may write to bridge 'br''s switch (NULL, or why not;
  * malloc'd). */
 struct cfg_alias *engine_resolve_alias(const struct engine *,
-                                       struct cfg_alias *orig,
-                                       char ***errors);
+                                       struct cfg_alias *orig, char ***errors);
 void engine_port_errors_free(char **errors, size_t n);
 bool engine_alias_has_iface_ids(const struct cfg_alias *);
 char *ebridge_identity_error(const struct ebridge *);

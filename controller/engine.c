@@ -135,8 +135,7 @@ static int64_t
 env_port(const void *br_, const char *port)
 {
     const struct ebridge *br = br_;
-    const struct ofswitch_port *p = switches_port(br->eng->sw, br->name,
-                                                  port);
+    const struct ofswitch_port *p = switches_port(br->eng->sw, br->name, port);
     return p ? (int64_t) p->number : -1;
 }
 
@@ -312,8 +311,8 @@ eport_sync(struct ebridge *br, struct eport *p, bool probe)
 {
     struct engine *eng = br->eng;
     if (probe) {
-        const struct ofswitch_port *op = switches_port(eng->sw, br->name,
-                                                       p->name);
+        const struct ofswitch_port *op
+            = switches_port(eng->sw, br->name, p->name);
         probes_port(eng->probes, br->name, p->name, true,
                     op && !op->link_down && !op->admin_down);
     }
@@ -508,7 +507,8 @@ update_cb(struct ev_loop *loop OVS_UNUSED, ev_timer *w, int revents OVS_UNUSED)
 }
 
 void
-engine_schedule_update(struct engine *eng, double event_time, const char *reason)
+engine_schedule_update(struct engine *eng, double event_time,
+                       const char *reason)
 {
     if (!eng->pending_event_time || event_time < eng->pending_event_time) {
         eng->pending_event_time = event_time;
@@ -538,10 +538,12 @@ engine_notify(struct engine *eng, const struct ealias *ea, const char *bridge,
     if (ea->cfg->notify.program) {
         struct hooks_event hev = {
             .alias = ea->cfg->name,
-            .old_master = (ea->change_old >= 0
-                           ? ealias_member_name(ea, ea->change_old) : ""),
-            .new_master = (ea->change_new >= 0
-                           ? ealias_member_name(ea, ea->change_new) : ""),
+            .old_master
+            = (ea->change_old >= 0 ? ealias_member_name(ea, ea->change_old)
+                                   : ""),
+            .new_master
+            = (ea->change_new >= 0 ? ealias_member_name(ea, ea->change_new)
+                                   : ""),
             .reason = ea->change_reason,
             .bridge = bridge,
             .event_time = ea->change_event_time,
@@ -575,21 +577,23 @@ flows_applied(struct flowtab *ft OVS_UNUSED, const struct flowtab_result *r,
         if (ea->change_generation > r->generation) {
             continue;
         }
-        double ms = (ea->change_event_time
-                         ? (now - ea->change_event_time) * 1000.0
-                         : 0);
+        double ms
+            = (ea->change_event_time ? (now - ea->change_event_time) * 1000.0
+                                     : 0);
         VLOG_INFO("alias %s: master %s -> %s (%s), applied %.3f ms after the "
                   "event",
                   ea->cfg->name, ealias_member_name(ea, ea->change_old),
-                  ealias_member_name(ea, ea->change_new), ea->change_reason, ms);
+                  ealias_member_name(ea, ea->change_new), ea->change_reason,
+                  ms);
         json_t *ev = json_object();
         json_object_set_new(ev, "alias", json_string(ea->cfg->name));
         json_object_set_new(ev, "old_master",
-                            ea->change_old >= 0
-                                ? json_string(ealias_member_name(ea, ea->change_old))
-                                : json_null());
-        json_object_set_new(ev, "new_master",
-                            json_string(ealias_member_name(ea, ea->change_new)));
+                            ea->change_old >= 0 ? json_string(
+                                ealias_member_name(ea, ea->change_old))
+                                                : json_null());
+        json_object_set_new(
+            ev, "new_master",
+            json_string(ealias_member_name(ea, ea->change_new)));
         json_object_set_new(ev, "reason", json_string(ea->change_reason));
         json_object_set_new(ev, "bridge", json_string(br->name));
         json_object_set_new(ev, "event_to_barrier_ms", json_real(ms));
@@ -678,8 +682,8 @@ ebridge_connect(struct ebridge *br)
         return;
     }
     br->ft = flowtab_create(eng->loop, switches_chan(eng->sw, br->name),
-                            eng->cfg->cookie_prefix, flows_applied,
-                            flows_read, br);
+                            eng->cfg->cookie_prefix, flows_applied, flows_read,
+                            br);
     br->reading = true;
     br->announce_on_apply = true;
     br->handed = br->applied = 0;
@@ -841,8 +845,7 @@ void
 engine_pin_bridges(struct engine *eng)
 {
     const struct config *cfg = eng->cfg;
-    struct switches_pin *pins
-        = xcalloc(MAX(cfg->n_bridges, 1), sizeof *pins);
+    struct switches_pin *pins = xcalloc(MAX(cfg->n_bridges, 1), sizeof *pins);
     for (size_t i = 0; i < cfg->n_bridges; i++) {
         const struct cfg_bridge *b = &cfg->bridges[i];
         pins[i] = (struct switches_pin){

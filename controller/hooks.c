@@ -34,11 +34,11 @@ struct hook_job {
     char *program;
     char *alias;
     unsigned int timeout_ms;
-    char *env[N_ENV];   /* NULL-terminated "KEY=value" strings. */
-    pid_t pid;          /* Process (group) id once started. */
-    int fd;             /* Read end of the output pipe, or -1. */
-    size_t logged;      /* Output bytes logged so far. */
-    size_t dropped;     /* Output bytes not logged. */
+    char *env[N_ENV]; /* NULL-terminated "KEY=value" strings. */
+    pid_t pid;        /* Process (group) id once started. */
+    int fd;           /* Read end of the output pipe, or -1. */
+    size_t logged;    /* Output bytes logged so far. */
+    size_t dropped;   /* Output bytes not logged. */
     bool timed_out;
     ev_io io;
     ev_child child;
@@ -91,7 +91,8 @@ job_read(struct hook_job *j)
             return false;
         }
         size_t room = (j->logged < HOOKS_MAX_LOG_BYTES
-                       ? HOOKS_MAX_LOG_BYTES - j->logged : 0);
+                           ? HOOKS_MAX_LOG_BYTES - j->logged
+                           : 0);
         size_t take = (size_t) n < room ? (size_t) n : room;
         j->dropped += n - take;
         j->logged += take;
@@ -168,8 +169,8 @@ on_exit_cb(struct ev_loop *loop, ev_child *w, int revents OVS_UNUSED)
     } else {
         h->stats.failed++;
         if (WIFEXITED(status)) {
-            RL_WARN("%s: hook %s exited with status %d", j->alias,
-                    j->program, WEXITSTATUS(status));
+            RL_WARN("%s: hook %s exited with status %d", j->alias, j->program,
+                    WEXITSTATUS(status));
         } else {
             RL_WARN("%s: hook %s killed by signal %d", j->alias, j->program,
                     WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -228,9 +229,11 @@ job_start(struct hooks *h, struct hook_job *j)
     /* The descriptor limit, for a child without close_range (getrlimit is
      * not async-signal-safe). */
     struct rlimit rl;
-    int max_fd = (!getrlimit(RLIMIT_NOFILE, &rl)
-                  && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < INT_MAX
-                  ? (int) rl.rlim_cur : 65536);
+    int max_fd
+        = (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY
+                   && rl.rlim_cur < INT_MAX
+               ? (int) rl.rlim_cur
+               : 65536);
     pid_t pid = fork();
     if (pid < 0) {
         RL_WARN("%s: hook %s: fork: %s", j->alias, j->program,

@@ -211,18 +211,18 @@ struct config {
  * path of the field ("aliases[0].members[1].mac").  'origin' names the
  * source in messages. */
 int config_parse_string(const char *json, const char *origin,
-                        struct config **cfgp, struct verror *e)
-    OVS_WARN_UNUSED_RESULT;
+                        struct config **cfgp,
+                        struct verror *e) OVS_WARN_UNUSED_RESULT;
 
 /* Same, reading the file 'path' (origin = path). */
-int config_load(const char *path, struct config **cfgp, struct verror *e)
-    OVS_WARN_UNUSED_RESULT;
+int config_load(const char *path, struct config **cfgp,
+                struct verror *e) OVS_WARN_UNUSED_RESULT;
 
 /* Same, from an already parsed JSON value.  Messages carry no line/column.
  * Does not take ownership of 'json'.  Documented in docs/config.md. */
 int config_parse_json(const json_t *json, const char *origin,
-                      struct config **cfgp, struct verror *e)
-    OVS_WARN_UNUSED_RESULT;
+                      struct config **cfgp,
+                      struct verror *e) OVS_WARN_UNUSED_RESULT;
 
 /* Validates one alias object 'json' against 'cfg' as the file's validator
  * would with it in the config: in place of the alias named 'replacing'

@@ -32,8 +32,8 @@ struct hooks_event {
     const char *new_master;
     const char *reason;
     const char *bridge;
-    double event_time;     /* Unix time of the event, seconds. */
-    long long applied_ms;  /* Event to barrier. */
+    double event_time;    /* Unix time of the event, seconds. */
+    long long applied_ms; /* Event to barrier. */
 };
 
 void hooks_run(struct hooks *, const struct cfg_notify *,

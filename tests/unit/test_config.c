@@ -933,9 +933,9 @@ test_notify(void **state OVS_UNUSED)
     assert_int_equal(al->notify.timeout_ms, 10000);
     assert_false(config_alias_equal(cfg->aliases[0], al));
 
-    struct config *t5 = parse_ok(ONE_ALIAS(
-        "'members': [], 'notify': {'program': '/etc/vmacd/h', "
-        "'timeout_ms': 5}"));
+    struct config *t5 = parse_ok(
+        ONE_ALIAS("'members': [], 'notify': {'program': '/etc/vmacd/h', "
+                  "'timeout_ms': 5}"));
     assert_int_equal(t5->aliases[0]->notify.timeout_ms, 5);
     assert_false(config_alias_equal(al, t5->aliases[0]));
 

@@ -81,8 +81,8 @@ static struct hooks_stats
 run_once(const char *prog, unsigned int timeout_ms)
 {
     struct ev_loop *loop = ev_default_loop(0);
-    struct cfg_notify nt = { .program = (char *) prog,
-                             .timeout_ms = timeout_ms };
+    struct cfg_notify nt
+        = { .program = (char *) prog, .timeout_ms = timeout_ms };
     struct hooks *h = hooks_create(loop);
     hooks_run(h, &nt, &event);
     run_until_idle(loop, h, 10);
@@ -99,24 +99,26 @@ test_env(void **state OVS_UNUSED)
     char *out = NULL;
     assert_true(asprintf(&out, "%s/env.out", dir) > 0);
     char *body = NULL;
-    assert_true(asprintf(&body, "env | sort > %s.tmp; mv %s.tmp %s; "
-                         "echo hello; echo oops >&2", out, out, out) > 0);
+    assert_true(asprintf(&body,
+                         "env | sort > %s.tmp; mv %s.tmp %s; "
+                         "echo hello; echo oops >&2",
+                         out, out, out)
+                > 0);
     char *prog = write_script("env.sh", body);
     struct hooks_stats st = run_once(prog, 5000);
     assert_int_equal(st.failed, 0);
 
     const char *env = read_file(out);
     assert_non_null(env);
-    assert_string_equal(env,
-                        "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-                        "PWD=/\n"
-                        "VMACD_ALIAS=web\n"
-                        "VMACD_APPLIED_MS=3\n"
-                        "VMACD_BRIDGE=br0\n"
-                        "VMACD_EVENT_TIME=1700000000.250000\n"
-                        "VMACD_NEW_MASTER=m2\n"
-                        "VMACD_OLD_MASTER=m1\n"
-                        "VMACD_REASON=m1: port down\n");
+    assert_string_equal(env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+                             "PWD=/\n"
+                             "VMACD_ALIAS=web\n"
+                             "VMACD_APPLIED_MS=3\n"
+                             "VMACD_BRIDGE=br0\n"
+                             "VMACD_EVENT_TIME=1700000000.250000\n"
+                             "VMACD_NEW_MASTER=m2\n"
+                             "VMACD_OLD_MASTER=m1\n"
+                             "VMACD_REASON=m1: port down\n");
     free(prog);
     free(body);
     free(out);
@@ -147,8 +149,7 @@ test_timeout(void **state OVS_UNUSED)
     char *pidf = NULL;
     assert_true(asprintf(&pidf, "%s/sleep.pid", dir) > 0);
     char *body = NULL;
-    assert_true(asprintf(&body, "sleep 1000 & echo $! > %s; wait", pidf)
-                > 0);
+    assert_true(asprintf(&body, "sleep 1000 & echo $! > %s; wait", pidf) > 0);
     char *prog = write_script("sleep.sh", body);
     struct cfg_notify nt = { .program = prog, .timeout_ms = 300 };
 
@@ -201,9 +202,9 @@ test_queue_bound(void **state OVS_UNUSED)
 static void
 test_output_bounded(void **state OVS_UNUSED)
 {
-    char *prog = write_script("loud.sh",
-                              "head -c 1000000 /dev/zero | tr '\\0' x; "
-                              "exit 3");
+    char *prog
+        = write_script("loud.sh", "head -c 1000000 /dev/zero | tr '\\0' x; "
+                                  "exit 3");
     struct hooks_stats st = run_once(prog, 10000);
     assert_int_equal(st.failed, 1);
     assert_int_equal(st.timed_out, 0);
